@@ -1,0 +1,85 @@
+// Command wallpaperd is the AI wallpaper generator's API server.
+//
+// Usage:
+//
+//	wallpaperd [serve]              serve the API (the default)
+//	wallpaperd migrate up|down|status
+//
+// Configuration comes from the environment (and .env in dev); see README.md.
+//
+//	@title						wallpaperd API
+//	@version					1.0
+//	@description				AI phone wallpapers for WeChat mini-program users. Log in with a WeChat code (in dev: `dev-NAME`), submit a prompt, poll the generation, browse the public gallery. Every error is `{code, message, request_id}`.
+//	@contact.name				wallpaperd maintainers
+//	@contact.url				https://github.com/wallpaperd/wallpaperd
+//	@license.name				MIT
+//	@BasePath					/
+//	@securityDefinitions.apikey	BearerAuth
+//	@in							header
+//	@name						Authorization
+//	@description				Type "Bearer " followed by the access token from POST /api/v1/auth/login.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	_ "time/tzdata" // QUOTA_TZ works on hosts without a zoneinfo database
+
+	"github.com/wallpaperd/wallpaperd/internal/config"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Environ(), os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "wallpaperd:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: wallpaperd [serve | migrate up|down|status]`
+
+// run is the whole program, with its inputs passed in so tests can call it.
+func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	if cmd == "help" || cmd == "-h" || cmd == "--help" {
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	cfg, err := config.Load(environ)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg, stdout)
+	slog.SetDefault(logger)
+
+	switch cmd {
+	case "serve":
+		return serve(ctx, cfg, logger)
+	case "migrate":
+		return migrate(ctx, cfg, logger, args, stdout)
+	default:
+		return errors.New(usage)
+	}
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	level := slog.LevelInfo
+	if os.Getenv("LOG_LEVEL") == "debug" {
+		level = slog.LevelDebug
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Prod() {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/wallpaperd/wallpaperd/internal/config"
+	"github.com/wallpaperd/wallpaperd/internal/httpapi"
+	"github.com/wallpaperd/wallpaperd/internal/postgres"
+)
+
+// database is the open pool and how to let it go (including an embedded
+// server started for dev).
+type database struct {
+	pool *pgxpool.Pool
+	stop func() error
+}
+
+func (d *database) close() {
+	d.pool.Close()
+	if err := d.stop(); err != nil {
+		slog.Warn("stopping embedded Postgres", "err", err)
+	}
+}
+
+// openDatabase connects to DATABASE_URL, or in dev without one finds or
+// starts a local Postgres.
+func openDatabase(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*database, error) {
+	dsn := cfg.DatabaseURL.Reveal()
+	stop := func() error { return nil }
+	if dsn == "" {
+		var err error
+		dsn, stop, err = postgres.DevDatabase(ctx, postgres.DevOptions{
+			LocalAddr: cfg.LocalPGAddr, DataDir: cfg.DataDir, BinDir: cfg.PGBinDir, Logger: logger,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	pool, err := postgres.Open(ctx, dsn, postgres.PoolConfig{MaxConns: int32(max(20, cfg.Workers+10))})
+	if err != nil {
+		_ = stop()
+		return nil, err
+	}
+	return &database{pool: pool, stop: stop}, nil
+}
+
+func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
+	logger.Info("starting wallpaperd", "config", cfg)
+	db, err := openDatabase(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer db.close()
+
+	migrator, err := postgres.NewMigrator(db.pool, logger)
+	if err != nil {
+		return err
+	}
+	defer migrator.Close()
+	if cfg.Prod() {
+		pending, err := migrator.Pending(ctx)
+		if err != nil {
+			return err
+		}
+		if pending {
+			return errors.New("the database schema is behind this binary: run `wallpaperd migrate up` first")
+		}
+	} else if err := migrator.Up(ctx); err != nil {
+		return err
+	}
+
+	app, err := newApp(ctx, cfg, logger, db.pool)
+	if err != nil {
+		return err
+	}
+	router, err := httpapi.New(app.httpConfig(cfg), app.httpDeps(logger, postgres.Ready(db.pool, migrator)))
+	if err != nil {
+		return err
+	}
+	srv := newHTTPServer(cfg.HTTPAddr, router)
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.HTTPAddr, err)
+	}
+	logger.Info("serving", "addr", ln.Addr().String(), "swagger", swaggerURL(cfg, ln.Addr()))
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	g.Go(func() error { return app.start(gctx) })
+	g.Go(func() error {
+		<-gctx.Done()
+		logger.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		errHTTP := srv.Shutdown(shutdownCtx)
+		errApp := app.stop(shutdownCtx)
+		return errors.Join(errHTTP, errApp)
+	})
+	err = g.Wait()
+	logger.Info("stopped", "err", err)
+	return err
+}
+
+// newHTTPServer bounds every phase of a connection so that a slow or idle
+// client cannot hold one forever.
+func newHTTPServer(addr string, h http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
+func swaggerURL(cfg *config.Config, addr net.Addr) string {
+	if !cfg.Swagger() {
+		return ""
+	}
+	_, port, _ := net.SplitHostPort(addr.String())
+	return "http://localhost:" + port + "/swagger/index.html"
+}

@@ -1,0 +1,344 @@
+// Package config owns wallpaperd's settings: every environment variable of
+// PRODUCT.md, parsed once into a typed struct, with the embedded dev defaults
+// and the refusals that protect a production deployment.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/joho/godotenv"
+)
+
+// Environments wallpaperd knows.
+const (
+	EnvDev  = "dev"
+	EnvProd = "prod"
+)
+
+// Image models the OpenAI generator accepts.
+const (
+	ModelDallE3     = "dall-e-3"
+	ModelGPTImage1  = "gpt-image-1"
+	minSecretLength = 32
+)
+
+// Secret is a string that never prints itself: logs and %v show it masked.
+type Secret string
+
+// String masks the secret, keeping only whether it is set.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "********"
+}
+
+// LogValue masks the secret in structured logs.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// Reveal returns the secret itself, for the one place that must use it.
+func (s Secret) Reveal() string { return string(s) }
+
+// Config is the resolved configuration of one wallpaperd process.
+type Config struct {
+	Env             string        `env:"APP_ENV" envDefault:"dev"`
+	HTTPAddr        string        `env:"HTTP_ADDR" envDefault:":8080"`
+	DatabaseURL     Secret        `env:"DATABASE_URL"`
+	JWTSecret       Secret        `env:"JWT_SECRET"`
+	AccessTokenTTL  time.Duration `env:"ACCESS_TOKEN_TTL" envDefault:"2h"`
+	RefreshTokenTTL time.Duration `env:"REFRESH_TOKEN_TTL" envDefault:"720h"`
+
+	WeChat WeChat
+	OpenAI OpenAI
+	S3     S3
+
+	DataDir string `env:"DATA_DIR" envDefault:"./var"`
+	// PGBinDir holds the Postgres binaries for the embedded database: either
+	// the directory with pg_ctl or its parent (the one with bin/pg_ctl).
+	PGBinDir string `env:"PG_BIN_DIR"`
+	// LocalPGAddr is where dev mode looks for a running Postgres before it
+	// starts an embedded one.
+	LocalPGAddr string `env:"LOCAL_PG_ADDR" envDefault:"127.0.0.1:5432"`
+
+	DailyQuota int    `env:"DAILY_QUOTA" envDefault:"10"`
+	QuotaTZ    string `env:"QUOTA_TZ" envDefault:"Asia/Shanghai"`
+	Workers    int    `env:"WORKERS" envDefault:"4"`
+	// JobTimeout bounds one attempt of a generation job, image model included.
+	JobTimeout time.Duration `env:"JOB_TIMEOUT" envDefault:"3m"`
+
+	MetricsAddr    string `env:"METRICS_ADDR"`
+	MetricsToken   Secret `env:"METRICS_TOKEN"`
+	SwaggerEnabled *bool  `env:"SWAGGER_ENABLED"`
+
+	CORSAllowedOrigins []string      `env:"CORS_ALLOWED_ORIGINS" envSeparator:","`
+	MaxBodyBytes       int64         `env:"MAX_BODY_BYTES" envDefault:"4194304"`
+	ShutdownTimeout    time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
+	LoginRatePerMinute int           `env:"LOGIN_RATE_PER_MINUTE" envDefault:"20"`
+
+	TLSCertFile     string   `env:"TLS_CERT_FILE"`
+	TLSKeyFile      string   `env:"TLS_KEY_FILE"`
+	TLSRedirectAddr string   `env:"TLS_REDIRECT_ADDR"`
+	TrustedProxies  []string `env:"TRUSTED_PROXIES" envSeparator:","`
+
+	// QuotaLocation is QuotaTZ loaded; set by Load.
+	QuotaLocation *time.Location `env:"-"`
+}
+
+// WeChat holds the mini-program credentials.
+type WeChat struct {
+	AppID      string `env:"WECHAT_APP_ID"`
+	AppSecret  Secret `env:"WECHAT_APP_SECRET"`
+	APIBaseURL string `env:"WECHAT_API_BASE_URL" envDefault:"https://api.weixin.qq.com"`
+}
+
+// OpenAI holds the image model settings.
+type OpenAI struct {
+	APIKey     Secret `env:"OPENAI_API_KEY"`
+	BaseURL    string `env:"OPENAI_BASE_URL"`
+	ImageModel string `env:"IMAGE_MODEL" envDefault:"dall-e-3"`
+}
+
+// S3 holds the object storage settings.
+type S3 struct {
+	Bucket          string `env:"S3_BUCKET"`
+	Region          string `env:"S3_REGION" envDefault:"us-east-1"`
+	Endpoint        string `env:"S3_ENDPOINT"`
+	ForcePathStyle  bool   `env:"S3_FORCE_PATH_STYLE" envDefault:"false"`
+	AccessKeyID     string `env:"S3_ACCESS_KEY_ID"`
+	SecretAccessKey Secret `env:"S3_SECRET_ACCESS_KEY"`
+	PublicBaseURL   string `env:"S3_PUBLIC_BASE_URL"`
+}
+
+// Prod reports whether this is a production deployment.
+func (c *Config) Prod() bool { return c.Env == EnvProd }
+
+// WeChatConfigured reports whether real WeChat credentials are set; without
+// them dev mode accepts dev-NAME login codes.
+func (c *Config) WeChatConfigured() bool { return c.WeChat.AppID != "" && c.WeChat.AppSecret != "" }
+
+// OfflineImages reports whether the built-in offline generator paints images.
+func (c *Config) OfflineImages() bool { return c.OpenAI.APIKey == "" }
+
+// LocalStorage reports whether images live in a directory under DataDir.
+func (c *Config) LocalStorage() bool { return c.S3.Bucket == "" }
+
+// Swagger reports whether Swagger UI is served: on in dev unless turned
+// off, off in prod unless turned on.
+func (c *Config) Swagger() bool {
+	if c.SwaggerEnabled != nil {
+		return *c.SwaggerEnabled
+	}
+	return !c.Prod()
+}
+
+// Load reads the configuration from environ (os.Environ() form). In dev, a
+// .env file in the working directory fills in what environ leaves unset.
+func Load(environ []string) (*Config, error) {
+	vars := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	if vars["APP_ENV"] == "" || vars["APP_ENV"] == EnvDev {
+		dotenv, err := godotenv.Read(".env")
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("config: reading .env: %w", err)
+		}
+		for k, v := range dotenv {
+			if _, set := vars[k]; !set {
+				vars[k] = v
+			}
+		}
+	}
+	return Parse(vars)
+}
+
+// Parse builds and validates a Config from exactly the given variables.
+func Parse(vars map[string]string) (*Config, error) {
+	var c Config
+	if err := env.ParseWithOptions(&c, env.Options{Environment: vars}); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// SettingError names the setting that stops wallpaperd from starting.
+type SettingError struct {
+	Setting string
+	Reason  string
+}
+
+func (e *SettingError) Error() string { return fmt.Sprintf("config: %s %s", e.Setting, e.Reason) }
+
+func (c *Config) validate() error {
+	var errs []error
+	bad := func(setting, reason string) { errs = append(errs, &SettingError{setting, reason}) }
+
+	switch c.Env {
+	case EnvDev, EnvProd:
+	default:
+		bad("APP_ENV", fmt.Sprintf("must be %q or %q, got %q", EnvDev, EnvProd, c.Env))
+	}
+	loc, err := time.LoadLocation(c.QuotaTZ)
+	if err != nil {
+		bad("QUOTA_TZ", fmt.Sprintf("is not a known time zone: %q", c.QuotaTZ))
+	}
+	c.QuotaLocation = loc
+	if c.AccessTokenTTL <= 0 {
+		bad("ACCESS_TOKEN_TTL", "must be positive")
+	}
+	if c.RefreshTokenTTL <= c.AccessTokenTTL {
+		bad("REFRESH_TOKEN_TTL", "must be longer than ACCESS_TOKEN_TTL")
+	}
+	if c.DailyQuota < 1 {
+		bad("DAILY_QUOTA", "must be at least 1")
+	}
+	if c.Workers < 1 {
+		bad("WORKERS", "must be at least 1")
+	}
+	if c.JobTimeout < 10*time.Second {
+		bad("JOB_TIMEOUT", "must be at least 10s: image models take up to a minute")
+	}
+	if c.MaxBodyBytes < 1<<20 {
+		bad("MAX_BODY_BYTES", "must be at least 1 MiB: avatars are up to 2 MiB")
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("SHUTDOWN_TIMEOUT", "must be positive")
+	}
+	if c.LoginRatePerMinute < 1 {
+		bad("LOGIN_RATE_PER_MINUTE", "must be at least 1")
+	}
+	switch c.OpenAI.ImageModel {
+	case ModelDallE3, ModelGPTImage1:
+	default:
+		bad("IMAGE_MODEL", fmt.Sprintf("must be %q or %q, got %q", ModelDallE3, ModelGPTImage1, c.OpenAI.ImageModel))
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		bad("TLS_CERT_FILE", "and TLS_KEY_FILE must be set together")
+	}
+	if c.TLSRedirectAddr != "" && c.TLSCertFile == "" {
+		bad("TLS_REDIRECT_ADDR", "needs TLS_CERT_FILE and TLS_KEY_FILE")
+	}
+	for _, p := range c.TrustedProxies {
+		if _, err := parsePrefix(p); err != nil {
+			bad("TRUSTED_PROXIES", fmt.Sprintf("has %q, which is not an IP address or CIDR", p))
+		}
+	}
+	if (c.S3.AccessKeyID == "") != (c.S3.SecretAccessKey == "") {
+		bad("S3_ACCESS_KEY_ID", "and S3_SECRET_ACCESS_KEY must be set together")
+	}
+	if c.WeChat.AppID != "" && c.WeChat.AppSecret == "" {
+		bad("WECHAT_APP_SECRET", "is required when WECHAT_APP_ID is set")
+	}
+	if c.JWTSecret != "" && len(c.JWTSecret) < minSecretLength {
+		bad("JWT_SECRET", fmt.Sprintf("must be at least %d bytes", minSecretLength))
+	}
+
+	if c.Prod() {
+		if c.DatabaseURL == "" {
+			bad("DATABASE_URL", "is required in prod")
+		}
+		if c.JWTSecret == "" {
+			bad("JWT_SECRET", fmt.Sprintf("is required in prod (at least %d random bytes)", minSecretLength))
+		}
+		if c.WeChat.AppID == "" {
+			bad("WECHAT_APP_ID", "is required in prod")
+		}
+		if c.WeChat.AppSecret == "" {
+			bad("WECHAT_APP_SECRET", "is required in prod")
+		}
+		if c.OpenAI.APIKey == "" {
+			bad("OPENAI_API_KEY", "is required in prod")
+		}
+		if c.S3.Bucket == "" {
+			bad("S3_BUCKET", "is required in prod")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// TrustedPrefixes returns TRUSTED_PROXIES as prefixes; a bare address is a
+// single-host prefix. Load has validated them.
+func (c *Config) TrustedPrefixes() []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(c.TrustedProxies))
+	for _, p := range c.TrustedProxies {
+		if pr, err := parsePrefix(p); err == nil {
+			out = append(out, pr)
+		}
+	}
+	return out
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "/") {
+		return netip.ParsePrefix(s)
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// LogValue renders the resolved configuration for the start-up log; every
+// secret is masked and the database URL loses its password.
+func (c *Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("env", c.Env),
+		slog.String("http_addr", c.HTTPAddr),
+		slog.String("database_url", RedactURL(c.DatabaseURL.Reveal())),
+		slog.Any("jwt_secret", c.JWTSecret),
+		slog.Duration("access_token_ttl", c.AccessTokenTTL),
+		slog.Duration("refresh_token_ttl", c.RefreshTokenTTL),
+		slog.String("wechat_app_id", c.WeChat.AppID),
+		slog.Any("wechat_app_secret", c.WeChat.AppSecret),
+		slog.String("wechat_api_base_url", c.WeChat.APIBaseURL),
+		slog.Any("openai_api_key", c.OpenAI.APIKey),
+		slog.String("openai_base_url", c.OpenAI.BaseURL),
+		slog.String("image_model", c.OpenAI.ImageModel),
+		slog.String("s3_bucket", c.S3.Bucket),
+		slog.String("s3_region", c.S3.Region),
+		slog.String("s3_endpoint", c.S3.Endpoint),
+		slog.Bool("s3_force_path_style", c.S3.ForcePathStyle),
+		slog.String("s3_access_key_id", c.S3.AccessKeyID),
+		slog.Any("s3_secret_access_key", c.S3.SecretAccessKey),
+		slog.String("s3_public_base_url", c.S3.PublicBaseURL),
+		slog.String("data_dir", c.DataDir),
+		slog.String("pg_bin_dir", c.PGBinDir),
+		slog.Int("daily_quota", c.DailyQuota),
+		slog.String("quota_tz", c.QuotaTZ),
+		slog.Int("workers", c.Workers),
+		slog.Duration("job_timeout", c.JobTimeout),
+		slog.String("metrics_addr", c.MetricsAddr),
+		slog.Any("metrics_token", c.MetricsToken),
+		slog.Bool("swagger", c.Swagger()),
+		slog.Any("cors_allowed_origins", c.CORSAllowedOrigins),
+		slog.String("tls_cert_file", c.TLSCertFile),
+		slog.Any("trusted_proxies", c.TrustedProxies),
+	)
+}
+
+// RedactURL hides the password of a connection URL.
+func RedactURL(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,94 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/wallpaperd/wallpaperd/internal/failure"
+)
+
+// ErrorBody is every error response of the API.
+type ErrorBody struct {
+	Code      string `json:"code" example:"not_found"`
+	Message   string `json:"message" example:"wallpaper not found"`
+	RequestID string `json:"request_id" example:"4f9c2a1e-2d1b-4f0e-9a53-2c8e2f1b7a10"`
+}
+
+var statusOf = map[failure.Kind]int{
+	failure.Internal:         http.StatusInternalServerError,
+	failure.Invalid:          http.StatusBadRequest,
+	failure.Unauthorized:     http.StatusUnauthorized,
+	failure.Forbidden:        http.StatusForbidden,
+	failure.NotFound:         http.StatusNotFound,
+	failure.Conflict:         http.StatusConflict,
+	failure.TooLarge:         http.StatusRequestEntityTooLarge,
+	failure.UnsupportedMedia: http.StatusUnsupportedMediaType,
+	failure.Rejected:         http.StatusUnprocessableEntity,
+	failure.RateLimited:      http.StatusTooManyRequests,
+	failure.Upstream:         http.StatusBadGateway,
+	failure.Unavailable:      http.StatusServiceUnavailable,
+}
+
+var errUnavailable = failure.New(failure.Unavailable, "unavailable", "the service is briefly unavailable, try again")
+
+// writeError is the one place an error becomes an HTTP response. Errors
+// with a failure kind show their code and message; a database that cannot
+// be reached is a 503; anything else is a 500 whose details stay in the log.
+func writeError(c *gin.Context, err error) {
+	fe := failure.From(err)
+	if fe == nil && isUnavailable(err) {
+		fe = errUnavailable.With("", err)
+		fe.RetryAfter = 1e9
+	}
+	if fe == nil || fe.Kind == failure.Internal {
+		slog.ErrorContext(c.Request.Context(), "internal error", "err", err, "request_id", requestID(c), "route", c.FullPath())
+		c.AbortWithStatusJSON(http.StatusInternalServerError, ErrorBody{
+			Code: "internal_error", Message: "something went wrong on our side", RequestID: requestID(c),
+		})
+		return
+	}
+	status := statusOf[fe.Kind]
+	if fe.Err != nil || status >= 500 {
+		slog.WarnContext(c.Request.Context(), "request failed", "code", fe.Code, "err", err, "request_id", requestID(c))
+	}
+	if fe.RetryAfter > 0 {
+		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(fe.RetryAfter.Seconds()))))
+	}
+	if status == http.StatusUnauthorized {
+		c.Header("WWW-Authenticate", `Bearer realm="wallpaperd"`)
+	}
+	c.AbortWithStatusJSON(status, ErrorBody{Code: fe.Code, Message: fe.Message, RequestID: requestID(c)})
+}
+
+// isUnavailable recognises a database (or network) that cannot be reached
+// right now: the request may succeed if tried again shortly.
+func isUnavailable(err error) bool {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code[:2] {
+		case "08", "57": // connection exception, operator intervention (admin shutdown, terminated)
+			return true
+		}
+		return pgErr.Code == "40001" || pgErr.Code == "40P01" // serialization failure, deadlock: retryable
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	if errors.Is(err, context.DeadlineExceeded) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
+		return true
+	}
+	return errors.Is(err, net.ErrClosed)
+}

