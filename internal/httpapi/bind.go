@@ -1,0 +1,80 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/wallpaperd/wallpaperd/internal/failure"
+)
+
+var errNotJSON = failure.New(failure.UnsupportedMedia, "unsupported_media_type", "send the body as application/json")
+
+// bindJSON decodes the request body into dst strictly: one JSON object,
+// known fields only, right types. Every problem is a clear 400 (or 413 for
+// a body over the limit, 415 for a body that is not JSON) and nothing else
+// happens. Field rules beyond types are the domain's to check.
+func bindJSON(c *gin.Context, dst any) error {
+	if ct := c.GetHeader("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return errNotJSON
+		}
+	}
+	dec := json.NewDecoder(c.Request.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return decodeError(err)
+	}
+	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
+		if isTooLarge(err) {
+			return errTooLarge
+		}
+		return failure.InvalidRequest("the body must be a single JSON object")
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case isTooLarge(err):
+		return errTooLarge
+	case errors.Is(err, io.EOF):
+		return failure.InvalidRequest("the body is empty: send a JSON object")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return failure.InvalidRequest("the body is truncated JSON")
+	case errors.As(err, &syn):
+		return failure.InvalidRequest(fmt.Sprintf("the body is not valid JSON (at byte %d)", syn.Offset))
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return failure.InvalidRequest("the body must be a JSON object")
+		}
+		return failure.InvalidRequest(fmt.Sprintf("field %q must be a %s", typ.Field, jsonKind(typ.Type.Kind().String())))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return failure.InvalidRequest("unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field "))
+	default:
+		return failure.InvalidRequest("the body is not valid JSON")
+	}
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	case "int", "int32", "int64", "float64":
+		return "number"
+	case "ptr":
+		return "value of the documented type"
+	default:
+		return goKind
+	}
+}

@@ -1,0 +1,44 @@
+package wallpaper
+
+import (
+	"fmt"
+	"time"
+)
+
+// ImageRequest is what the domain asks of an image generator.
+type ImageRequest struct {
+	Prompt  string
+	Options Options
+	// User is an opaque, stable id of the end user, for the provider's abuse
+	// monitoring; never the openid.
+	User string
+}
+
+// Image is what an image generator returns: the encoded bytes and what
+// was really asked of the model (its own size and quality names).
+type Image struct {
+	Data        []byte
+	ContentType string // image/png, image/jpeg or image/webp
+	Model       string
+	Params      map[string]any
+}
+
+// ImageError is a failed image generation, classified for the job: a
+// retryable one is tried again with back-off, any other fails the
+// generation at once with Code shown to its owner.
+type ImageError struct {
+	Code       string // content_policy, upstream_rejected, upstream_billing, upstream_auth, upstream_rate_limited, upstream_unavailable, upstream_timeout, invalid_image
+	Message    string // safe to show the user
+	Retryable  bool
+	RetryAfter time.Duration // the provider's hint, when it gave one
+	Err        error         // the cause, for logs
+}
+
+func (e *ImageError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("image generation: %s: %v", e.Code, e.Err)
+	}
+	return "image generation: " + e.Code + ": " + e.Message
+}
+
+func (e *ImageError) Unwrap() error { return e.Err }

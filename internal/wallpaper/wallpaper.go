@@ -1,0 +1,93 @@
+// Package wallpaper is wallpaperd's domain: generations (accepted prompts),
+// wallpapers (the images they became), the daily quota, likes and the
+// gallery, with the rules that govern them and the interfaces the domain
+// needs from the outside world (database, image model, object storage).
+package wallpaper
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Product sizes, styles and qualities (PRODUCT.md, "Generation options").
+const (
+	SizePortrait  = "1024x1792" // the default: a phone wallpaper
+	SizeLandscape = "1792x1024"
+	SizeSquare    = "1024x1024"
+
+	StyleVivid   = "vivid"
+	StyleNatural = "natural"
+
+	QualityStandard = "standard"
+	QualityHD       = "hd"
+)
+
+// Generation statuses.
+const (
+	StatusQueued    = "queued"
+	StatusRunning   = "running"
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+)
+
+// Options are what the user chose besides the prompt.
+type Options struct {
+	Size    string `json:"size"`
+	Style   string `json:"style"`
+	Quality string `json:"quality"`
+}
+
+// Failure is why a generation failed, safe to show its owner.
+type Failure struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Generation is one accepted request to paint a wallpaper.
+type Generation struct {
+	ID         uuid.UUID
+	UserID     uuid.UUID
+	Prompt     string
+	Options    Options
+	Status     string
+	Attempts   int
+	Error      *Failure
+	Wallpaper  *Wallpaper // once succeeded, while the wallpaper exists
+	CreatedAt  time.Time
+	FinishedAt *time.Time
+}
+
+// Author is the public face of a wallpaper's owner.
+type Author struct {
+	ID        uuid.UUID
+	Nickname  string
+	AvatarKey string
+}
+
+// Wallpaper is a finished image kept in our storage.
+type Wallpaper struct {
+	ID           uuid.UUID
+	GenerationID *uuid.UUID
+	Author       Author
+	Prompt       string
+	Size         string // the product size asked for
+	Width        int    // the real pixel size the model gave
+	Height       int
+	Model        string
+	Params       map[string]any // what was asked of the model
+	ImageKey     string
+	ThumbnailKey string
+	Public       bool
+	LikeCount    int
+	Liked        *bool // set when the caller is known
+	CreatedAt    time.Time
+}
+
+// Quota is a user's daily allowance of generations.
+type Quota struct {
+	DailyLimit int
+	UsedToday  int
+	Remaining  int
+	ResetsAt   time.Time
+}
