@@ -46,8 +46,17 @@ type Server struct {
 	trusted []netip.Prefix
 }
 
-// New builds the router with every route and middleware.
-func New(cfg Config, deps Deps) (*gin.Engine, error) {
+// New builds the API handler: the router with every route and middleware,
+// behind the method override the mini-program needs.
+func New(cfg Config, deps Deps) (http.Handler, error) {
+	r, err := newRouter(cfg, deps)
+	if err != nil {
+		return nil, err
+	}
+	return methodOverride(r), nil
+}
+
+func newRouter(cfg Config, deps Deps) (*gin.Engine, error) {
 	if cfg.Prod {
 		gin.SetMode(gin.ReleaseMode)
 	}
@@ -114,7 +123,7 @@ func (s *Server) trustedPeer(c *gin.Context) bool {
 func corsMiddleware(origins []string) gin.HandlerFunc {
 	cfg := cors.Config{
 		AllowMethods:     []string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"},
-		AllowHeaders:     []string{"Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"},
+		AllowHeaders:     []string{"Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID", "X-HTTP-Method-Override"},
 		ExposeHeaders:    []string{"X-Request-ID", "Retry-After"},
 		AllowCredentials: false,
 		MaxAge:           12 * time.Hour,
@@ -143,3 +152,15 @@ var (
 	errNoRoute  = failure.New(failure.NotFound, "not_found", "no such endpoint")
 	errNoMethod = failure.New(failure.Invalid, "method_not_allowed", "method not allowed on this endpoint")
 )
+
+// methodOverride lets a POST carrying `X-HTTP-Method-Override: PATCH` reach
+// the PATCH route: wx.request cannot send PATCH. Only that one override is
+// honoured, so it cannot turn a request into a DELETE or a GET.
+func methodOverride(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.EqualFold(r.Header.Get("X-HTTP-Method-Override"), http.MethodPatch) {
+			r.Method = http.MethodPatch
+		}
+		next.ServeHTTP(w, r)
+	})
+}
