@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -166,12 +167,50 @@ func Load(environ []string) (*Config, error) {
 func Parse(vars map[string]string) (*Config, error) {
 	var c Config
 	if err := env.ParseWithOptions(&c, env.Options{Environment: vars}); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, settingErrors(err)
 	}
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// settingErrors rewrites the env library's errors, which name Go fields,
+// into SettingErrors naming the environment variable.
+func settingErrors(err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return fmt.Errorf("config: %w", err)
+	}
+	keys := map[string]string{}
+	envKeys(reflect.TypeFor[Config](), keys)
+	out := make([]error, 0, len(agg.Errors))
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) && keys[pe.Name] != "" {
+			reason := pe.Err.Error()
+			if _, after, ok := strings.Cut(reason, ": "); ok && strings.HasPrefix(reason, "strconv.") {
+				reason = after
+			}
+			out = append(out, &SettingError{keys[pe.Name], "is not a valid " + pe.Type.String() + ": " + reason})
+			continue
+		}
+		out = append(out, fmt.Errorf("config: %w", e))
+	}
+	return errors.Join(out...)
+}
+
+func envKeys(t reflect.Type, keys map[string]string) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Type.Kind() == reflect.Struct && f.Tag.Get("env") == "" {
+			envKeys(f.Type, keys)
+			continue
+		}
+		if key, _, _ := strings.Cut(f.Tag.Get("env"), ","); key != "" && key != "-" {
+			keys[f.Name] = key
+		}
+	}
 }
 
 // SettingError names the setting that stops wallpaperd from starting.

@@ -1,0 +1,220 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaults(t *testing.T) {
+	c, err := Parse(map[string]string{})
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"APP_ENV", c.Env, "dev"},
+		{"HTTP_ADDR", c.HTTPAddr, ":8080"},
+		{"ACCESS_TOKEN_TTL", c.AccessTokenTTL, 2 * time.Hour},
+		{"REFRESH_TOKEN_TTL", c.RefreshTokenTTL, 720 * time.Hour},
+		{"WECHAT_API_BASE_URL", c.WeChat.APIBaseURL, "https://api.weixin.qq.com"},
+		{"IMAGE_MODEL", c.OpenAI.ImageModel, "dall-e-3"},
+		{"S3_FORCE_PATH_STYLE", c.S3.ForcePathStyle, false},
+		{"DATA_DIR", c.DataDir, "./var"},
+		{"DAILY_QUOTA", c.DailyQuota, 10},
+		{"QUOTA_TZ", c.QuotaTZ, "Asia/Shanghai"},
+		{"QuotaLocation", c.QuotaLocation.String(), "Asia/Shanghai"},
+		{"METRICS_ADDR", c.MetricsAddr, ""},
+		{"swagger on in dev", c.Swagger(), true},
+		{"dev login", c.WeChatConfigured(), false},
+		{"offline images", c.OfflineImages(), true},
+		{"local storage", c.LocalStorage(), true},
+	}
+	for _, ch := range checks {
+		if ch.got != ch.want {
+			t.Errorf("%s = %v, want %v", ch.name, ch.got, ch.want)
+		}
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		vars    map[string]string
+		setting string
+	}{
+		{"bad duration", map[string]string{"ACCESS_TOKEN_TTL": "two hours"}, "ACCESS_TOKEN_TTL"},
+		{"bad int", map[string]string{"DAILY_QUOTA": "ten"}, "DAILY_QUOTA"},
+		{"bad bool", map[string]string{"S3_FORCE_PATH_STYLE": "maybe"}, "S3_FORCE_PATH_STYLE"},
+		{"zero quota", map[string]string{"DAILY_QUOTA": "0"}, "DAILY_QUOTA"},
+		{"unknown env", map[string]string{"APP_ENV": "staging"}, "APP_ENV"},
+		{"unknown zone", map[string]string{"QUOTA_TZ": "Mars/Olympus"}, "QUOTA_TZ"},
+		{"unknown model", map[string]string{"IMAGE_MODEL": "dall-e-1"}, "IMAGE_MODEL"},
+		{"short jwt secret in dev", map[string]string{"JWT_SECRET": "short"}, "JWT_SECRET"},
+		{"refresh shorter than access", map[string]string{"REFRESH_TOKEN_TTL": "1h"}, "REFRESH_TOKEN_TTL"},
+		{"cert without key", map[string]string{"TLS_CERT_FILE": "/x.pem"}, "TLS_CERT_FILE"},
+		{"bad proxy", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8,not-an-ip"}, "TRUSTED_PROXIES"},
+		{"half S3 credentials", map[string]string{"S3_ACCESS_KEY_ID": "AK"}, "S3_ACCESS_KEY_ID"},
+		{"zero workers", map[string]string{"WORKERS": "0"}, "WORKERS"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse(tt.vars)
+			if err == nil {
+				t.Fatal("Parse accepted it")
+			}
+			if !strings.Contains(err.Error(), tt.setting) {
+				t.Errorf("error %q does not name %s", err, tt.setting)
+			}
+		})
+	}
+}
+
+// prodVars is a complete, safe production configuration.
+func prodVars() map[string]string {
+	return map[string]string{
+		"APP_ENV":           "prod",
+		"DATABASE_URL":      "postgres://wallpaperd:pw@db/wallpaperd",
+		"JWT_SECRET":        strings.Repeat("k", 32),
+		"WECHAT_APP_ID":     "wx123",
+		"WECHAT_APP_SECRET": "appsecret",
+		"OPENAI_API_KEY":    "sk-test",
+		"S3_BUCKET":         "wallpapers",
+	}
+}
+
+func TestProdRefusals(t *testing.T) {
+	if _, err := Parse(prodVars()); err != nil {
+		t.Fatalf("a complete prod config was refused: %v", err)
+	}
+	tests := []struct {
+		name    string
+		change  map[string]string
+		setting string
+	}{
+		{"no database", map[string]string{"DATABASE_URL": ""}, "DATABASE_URL"},
+		{"no jwt secret", map[string]string{"JWT_SECRET": ""}, "JWT_SECRET"},
+		{"short jwt secret", map[string]string{"JWT_SECRET": strings.Repeat("k", 31)}, "JWT_SECRET"},
+		{"no wechat app id", map[string]string{"WECHAT_APP_ID": ""}, "WECHAT_APP_ID"},
+		{"no wechat secret", map[string]string{"WECHAT_APP_SECRET": ""}, "WECHAT_APP_SECRET"},
+		{"no openai key", map[string]string{"OPENAI_API_KEY": ""}, "OPENAI_API_KEY"},
+		{"no bucket", map[string]string{"S3_BUCKET": ""}, "S3_BUCKET"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			vars := prodVars()
+			for k, v := range tt.change {
+				vars[k] = v
+			}
+			_, err := Parse(vars)
+			var se *SettingError
+			if !errors.As(err, &se) {
+				t.Fatalf("Parse = %v, want a SettingError", err)
+			}
+			if !strings.Contains(err.Error(), tt.setting) {
+				t.Errorf("error %q does not name %s", err, tt.setting)
+			}
+		})
+	}
+	t.Run("swagger off in prod unless enabled", func(t *testing.T) {
+		c, _ := Parse(prodVars())
+		if c.Swagger() {
+			t.Error("Swagger() = true in prod by default")
+		}
+		vars := prodVars()
+		vars["SWAGGER_ENABLED"] = "true"
+		c, _ = Parse(vars)
+		if !c.Swagger() {
+			t.Error("SWAGGER_ENABLED=true ignored in prod")
+		}
+	})
+}
+
+func TestLogValueMasksSecrets(t *testing.T) {
+	vars := prodVars()
+	vars["S3_ACCESS_KEY_ID"] = "AKIAEXAMPLE"
+	vars["S3_SECRET_ACCESS_KEY"] = "s3-secret-value"
+	vars["METRICS_TOKEN"] = "metrics-token-value"
+	c, err := Parse(vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("config", "config", c)
+	out := buf.String()
+	for _, secret := range []string{"pw@", strings.Repeat("k", 32), "appsecret", "sk-test", "s3-secret-value", "metrics-token-value"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log line contains secret %q: %s", secret, out)
+		}
+	}
+	for _, visible := range []string{"wx123", "wallpapers", "AKIAEXAMPLE", "db/wallpaperd"} {
+		if !strings.Contains(out, visible) {
+			t.Errorf("log line lacks %q: %s", visible, out)
+		}
+	}
+}
+
+func TestDotEnvOnlyInDev(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if err := os.WriteFile(".env", []byte("DAILY_QUOTA=3\nHTTP_ADDR=:9999\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load([]string{"HTTP_ADDR=:7777"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DailyQuota != 3 {
+		t.Errorf("dev: DAILY_QUOTA from .env = %d, want 3", c.DailyQuota)
+	}
+	if c.HTTPAddr != ":7777" {
+		t.Errorf("the environment must win over .env: HTTP_ADDR = %q", c.HTTPAddr)
+	}
+	env := []string{}
+	for k, v := range prodVars() {
+		env = append(env, k+"="+v)
+	}
+	c, err = Load(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DailyQuota != 10 {
+		t.Errorf("prod read .env: DAILY_QUOTA = %d, want the default 10", c.DailyQuota)
+	}
+}
+
+func TestResolveJWTSecret(t *testing.T) {
+	dir := t.TempDir()
+	c, err := Parse(map[string]string{"DATA_DIR": dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := c.ResolveJWTSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first.Reveal()) < 32 {
+		t.Fatalf("generated secret is %d bytes", len(first.Reveal()))
+	}
+	second, err := c.ResolveJWTSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first != second {
+		t.Error("the dev secret changed between calls: tokens would not survive a restart")
+	}
+	info, err := os.Stat(filepath.Join(dir, DevJWTSecretFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := info.Mode().Perm(); perm != 0o600 {
+		t.Errorf("secret file mode = %o, want 600", perm)
+	}
+}
