@@ -4,5 +4,6 @@ import "github.com/gin-gonic/gin"
 
 // apiRoutes registers the /api/v1 endpoints of PRODUCT.md.
 func (s *Server) apiRoutes(api *gin.RouterGroup) {
-	_ = api
+	s.authRoutes(api)
+	s.profileRoutes(api)
 }

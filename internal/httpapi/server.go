@@ -15,7 +15,9 @@ import (
 	"github.com/gin-contrib/cors"
 	"github.com/gin-gonic/gin"
 
+	"github.com/wallpaperd/wallpaperd/internal/auth"
 	"github.com/wallpaperd/wallpaperd/internal/failure"
+	"github.com/wallpaperd/wallpaperd/internal/user"
 )
 
 // Config shapes the router.
@@ -25,6 +27,8 @@ type Config struct {
 	CORSAllowedOrigins []string // empty: any origin, without credentials
 	TrustedProxies     []string // CIDRs whose X-Forwarded-* headers are believed
 	Swagger            bool
+	// LoginRatePerMinute bounds POST /auth/login per client IP.
+	LoginRatePerMinute int
 	// Metrics, when set, is served at /metrics on this router.
 	Metrics http.Handler
 }
@@ -37,6 +41,12 @@ type Deps struct {
 	Ready func(context.Context) error
 	// Media serves locally stored objects at /media/; nil with S3.
 	Media http.Handler
+	// Auth authenticates callers and runs login, refresh and logout.
+	Auth *auth.Service
+	// Users serves the caller's profile.
+	Users *user.Service
+	// Quota reports a user's daily quota for GET /me.
+	Quota QuotaReader
 }
 
 // Server holds the handlers' dependencies.

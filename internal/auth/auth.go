@@ -1,0 +1,214 @@
+// Package auth owns who the caller is: WeChat login (code exchange and the
+// user upsert), the access tokens that authenticate API calls, and the
+// rotating refresh tokens that keep a session alive.
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/wallpaperd/wallpaperd/internal/failure"
+	"github.com/wallpaperd/wallpaperd/internal/user"
+)
+
+// Errors of the auth domain.
+var (
+	ErrInvalidCode       = failure.New(failure.Unauthorized, "invalid_code", "the login code is invalid or already used: call wx.login again")
+	ErrUnauthenticated   = failure.New(failure.Unauthorized, "unauthorized", "a valid access token is required")
+	ErrTokenExpired      = failure.New(failure.Unauthorized, "unauthorized", "the access token has expired: refresh it")
+	ErrInvalidRefresh    = failure.New(failure.Unauthorized, "unauthorized", "the refresh token is invalid, expired or revoked: log in again")
+	errRefreshTokenReuse = ErrInvalidRefresh.With("", errors.New("a rotated refresh token was presented again: its family is revoked"))
+)
+
+// CodeExchanger turns a wx.login code into the user's WeChat identity
+// (WeChat's code2Session, or the dev login). The session key stays inside
+// the exchanger. Errors carry failure kinds: ErrInvalidCode for a bad or
+// used code.
+type CodeExchanger interface {
+	Exchange(ctx context.Context, code string) (openID, unionID string, err error)
+}
+
+// UserStore keeps accounts.
+type UserStore interface {
+	// Upsert returns the user with this openid, creating it on first login
+	// and recording a unionid when one is given. Concurrent calls for one
+	// openid yield one user.
+	Upsert(ctx context.Context, openID, unionID string) (user.User, error)
+	// User returns the user with this id, or user.ErrNotFound.
+	User(ctx context.Context, id uuid.UUID) (user.User, error)
+}
+
+// TokenStore keeps refresh tokens (hashes only).
+type TokenStore interface {
+	Create(ctx context.Context, t RefreshToken) error
+	// Rotate locks the token with this hash, calls judge with it and applies
+	// the Rotation judge returns, in one transaction, even when judge also
+	// returns an error (a reuse revokes the family and fails). A hash that
+	// matches nothing is ErrInvalidRefresh.
+	Rotate(ctx context.Context, hash []byte, judge func(RefreshToken) (Rotation, error)) error
+	// RevokeUser revokes every live refresh token of the user.
+	RevokeUser(ctx context.Context, userID uuid.UUID, at time.Time) error
+}
+
+// Config shapes the Service.
+type Config struct {
+	RefreshTTL time.Duration
+	// DevLogin accepts dev-NAME codes as openid dev:NAME. When it is off,
+	// such codes are refused without asking WeChat.
+	DevLogin bool
+	Now      func() time.Time
+}
+
+// Service is the auth domain: login, refresh, logout, and authenticating
+// access tokens.
+type Service struct {
+	cfg       Config
+	users     UserStore
+	tokens    TokenStore
+	access    *AccessTokens
+	exchanger CodeExchanger
+}
+
+// NewService returns the auth service. With cfg.DevLogin the exchanger may
+// be nil: then only dev codes log in.
+func NewService(cfg Config, users UserStore, tokens TokenStore, access *AccessTokens, exchanger CodeExchanger) (*Service, error) {
+	if cfg.RefreshTTL <= access.TTL() {
+		return nil, errors.New("auth: the refresh token TTL must be longer than the access token TTL")
+	}
+	if exchanger == nil && !cfg.DevLogin {
+		return nil, errors.New("auth: no code exchanger and no dev login: nobody could log in")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{cfg: cfg, users: users, tokens: tokens, access: access, exchanger: exchanger}, nil
+}
+
+// Session is what a login or a refresh hands the client.
+type Session struct {
+	AccessToken  string
+	ExpiresIn    time.Duration
+	RefreshToken string
+	User         user.User
+}
+
+// maxCodeLength bounds what is sent to WeChat; real codes are 32 characters.
+const maxCodeLength = 128
+
+// Login exchanges a wx.login code, upserts the user and starts a session
+// (a new refresh token family).
+func (s *Service) Login(ctx context.Context, code string) (Session, error) {
+	code = strings.TrimSpace(code)
+	if code == "" {
+		return Session{}, failure.InvalidRequest("code is required: send the code from wx.login")
+	}
+	if len(code) > maxCodeLength {
+		return Session{}, ErrInvalidCode
+	}
+	openID, unionID, err := s.exchange(ctx, code)
+	if err != nil {
+		return Session{}, err
+	}
+	u, err := s.users.Upsert(ctx, openID, unionID)
+	if err != nil {
+		return Session{}, fmt.Errorf("auth: saving the user: %w", err)
+	}
+	plain, rt, err := newRefreshToken(u.ID, uuid.New(), s.cfg.Now(), s.cfg.RefreshTTL)
+	if err != nil {
+		return Session{}, err
+	}
+	if err := s.tokens.Create(ctx, rt); err != nil {
+		return Session{}, fmt.Errorf("auth: storing the refresh token: %w", err)
+	}
+	return s.session(u, plain)
+}
+
+func (s *Service) exchange(ctx context.Context, code string) (string, string, error) {
+	if name, ok := strings.CutPrefix(code, DevCodePrefix); ok {
+		// A dev code never reaches WeChat: in prod it is simply invalid.
+		if !s.cfg.DevLogin {
+			return "", "", ErrInvalidCode.With("", errors.New("dev login is off"))
+		}
+		openID, err := DevOpenID(name)
+		return openID, "", err
+	}
+	if s.exchanger == nil {
+		return "", "", ErrInvalidCode.With("dev login accepts only dev-NAME codes (WeChat is not configured)", nil)
+	}
+	return s.exchanger.Exchange(ctx, code)
+}
+
+// Refresh rotates a refresh token: the presented one stops working and a
+// new pair is issued. Presenting a token that was already rotated means it
+// leaked (or a client misbehaves): its whole family is revoked.
+func (s *Service) Refresh(ctx context.Context, refreshToken string) (Session, error) {
+	if refreshToken == "" {
+		return Session{}, failure.InvalidRequest("refresh_token is required")
+	}
+	now := s.cfg.Now()
+	var plain string
+	var userID uuid.UUID
+	err := s.tokens.Rotate(ctx, HashRefreshToken(refreshToken), func(cur RefreshToken) (Rotation, error) {
+		switch {
+		case cur.RevokedAt != nil:
+			return Rotation{}, ErrInvalidRefresh
+		case cur.RotatedAt != nil:
+			return Rotation{RevokeFamily: true}, errRefreshTokenReuse
+		case !now.Before(cur.ExpiresAt):
+			return Rotation{}, ErrInvalidRefresh
+		}
+		p, next, err := newRefreshToken(cur.UserID, cur.FamilyID, now, s.cfg.RefreshTTL)
+		if err != nil {
+			return Rotation{}, err
+		}
+		plain, userID = p, cur.UserID
+		return Rotation{Next: &next}, nil
+	})
+	if err != nil {
+		return Session{}, err
+	}
+	u, err := s.userByID(ctx, userID)
+	if err != nil {
+		return Session{}, err
+	}
+	return s.session(u, plain)
+}
+
+// userByID loads the session's user; one deleted meanwhile has no session.
+func (s *Service) userByID(ctx context.Context, id uuid.UUID) (user.User, error) {
+	u, err := s.users.User(ctx, id)
+	if errors.Is(err, user.ErrNotFound) {
+		return user.User{}, ErrInvalidRefresh.With("", err)
+	}
+	if err != nil {
+		return user.User{}, fmt.Errorf("auth: loading the user: %w", err)
+	}
+	return u, nil
+}
+
+// Logout revokes every refresh token of the user; access tokens already
+// issued live until their exp (at most the access token TTL).
+func (s *Service) Logout(ctx context.Context, userID uuid.UUID) error {
+	if err := s.tokens.RevokeUser(ctx, userID, s.cfg.Now()); err != nil {
+		return fmt.Errorf("auth: revoking refresh tokens: %w", err)
+	}
+	return nil
+}
+
+// Authenticate verifies an access token and returns its user's id.
+func (s *Service) Authenticate(accessToken string) (uuid.UUID, error) {
+	return s.access.Verify(accessToken)
+}
+
+func (s *Service) session(u user.User, refresh string) (Session, error) {
+	access, err := s.access.Issue(u.ID)
+	if err != nil {
+		return Session{}, err
+	}
+	return Session{AccessToken: access, ExpiresIn: s.access.TTL(), RefreshToken: refresh, User: u}, nil
+}

@@ -1,0 +1,179 @@
+package user
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/wallpaperd/wallpaperd/internal/failure"
+	"github.com/wallpaperd/wallpaperd/internal/picture"
+)
+
+// Profile rules.
+const (
+	MaxNicknameRunes = 32
+	MaxAvatarBytes   = 2 << 20
+	// AvatarSize bounds the stored avatar; a phone shows it at under 200 px.
+	AvatarSize = 512
+	// maxAvatarPixels refuses decompression bombs before decoding: 2 MiB of
+	// JPEG rarely holds more than a 4096 x 4096 photo.
+	maxAvatarPixels = 4096 * 4096
+	avatarQuality   = 85
+)
+
+// Errors of the profile rules.
+var (
+	ErrContentRejected = failure.New(failure.Rejected, "content_rejected", "the nickname was rejected by content moderation: choose another")
+	ErrAvatarTooLarge  = failure.New(failure.TooLarge, "payload_too_large", fmt.Sprintf("the avatar must be at most %d bytes", MaxAvatarBytes))
+)
+
+// Store keeps users.
+type Store interface {
+	// User returns the user with this id, or ErrNotFound.
+	User(ctx context.Context, id uuid.UUID) (User, error)
+	// Update locks the user, lets change modify its nickname and avatar key,
+	// and saves them; when change fails nothing is saved.
+	Update(ctx context.Context, id uuid.UUID, change func(*User) error) (User, error)
+}
+
+// Objects is the object storage avatars live in (storage.Local, storage.S3).
+type Objects interface {
+	Put(ctx context.Context, key string, data []byte, contentType string) error
+	Delete(ctx context.Context, key string) error
+	URL(key string) string
+}
+
+// Moderator says whether user-written text may be shown to others, judged
+// for the user with that openid (WeChat msgSecCheck, profile scene).
+type Moderator func(ctx context.Context, openID, text string) (allowed bool, err error)
+
+// Service is the profile domain.
+type Service struct {
+	store    Store
+	objects  Objects
+	moderate Moderator
+	logger   *slog.Logger
+}
+
+// NewService returns the profile service. moderate may be nil: nicknames
+// then pass the local rules only (dev without WeChat).
+func NewService(store Store, objects Objects, moderate Moderator, logger *slog.Logger) *Service {
+	return &Service{store: store, objects: objects, moderate: moderate, logger: logger}
+}
+
+// Profile returns the user.
+func (s *Service) Profile(ctx context.Context, id uuid.UUID) (User, error) {
+	u, err := s.store.User(ctx, id)
+	if err != nil {
+		return User{}, fmt.Errorf("user: loading %s: %w", id, err)
+	}
+	return u, nil
+}
+
+// AvatarURL is where clients download the user's avatar; "" without one.
+func (s *Service) AvatarURL(u User) string {
+	if u.AvatarKey == "" {
+		return ""
+	}
+	return s.objects.URL(u.AvatarKey)
+}
+
+// Rename sets the nickname: 1-32 runes after trimming, printable, and
+// allowed by moderation when a moderator is configured.
+func (s *Service) Rename(ctx context.Context, id uuid.UUID, nickname string) (User, error) {
+	nickname, err := NormalizeNickname(nickname)
+	if err != nil {
+		return User{}, err
+	}
+	if s.moderate != nil {
+		u, err := s.Profile(ctx, id)
+		if err != nil {
+			return User{}, err
+		}
+		ok, err := s.moderate(ctx, u.OpenID, nickname)
+		if err != nil {
+			return User{}, fmt.Errorf("user: moderating a nickname: %w", err)
+		}
+		if !ok {
+			return User{}, ErrContentRejected
+		}
+	}
+	u, err := s.store.Update(ctx, id, func(u *User) error {
+		u.Nickname = nickname
+		return nil
+	})
+	if err != nil {
+		return User{}, fmt.Errorf("user: renaming %s: %w", id, err)
+	}
+	return u, nil
+}
+
+// NormalizeNickname trims a nickname and checks the local rules.
+func NormalizeNickname(nickname string) (string, error) {
+	nickname = strings.TrimSpace(nickname)
+	if !utf8.ValidString(nickname) {
+		return "", failure.InvalidRequest("nickname must be valid UTF-8")
+	}
+	n := utf8.RuneCountInString(nickname)
+	if n < 1 || n > MaxNicknameRunes {
+		return "", failure.InvalidRequest(fmt.Sprintf("nickname must be 1-%d characters after trimming spaces", MaxNicknameRunes))
+	}
+	for _, r := range nickname {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return "", failure.InvalidRequest("nickname must not contain control characters or line breaks")
+		}
+	}
+	return nickname, nil
+}
+
+// SetAvatar stores a new avatar: a JPEG, PNG or WebP of at most 2 MiB
+// (judged by its bytes), re-encoded as a JPEG of at most 512 x 512 so that
+// no metadata survives, under a fresh key (caches never serve a stale
+// one). The previous avatar's object is deleted.
+func (s *Service) SetAvatar(ctx context.Context, id uuid.UUID, data []byte) (User, error) {
+	if len(data) > MaxAvatarBytes {
+		return User{}, ErrAvatarTooLarge
+	}
+	if _, ok := picture.Sniff(data); !ok {
+		return User{}, picture.ErrUnsupported
+	}
+	img, _, err := picture.Decode(data, maxAvatarPixels)
+	if err != nil {
+		return User{}, err
+	}
+	jpg, err := picture.EncodeJPEG(picture.Fit(img, AvatarSize, AvatarSize), avatarQuality)
+	if err != nil {
+		return User{}, fmt.Errorf("user: encoding the avatar: %w", err)
+	}
+	key := fmt.Sprintf("avatars/%s/%s.jpg", id, uuid.New())
+	if err := s.objects.Put(ctx, key, jpg, "image/jpeg"); err != nil {
+		return User{}, fmt.Errorf("user: storing the avatar: %w", err)
+	}
+	var old string
+	u, err := s.store.Update(ctx, id, func(u *User) error {
+		old, u.AvatarKey = u.AvatarKey, key
+		return nil
+	})
+	if err != nil {
+		s.deleteObject(ctx, key)
+		return User{}, fmt.Errorf("user: saving the avatar of %s: %w", id, err)
+	}
+	if old != "" {
+		s.deleteObject(ctx, old)
+	}
+	return u, nil
+}
+
+// deleteObject removes an object nobody refers to any more. A failure
+// leaves an orphan, not a broken profile, so it is logged, not returned.
+func (s *Service) deleteObject(ctx context.Context, key string) {
+	if err := s.objects.Delete(context.WithoutCancel(ctx), key); err != nil && !errors.Is(err, ErrNotFound) {
+		s.logger.WarnContext(ctx, "deleting an unused avatar", "key", key, "err", err)
+	}
+}
