@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -86,27 +88,29 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	srv := newHTTPServer(cfg.HTTPAddr, router)
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", cfg.HTTPAddr, err)
+	// SIGHUP reloads the TLS certificate; without TLS it keeps its default.
+	var reload chan os.Signal
+	if cfg.TLSCertFile != "" {
+		reload = make(chan os.Signal, 1)
+		signal.Notify(reload, syscall.SIGHUP)
+		defer signal.Stop(reload)
 	}
-	logger.Info("serving", "addr", ln.Addr().String(), "swagger", swaggerURL(cfg, ln.Addr()))
+	fr, err := listenFront(frontOptionsFrom(cfg, reload), router, logger)
+	if err != nil {
+		return err
+	}
+	logger.Info("serving", "addr", fr.api.ln.Addr().String(), "scheme", fr.scheme(),
+		"redirect_addr", cfg.TLSRedirectAddr, "swagger", swaggerURL(cfg, fr.scheme(), fr.api.ln.Addr()))
 
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		return nil
-	})
+	g.Go(func() error { return fr.serve(gctx) })
 	g.Go(func() error { return app.start(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()
 		logger.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 		defer cancel()
-		errHTTP := srv.Shutdown(shutdownCtx)
+		errHTTP := fr.shutdown(shutdownCtx)
 		errApp := app.stop(shutdownCtx)
 		return errors.Join(errHTTP, errApp)
 	})
@@ -116,7 +120,13 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 }
 
 // newHTTPServer bounds every phase of a connection so that a slow or idle
-// client cannot hold one forever.
+// client cannot hold one forever. No request waits for an image model, and
+// wx.request gives up after 60 s anyway, so a minute is ample for reading a
+// 2 MiB avatar from a slow phone and for writing the largest response (an
+// image from /media); WriteTimeout must stay above the longest legitimate
+// response. ReadHeaderTimeout also covers the TLS handshake. The idle
+// timeout is longer than the keepalive a proxy in front keeps upstream
+// connections for (see docs/deploy.md), so the proxy closes them first.
 func newHTTPServer(addr string, h http.Handler) *http.Server {
 	return &http.Server{
 		Addr:              addr,
@@ -125,14 +135,14 @@ func newHTTPServer(addr string, h http.Handler) *http.Server {
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    32 << 10, // a JWT and the usual headers need a few KiB
 	}
 }
 
-func swaggerURL(cfg *config.Config, addr net.Addr) string {
+func swaggerURL(cfg *config.Config, scheme string, addr net.Addr) string {
 	if !cfg.Swagger() {
 		return ""
 	}
 	_, port, _ := net.SplitHostPort(addr.String())
-	return "http://localhost:" + port + "/swagger/index.html"
+	return scheme + "://localhost:" + port + "/swagger/index.html"
 }
