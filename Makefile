@@ -73,3 +73,7 @@ test: verify lint test-go ## Every test: generated docs, lint, Go tests on real 
 .PHONY: test-go
 test-go: $(TOOLS_BIN)/versitygw ## Go tests with -race against real Postgres and a real S3 server
 	REQUIRE_S3=1 go test $(GO_TEST_FLAGS) ./...
+
+.PHONY: test-miniprogram
+test-miniprogram: ## Mini-program tests (jest + miniprogram-simulate; contract check against docs/swagger.json)
+	cd miniprogram && npm ci && npm test

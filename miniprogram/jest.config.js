@@ -1,0 +1,7 @@
+// Tests run in node; the render test opts into jsdom with a docblock.
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.js'],
+  restoreMocks: true,
+}

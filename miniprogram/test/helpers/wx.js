@@ -1,0 +1,101 @@
+// A stand-in for the WeChat runtime: in-memory storage, a wx.request /
+// wx.uploadFile routed to a tiny fake wallpaperd (see server.js), and
+// jest.fn stubs for the UI and device APIs the pages call. Responses are
+// delivered on a later microtask, as the real callbacks are asynchronous.
+const BASE_URL = 'http://api.test'
+
+function createWx(server, { networkType = 'wifi' } = {}) {
+  const storage = new Map()
+  const later = (fn) => Promise.resolve().then(fn)
+
+  function dispatch(opts, extra) {
+    const url = new URL(opts.url)
+    const header = Object.assign({}, opts.header)
+    return server.handle(
+      Object.assign(
+        {
+          url: opts.url,
+          wireMethod: (opts.method || 'GET').toUpperCase(),
+          path: url.pathname,
+          query: Object.fromEntries(url.searchParams),
+          header,
+          body: opts.data,
+          timeout: opts.timeout,
+        },
+        extra,
+      ),
+    )
+  }
+
+  function deliver(opts, result, shape) {
+    later(() => {
+      if (result.fail) {
+        if (opts.fail) opts.fail({ errMsg: result.fail })
+      } else if (opts.success) {
+        opts.success(shape(result))
+      }
+      if (opts.complete) opts.complete()
+    })
+  }
+
+  const wx = {
+    networkType,
+
+    getStorageSync: jest.fn((key) => (storage.has(key) ? storage.get(key) : '')),
+    setStorageSync: jest.fn((key, value) => {
+      storage.set(key, value)
+    }),
+    removeStorageSync: jest.fn((key) => {
+      storage.delete(key)
+    }),
+    clearStorageSync: jest.fn(() => storage.clear()),
+
+    request: jest.fn((opts) => {
+      Promise.resolve(dispatch(opts)).then((result) =>
+        deliver(opts, result, (r) => ({ statusCode: r.status, data: r.body === undefined ? '' : r.body, header: r.header || {} })),
+      )
+    }),
+
+    // wx.uploadFile gives the body back as a string, unlike wx.request.
+    uploadFile: jest.fn((opts) => {
+      Promise.resolve(dispatch(Object.assign({ method: 'POST' }, opts), { file: { filePath: opts.filePath, name: opts.name }, body: opts.formData })).then((result) =>
+        deliver(opts, result, (r) => ({ statusCode: r.status, data: r.body === undefined ? '' : JSON.stringify(r.body), header: r.header || {} })),
+      )
+    }),
+
+    downloadFile: jest.fn((opts) => {
+      later(() => opts.success && opts.success({ statusCode: 200, tempFilePath: `wxfile://tmp/${encodeURIComponent(opts.url)}` }))
+    }),
+
+    getNetworkType: jest.fn((opts) => later(() => opts.success && opts.success({ networkType: wx.networkType }))),
+
+    login: jest.fn((opts) => later(() => opts.success && opts.success({ code: `code-${server.nextCode()}`, errMsg: 'login:ok' }))),
+
+    saveImageToPhotosAlbum: jest.fn((opts) => later(() => opts.success && opts.success({ errMsg: 'saveImageToPhotosAlbum:ok' }))),
+    openSetting: jest.fn((opts) => later(() => opts.success && opts.success({ authSetting: {} }))),
+    getSetting: jest.fn((opts) => later(() => opts.success && opts.success({ authSetting: {} }))),
+    setClipboardData: jest.fn((opts) => later(() => opts.success && opts.success({}))),
+    showModal: jest.fn((opts) => later(() => opts.success && opts.success({ confirm: true, cancel: false }))),
+
+    showToast: jest.fn(),
+    showLoading: jest.fn(),
+    hideLoading: jest.fn(),
+    navigateTo: jest.fn(),
+    redirectTo: jest.fn(),
+    switchTab: jest.fn(),
+    stopPullDownRefresh: jest.fn(),
+    setNavigationBarTitle: jest.fn(),
+    showShareMenu: jest.fn(),
+  }
+  return wx
+}
+
+// flush lets every pending callback and promise chain run to its end. The
+// fake runtime only uses microtasks, so a few macrotask turns are plenty.
+async function flush(turns = 5) {
+  for (let i = 0; i < turns; i++) {
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+}
+
+module.exports = { BASE_URL, createWx, flush }

@@ -1,0 +1,41 @@
+// Every API call the mini-program makes, in one list. The contract test
+// (test/contract.test.js) checks each {method, path} against the backend's
+// docs/swagger.json, so a renamed or missing endpoint fails CI instead of
+// failing on a user's phone.
+//
+// `method` is the method the endpoint is documented with. Two transport
+// details live in utils/request.js, not here:
+//   - wx.request cannot send PATCH, so PATCH goes out as POST with
+//     `X-HTTP-Method-Override: PATCH`, which the server honours for PATCH
+//     routes only;
+//   - wx.uploadFile can only POST, so the avatar upload (PUT /me/avatar in
+//     PRODUCT.md) uses the POST alias the server keeps for exactly this.
+const ENDPOINTS = {
+  login: { method: 'POST', path: '/api/v1/auth/login', auth: false },
+  refresh: { method: 'POST', path: '/api/v1/auth/refresh', auth: false },
+  getMe: { method: 'GET', path: '/api/v1/me' },
+  updateMe: { method: 'PATCH', path: '/api/v1/me' },
+  uploadAvatar: { method: 'POST', path: '/api/v1/me/avatar' },
+  createGeneration: { method: 'POST', path: '/api/v1/generations' },
+  getGeneration: { method: 'GET', path: '/api/v1/generations/{id}' },
+  listWallpapers: { method: 'GET', path: '/api/v1/wallpapers', auth: false },
+  getWallpaper: { method: 'GET', path: '/api/v1/wallpapers/{id}' },
+  updateWallpaper: { method: 'PATCH', path: '/api/v1/wallpapers/{id}' },
+  deleteWallpaper: { method: 'DELETE', path: '/api/v1/wallpapers/{id}' },
+  likeWallpaper: { method: 'PUT', path: '/api/v1/wallpapers/{id}/like' },
+  unlikeWallpaper: { method: 'DELETE', path: '/api/v1/wallpapers/{id}/like' },
+  listMyWallpapers: { method: 'GET', path: '/api/v1/me/wallpapers' },
+}
+
+// expand fills `{name}` placeholders; ids are opaque strings, so they are
+// URL-encoded rather than trusted.
+function expand(path, params) {
+  return path.replace(/\{(\w+)\}/g, (_, name) => {
+    if (!params || params[name] === undefined || params[name] === null || params[name] === '') {
+      throw new Error(`missing path parameter ${name} for ${path}`)
+    }
+    return encodeURIComponent(String(params[name]))
+  })
+}
+
+module.exports = { ENDPOINTS, expand }
