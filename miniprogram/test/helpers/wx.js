@@ -90,11 +90,15 @@ function createWx(server, { networkType = 'wifi' } = {}) {
   return wx
 }
 
+// Captured at load, before a test can install fake timers: flush must keep
+// working while the pages' own timers are faked. jsdom has no setImmediate.
+const realTick = typeof setImmediate === 'function' ? setImmediate : (fn) => setTimeout(fn, 0)
+
 // flush lets every pending callback and promise chain run to its end. The
 // fake runtime only uses microtasks, so a few macrotask turns are plenty.
 async function flush(turns = 5) {
   for (let i = 0; i < turns; i++) {
-    await new Promise((resolve) => setImmediate(resolve))
+    await new Promise((resolve) => realTick(resolve))
   }
 }
 
