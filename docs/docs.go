@@ -14,13 +14,520 @@ const docTemplate = `{
             "url": "https://github.com/wallpaperd/wallpaperd"
         },
         "license": {
-            "name": "MIT"
+            "name": "MIT",
+            "url": "https://opensource.org/licenses/MIT"
         },
         "version": "{{.Version}}"
     },
     "host": "{{.Host}}",
     "basePath": "{{.BasePath}}",
     "paths": {
+        "/api/v1/auth/login": {
+            "post": {
+                "description": "Exchanges the one-time code from ` + "`" + `wx.login` + "`" + ` with WeChat (code2Session), creates the user on first login, and starts a session: a short-lived access token (send it as ` + "`" + `Authorization: Bearer …` + "`" + `) and a long-lived refresh token. In dev without WeChat credentials, ` + "`" + `dev-NAME` + "`" + ` logs in as the dev user NAME; prod refuses such codes. Rate limited per client IP.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "auth"
+                ],
+                "summary": "Log in with a wx.login code",
+                "parameters": [
+                    {
+                        "description": "the wx.login code",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.LoginRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.Session"
+                        }
+                    },
+                    "400": {
+                        "description": "invalid_request: no code, or not JSON",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "401": {
+                        "description": "invalid_code: invalid or already used code",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "403": {
+                        "description": "forbidden: the WeChat account is blocked",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "413": {
+                        "description": "Request Entity Too Large",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "415": {
+                        "description": "Unsupported Media Type",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "429": {
+                        "description": "rate_limited (see Retry-After)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "integer",
+                                "description": "seconds to wait"
+                            }
+                        }
+                    },
+                    "500": {
+                        "description": "Internal Server Error",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "502": {
+                        "description": "upstream_error: WeChat is unreachable or failing",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "503": {
+                        "description": "Service Unavailable",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/auth/logout": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Revokes every refresh token of the caller (all devices). Access tokens already issued stay valid until they expire (at most ACCESS_TOKEN_TTL); the client drops its copy.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "auth"
+                ],
+                "summary": "Log out",
+                "responses": {
+                    "204": {
+                        "description": "No Content"
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "500": {
+                        "description": "Internal Server Error",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "503": {
+                        "description": "Service Unavailable",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/auth/refresh": {
+            "post": {
+                "description": "Trades a refresh token for a new access token and a new refresh token. The presented refresh token stops working; presenting it again revokes every token of its session (it has leaked), and the user must log in again.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "auth"
+                ],
+                "summary": "Rotate the refresh token",
+                "parameters": [
+                    {
+                        "description": "the current refresh token",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.RefreshRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.Session"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "401": {
+                        "description": "unauthorized: unknown, expired, rotated or revoked refresh token",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "413": {
+                        "description": "Request Entity Too Large",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "415": {
+                        "description": "Unsupported Media Type",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "500": {
+                        "description": "Internal Server Error",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "503": {
+                        "description": "Service Unavailable",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/me": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "The caller's account (id, nickname, avatar URL, creation time) and today's generation quota. The quota day starts at midnight in QUOTA_TZ; ` + "`" + `resets_at` + "`" + ` is the next such midnight.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "profile"
+                ],
+                "summary": "The caller's profile and quota",
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.Me"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "404": {
+                        "description": "not_found: the account no longer exists",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "500": {
+                        "description": "Internal Server Error",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "503": {
+                        "description": "Service Unavailable",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    }
+                }
+            },
+            "patch": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Sets the caller's nickname: 1-32 characters after trimming, no control characters. When WeChat is configured it is checked with msgSecCheck first; a rejected nickname is ` + "`" + `422 content_rejected` + "`" + ` and nothing changes. wx.request cannot send PATCH: POST with ` + "`" + `X-HTTP-Method-Override: PATCH` + "`" + ` reaches this route too.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "profile"
+                ],
+                "summary": "Change the nickname",
+                "parameters": [
+                    {
+                        "description": "the new nickname",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.NicknameRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.User"
+                        }
+                    },
+                    "400": {
+                        "description": "invalid_request: missing, empty or too long nickname",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "413": {
+                        "description": "Request Entity Too Large",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "415": {
+                        "description": "Unsupported Media Type",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "422": {
+                        "description": "content_rejected: moderation refused the nickname",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "429": {
+                        "description": "rate_limited: WeChat's moderation is rate limited",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "500": {
+                        "description": "Internal Server Error",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "502": {
+                        "description": "upstream_error: moderation unavailable",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "503": {
+                        "description": "Service Unavailable",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/me/avatar": {
+            "put": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Replaces the caller's avatar with the image in the multipart field ` + "`" + `file` + "`" + ` (what ` + "`" + `\u003cbutton open-type=\"chooseAvatar\"\u003e` + "`" + ` gives). JPEG, PNG or WebP, judged by the bytes, at most 2 MiB; it is re-encoded as a JPEG of at most 512x512 pixels without metadata, stored under a new URL, and the old avatar is deleted.",
+                "consumes": [
+                    "multipart/form-data"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "profile"
+                ],
+                "summary": "Upload an avatar",
+                "parameters": [
+                    {
+                        "type": "file",
+                        "description": "the image (jpeg, png or webp, at most 2 MiB)",
+                        "name": "file",
+                        "in": "formData",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.User"
+                        }
+                    },
+                    "400": {
+                        "description": "invalid_request: no file field; invalid_image: unreadable image",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "413": {
+                        "description": "payload_too_large: over 2 MiB or too many pixels",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "415": {
+                        "description": "unsupported_media_type: not jpeg, png or webp, or not multipart",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "500": {
+                        "description": "Internal Server Error",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "503": {
+                        "description": "Service Unavailable",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    }
+                }
+            },
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "The same as ` + "`" + `PUT /api/v1/me/avatar` + "`" + `, for ` + "`" + `wx.uploadFile` + "`" + `, which can only POST. Send the image in the multipart field ` + "`" + `file` + "`" + `.",
+                "consumes": [
+                    "multipart/form-data"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "profile"
+                ],
+                "summary": "Upload an avatar (POST alias for wx.uploadFile)",
+                "parameters": [
+                    {
+                        "type": "file",
+                        "description": "the image (jpeg, png or webp, at most 2 MiB)",
+                        "name": "file",
+                        "in": "formData",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.User"
+                        }
+                    },
+                    "400": {
+                        "description": "invalid_request: no file field; invalid_image: unreadable image",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "401": {
+                        "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "413": {
+                        "description": "payload_too_large: over 2 MiB or too many pixels",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "415": {
+                        "description": "unsupported_media_type: not jpeg, png or webp, or not multipart",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "500": {
+                        "description": "Internal Server Error",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "503": {
+                        "description": "Service Unavailable",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    }
+                }
+            }
+        },
         "/healthz": {
             "get": {
                 "description": "Answers 200 while the process is alive.",
@@ -86,12 +593,134 @@ const docTemplate = `{
                 }
             }
         },
+        "httpapi.LoginRequest": {
+            "type": "object",
+            "properties": {
+                "code": {
+                    "description": "Code is the one-time code from wx.login; in dev without WeChat\ncredentials, dev-NAME logs in as the dev user NAME.",
+                    "type": "string",
+                    "example": "dev-alice"
+                }
+            }
+        },
+        "httpapi.Me": {
+            "type": "object",
+            "properties": {
+                "avatar_url": {
+                    "description": "AvatarURL is absolute; \"\" when the user has no avatar.",
+                    "type": "string",
+                    "example": "https://api.example.com/media/avatars/0b8f6a1e-8c1d-4a57-9d1e-6f2a3b4c5d6e/5f1c.jpg"
+                },
+                "created_at": {
+                    "type": "string",
+                    "example": "2026-11-23T08:00:00Z"
+                },
+                "id": {
+                    "type": "string",
+                    "example": "0b8f6a1e-8c1d-4a57-9d1e-6f2a3b4c5d6e"
+                },
+                "nickname": {
+                    "type": "string",
+                    "example": "Alice"
+                },
+                "quota": {
+                    "$ref": "#/definitions/httpapi.Quota"
+                }
+            }
+        },
+        "httpapi.NicknameRequest": {
+            "type": "object",
+            "properties": {
+                "nickname": {
+                    "description": "Nickname is 1-32 characters after trimming; it is moderated.",
+                    "type": "string",
+                    "example": "Alice"
+                }
+            }
+        },
+        "httpapi.Quota": {
+            "type": "object",
+            "properties": {
+                "daily_limit": {
+                    "type": "integer",
+                    "example": 10
+                },
+                "remaining": {
+                    "type": "integer",
+                    "example": 7
+                },
+                "resets_at": {
+                    "type": "string",
+                    "example": "2026-11-23T16:00:00Z"
+                },
+                "used_today": {
+                    "type": "integer",
+                    "example": 3
+                }
+            }
+        },
+        "httpapi.RefreshRequest": {
+            "type": "object",
+            "properties": {
+                "refresh_token": {
+                    "type": "string",
+                    "example": "8Xr2m1f0bQ3Wq6yZpVj8kN4sT1uH5eLc9aR7dG2xK0o"
+                }
+            }
+        },
+        "httpapi.Session": {
+            "type": "object",
+            "properties": {
+                "access_token": {
+                    "type": "string",
+                    "example": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9..."
+                },
+                "expires_in": {
+                    "description": "seconds",
+                    "type": "integer",
+                    "example": 7200
+                },
+                "refresh_token": {
+                    "type": "string",
+                    "example": "8Xr2m1f0bQ3Wq6yZpVj8kN4sT1uH5eLc9aR7dG2xK0o"
+                },
+                "token_type": {
+                    "type": "string",
+                    "example": "Bearer"
+                },
+                "user": {
+                    "$ref": "#/definitions/httpapi.User"
+                }
+            }
+        },
         "httpapi.Status": {
             "type": "object",
             "properties": {
                 "status": {
                     "type": "string",
                     "example": "ok"
+                }
+            }
+        },
+        "httpapi.User": {
+            "type": "object",
+            "properties": {
+                "avatar_url": {
+                    "description": "AvatarURL is absolute; \"\" when the user has no avatar.",
+                    "type": "string",
+                    "example": "https://api.example.com/media/avatars/0b8f6a1e-8c1d-4a57-9d1e-6f2a3b4c5d6e/5f1c.jpg"
+                },
+                "created_at": {
+                    "type": "string",
+                    "example": "2026-11-23T08:00:00Z"
+                },
+                "id": {
+                    "type": "string",
+                    "example": "0b8f6a1e-8c1d-4a57-9d1e-6f2a3b4c5d6e"
+                },
+                "nickname": {
+                    "type": "string",
+                    "example": "Alice"
                 }
             }
         }
@@ -103,7 +732,21 @@ const docTemplate = `{
             "name": "Authorization",
             "in": "header"
         }
-    }
+    },
+    "tags": [
+        {
+            "description": "Liveness and readiness probes for load balancers and orchestrators.",
+            "name": "health"
+        },
+        {
+            "description": "WeChat login (in dev: code ` + "`" + `dev-NAME` + "`" + `), token refresh with rotation, logout.",
+            "name": "auth"
+        },
+        {
+            "description": "The caller's own profile: nickname, avatar and daily quota.",
+            "name": "profile"
+        }
+    ]
 }`
 
 // SwaggerInfo holds exported Swagger Info so clients can modify it

@@ -13,7 +13,14 @@
 //	@contact.name				wallpaperd maintainers
 //	@contact.url				https://github.com/wallpaperd/wallpaperd
 //	@license.name				MIT
+//	@license.url				https://opensource.org/licenses/MIT
 //	@BasePath					/
+//	@tag.name					health
+//	@tag.description			Liveness and readiness probes for load balancers and orchestrators.
+//	@tag.name					auth
+//	@tag.description			WeChat login (in dev: code `dev-NAME`), token refresh with rotation, logout.
+//	@tag.name					profile
+//	@tag.description			The caller's own profile: nickname, avatar and daily quota.
 //	@securityDefinitions.apikey	BearerAuth
 //	@in							header
 //	@name						Authorization
