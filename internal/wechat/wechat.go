@@ -1,0 +1,351 @@
+// Package wechat is the adapter to the WeChat mini-program server API:
+// code2Session for login and msgSecCheck (v2) for text moderation, through
+// github.com/silenceper/wechat/v2. It classifies WeChat's errcodes into
+// failure kinds and never lets the app secret, an access token or a
+// session key out in an error or a log line.
+package wechat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/silenceper/wechat/v2/miniprogram"
+	mpconfig "github.com/silenceper/wechat/v2/miniprogram/config"
+	"github.com/silenceper/wechat/v2/miniprogram/security"
+	"github.com/silenceper/wechat/v2/util"
+
+	"github.com/wallpaperd/wallpaperd/internal/failure"
+)
+
+// DefaultBaseURL is WeChat's API; every SDK URL starts with it.
+const DefaultBaseURL = "https://api.weixin.qq.com"
+
+// msgSecCheck scenes (WeChat's numbering).
+const (
+	SceneProfile   = 1 // nickname, signature
+	SceneComment   = 2
+	SceneForum     = 3
+	SceneSocialLog = 4
+)
+
+// Errors, with the failure kinds the API answers with.
+var (
+	ErrInvalidCode   = failure.New(failure.Unauthorized, "invalid_code", "the login code is invalid or already used: call wx.login again")
+	ErrBlocked       = failure.New(failure.Forbidden, "forbidden", "WeChat does not allow this account to log in")
+	ErrRateLimited   = &failure.Error{Kind: failure.RateLimited, Code: "rate_limited", Message: "WeChat is rate limiting this service: try again in a minute", RetryAfter: time.Minute}
+	ErrUnavailable   = failure.New(failure.Upstream, "upstream_error", "WeChat did not answer properly: try again")
+	ErrUserInactive  = failure.New(failure.Upstream, "upstream_error", "WeChat cannot check this text now: open the mini-program again and retry")
+	ErrMisconfigured = failure.New(failure.Internal, "wechat_misconfigured", "WeChat rejected this service's credentials")
+)
+
+// Config configures a Client.
+type Config struct {
+	AppID     string
+	AppSecret string
+	// BaseURL replaces https://api.weixin.qq.com (a proxy, or a fake in
+	// tests); it may carry a path prefix.
+	BaseURL string
+	// Timeout bounds one call to WeChat (10s when zero).
+	Timeout time.Duration
+	Logger  *slog.Logger
+}
+
+// Client calls WeChat for one mini-program. It is safe for concurrent use.
+type Client struct {
+	cfg   Config
+	base  *url.URL // nil: WeChat itself
+	mp    *miniprogram.MiniProgram
+	cache *memoryCache
+}
+
+// New returns a client. The first call also installs the SDK's HTTP client
+// (see installHTTPClient).
+func New(cfg Config) (*Client, error) {
+	if cfg.AppID == "" || cfg.AppSecret == "" {
+		return nil, errors.New("wechat: app id and app secret are required")
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	c := &Client{cfg: cfg, cache: newMemoryCache(time.Now)}
+	if cfg.BaseURL != "" && strings.TrimSuffix(cfg.BaseURL, "/") != DefaultBaseURL {
+		u, err := url.Parse(cfg.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("wechat: WECHAT_API_BASE_URL %q is not an http(s) URL", cfg.BaseURL)
+		}
+		c.base = u
+	}
+	installHTTPClient()
+	c.mp = miniprogram.NewMiniProgram(&mpconfig.Config{
+		AppID:     cfg.AppID,
+		AppSecret: cfg.AppSecret,
+		Cache:     c.cache,
+		// The stable token is shared by every replica instead of each one
+		// invalidating the others' tokens.
+		UseStableAK: true,
+	})
+	return c, nil
+}
+
+// Exchange trades a wx.login code for the user's openid and unionid
+// (code2Session). The session key is dropped here: nothing needs it.
+// A code is single-use, so a failure is never retried.
+func (c *Client) Exchange(ctx context.Context, code string) (openID, unionID string, err error) {
+	cctx, cancel := c.callContext(ctx)
+	defer cancel()
+	res, err := c.mp.GetAuth().Code2SessionContext(cctx, code)
+	if err := c.classify(ctx, "code2Session", res.ErrCode, err); err != nil {
+		return "", "", err
+	}
+	if res.OpenID == "" {
+		return "", "", ErrUnavailable.With("", errors.New("wechat: code2Session answered without an openid"))
+	}
+	return res.OpenID, res.UnionID, nil
+}
+
+// Verdict is msgSecCheck's judgement of a text.
+type Verdict struct {
+	Suggest string // pass, review or risky
+	Label   int    // 100 normal, 10001 ads, 20001 politics, 20002 porn, ...
+	TraceID string
+}
+
+// Pass reports whether the text may be shown: only a clear "pass" counts.
+func (v Verdict) Pass() bool { return v.Suggest == string(security.CheckSuggestPass) }
+
+// CheckText asks msgSecCheck (v2) about text written by the user with
+// openID, in the given scene (SceneProfile for nicknames). The user must
+// have opened the mini-program within two hours, else ErrUserInactive.
+func (c *Client) CheckText(ctx context.Context, openID string, scene int, text string) (Verdict, error) {
+	req := &security.MsgCheckRequest{OpenID: openID, Scene: security.MsgScene(scene), Content: text}
+	for attempt := 0; ; attempt++ {
+		cctx, cancel := c.callContext(ctx)
+		res, err := c.mp.GetSecurity().MsgCheckContext(cctx, req)
+		cancel()
+		if code := errCode(res.ErrCode, err); (code == 40001 || code == 42001) && attempt == 0 {
+			// The cached access token was invalidated or expired early:
+			// fetch a new one and try once more.
+			c.cache.clear()
+			continue
+		}
+		if err := c.classify(ctx, "msgSecCheck", res.ErrCode, err); err != nil {
+			return Verdict{}, err
+		}
+		v := Verdict{Suggest: string(res.Result.Suggest), Label: int(res.Result.Label), TraceID: res.TraceID}
+		if v.Suggest == "" {
+			return Verdict{}, ErrUnavailable.With("", errors.New("wechat: msgSecCheck answered without a suggestion"))
+		}
+		if !v.Pass() {
+			c.cfg.Logger.InfoContext(ctx, "msgSecCheck refused a text", "scene", scene, "suggest", v.Suggest, "label", v.Label, "trace_id", v.TraceID)
+		}
+		return v, nil
+	}
+}
+
+// Allows returns a moderator for one scene: whether msgSecCheck passes the
+// text (the shape user.Moderator and other domains take).
+func (c *Client) Allows(scene int) func(ctx context.Context, openID, text string) (bool, error) {
+	return func(ctx context.Context, openID, text string) (bool, error) {
+		v, err := c.CheckText(ctx, openID, scene, text)
+		return v.Pass(), err
+	}
+}
+
+func (c *Client) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	if c.base != nil {
+		ctx = context.WithValue(ctx, baseURLKey{}, c.base)
+	}
+	return ctx, cancel
+}
+
+// errCodePattern finds the errcode in the SDK's plain error strings (the
+// access token fetch and code2Session report errcodes only that way).
+var errCodePattern = regexp.MustCompile(`errcode=(-?\d+)`)
+
+// errCode is WeChat's errcode for a call: from the decoded answer, from
+// the SDK's error type, or from its error text; 0 when there is none.
+func errCode(fromResult int64, err error) int64 {
+	if fromResult != 0 {
+		return fromResult
+	}
+	if err == nil {
+		return 0
+	}
+	var ce *util.CommonError
+	if errors.As(err, &ce) {
+		return ce.ErrCode
+	}
+	if m := errCodePattern.FindStringSubmatch(err.Error()); m != nil {
+		if n, perr := strconv.ParseInt(m[1], 10, 64); perr == nil {
+			return n
+		}
+	}
+	return 0
+}
+
+// classify turns the outcome of an SDK call into nil or one of this
+// package's errors, with a redacted cause for the logs. parent is the
+// caller's context: its end is the caller's doing, not WeChat's.
+func (c *Client) classify(parent context.Context, op string, resultCode int64, err error) error {
+	code := errCode(resultCode, err)
+	if err == nil && code == 0 {
+		return nil
+	}
+	cause := c.redacted(op, err, code)
+	switch code {
+	case 0:
+		if perr := parent.Err(); perr != nil {
+			return fmt.Errorf("wechat: %s: %w", op, perr)
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			return ErrUnavailable.With("WeChat did not answer in time: try again", cause)
+		}
+		return ErrUnavailable.With("", cause)
+	case 40029, 40163: // invalid code, code already used
+		return ErrInvalidCode.With("", cause)
+	case 40226: // user blocked by WeChat's risk control
+		return ErrBlocked.With("", cause)
+	case 45011, 45009: // minute quota, daily quota of API calls
+		return ErrRateLimited.With("", cause)
+	case 61010:
+		return ErrUserInactive.With("", cause)
+	case 40013, 40125, 40164, 41002, 41004, 40243: // bad appid, bad secret, IP not allowed, missing appid/secret, AppSecret frozen
+		c.cfg.Logger.Error("WeChat rejected this service's credentials: check WECHAT_APP_ID, WECHAT_APP_SECRET and the IP allow-list",
+			"op", op, "errcode", code, "app_id", c.cfg.AppID)
+		return ErrMisconfigured.With("", cause)
+	default: // -1 (busy) and anything unexpected
+		return ErrUnavailable.With("", cause)
+	}
+}
+
+// secretParams are the query parameters whose values must never leave.
+var secretParams = regexp.MustCompile(`(?i)\b(secret|appsecret|access_token|js_code|session_key|code)=[^&\s"',]*`)
+
+// redacted is err with every secret removed: the SDK's errors quote whole
+// request URLs, secret and access token included.
+func (c *Client) redacted(op string, err error, code int64) error {
+	msg := fmt.Sprintf("errcode %d", code)
+	if err != nil {
+		msg = err.Error()
+	}
+	msg = secretParams.ReplaceAllString(msg, "$1=REDACTED")
+	if c.cfg.AppSecret != "" {
+		msg = strings.ReplaceAll(msg, c.cfg.AppSecret, "REDACTED")
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("wechat: %s: %s: %w", op, msg, context.DeadlineExceeded)
+	}
+	return fmt.Errorf("wechat: %s: %s", op, msg)
+}
+
+type baseURLKey struct{}
+
+var installOnce sync.Once
+
+// installHTTPClient sets the SDK's package-level HTTP client, once per
+// process: a timeout as a backstop (each call also has its own deadline),
+// and a transport that sends a request to the base URL its context names.
+// Carrying the base URL in the context lets clients with different base
+// URLs (tests' fake servers) share the one global client.
+func installHTTPClient() {
+	installOnce.Do(func() {
+		util.DefaultHTTPClient = &http.Client{
+			Timeout:   30 * time.Second,
+			Transport: &rebaseTransport{next: http.DefaultTransport.(*http.Transport).Clone()},
+		}
+	})
+}
+
+// rebaseTransport rewrites https://api.weixin.qq.com/… to the base URL in
+// the request's context, when there is one.
+type rebaseTransport struct {
+	next http.RoundTripper
+}
+
+func (t *rebaseTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	base, _ := r.Context().Value(baseURLKey{}).(*url.URL)
+	if base == nil || r.URL.Host != "api.weixin.qq.com" {
+		return t.next.RoundTrip(r)
+	}
+	u := *r.URL
+	u.Scheme, u.Host = base.Scheme, base.Host
+	u.Path = strings.TrimSuffix(base.Path, "/") + r.URL.Path
+	u.RawPath = ""
+	r2 := r.Clone(r.Context())
+	r2.URL, r2.Host = &u, base.Host
+	return t.next.RoundTrip(r2)
+}
+
+// memoryCache is the SDK's token cache: a map behind a mutex (the SDK's
+// own memory cache reads its map without the lock).
+type memoryCache struct {
+	mu    sync.Mutex
+	now   func() time.Time
+	items map[string]cacheItem
+}
+
+type cacheItem struct {
+	val     any
+	expires time.Time // zero: never
+}
+
+func newMemoryCache(now func() time.Time) *memoryCache {
+	return &memoryCache{now: now, items: make(map[string]cacheItem)}
+}
+
+// Get returns the value under key, or nil when missing or expired.
+func (m *memoryCache) Get(key string) any {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	it, ok := m.items[key]
+	if !ok {
+		return nil
+	}
+	if !it.expires.IsZero() && !m.now().Before(it.expires) {
+		delete(m.items, key)
+		return nil
+	}
+	return it.val
+}
+
+// Set keeps val under key for timeout (forever when not positive).
+func (m *memoryCache) Set(key string, val any, timeout time.Duration) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	it := cacheItem{val: val}
+	if timeout > 0 {
+		it.expires = m.now().Add(timeout)
+	}
+	m.items[key] = it
+	return nil
+}
+
+// IsExist reports whether key holds a live value.
+func (m *memoryCache) IsExist(key string) bool { return m.Get(key) != nil }
+
+// Delete forgets key.
+func (m *memoryCache) Delete(key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.items, key)
+	return nil
+}
+
+func (m *memoryCache) clear() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	clear(m.items)
+}
