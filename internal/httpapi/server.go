@@ -18,6 +18,7 @@ import (
 	"github.com/wallpaperd/wallpaperd/internal/auth"
 	"github.com/wallpaperd/wallpaperd/internal/failure"
 	"github.com/wallpaperd/wallpaperd/internal/user"
+	"github.com/wallpaperd/wallpaperd/internal/wallpaper"
 )
 
 // Config shapes the router.
@@ -47,6 +48,10 @@ type Deps struct {
 	Users *user.Service
 	// Quota reports a user's daily quota for GET /me.
 	Quota QuotaReader
+	// Generations accepts prompts and reports on them.
+	Generations *wallpaper.Service
+	// Objects turns storage keys into URLs clients can GET.
+	Objects interface{ URL(key string) string }
 }
 
 // Server holds the handlers' dependencies.
@@ -97,8 +102,9 @@ func newRouter(cfg Config, deps Deps) (*gin.Engine, error) {
 		r.GET("/metrics", gin.WrapH(cfg.Metrics))
 	}
 	if deps.Media != nil {
-		r.GET("/media/*path", gin.WrapH(http.StripPrefix("/media", deps.Media)))
-		r.HEAD("/media/*path", gin.WrapH(http.StripPrefix("/media", deps.Media)))
+		// storage.Local's handler reads the key from the full /media/… path.
+		r.GET("/media/*path", gin.WrapH(deps.Media))
+		r.HEAD("/media/*path", gin.WrapH(deps.Media))
 	}
 	if cfg.Swagger {
 		s.swaggerRoutes(r)
