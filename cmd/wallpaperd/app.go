@@ -2,20 +2,27 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"path/filepath"
 
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wallpaperd/wallpaperd/internal/auth"
 	"github.com/wallpaperd/wallpaperd/internal/config"
 	"github.com/wallpaperd/wallpaperd/internal/httpapi"
+	"github.com/wallpaperd/wallpaperd/internal/imagegen"
 	"github.com/wallpaperd/wallpaperd/internal/postgres"
 	"github.com/wallpaperd/wallpaperd/internal/storage"
 	"github.com/wallpaperd/wallpaperd/internal/user"
+	"github.com/wallpaperd/wallpaperd/internal/wallpaper"
 	"github.com/wallpaperd/wallpaperd/internal/wechat"
+	"github.com/wallpaperd/wallpaperd/internal/worker"
 )
 
 // app is everything serve wires together: adapters, services, workers.
@@ -27,6 +34,9 @@ type app struct {
 	auth    *auth.Service
 	users   *user.Service
 	quota   httpapi.QuotaReader
+
+	generations *wallpaper.Service
+	queue       *worker.Queue
 }
 
 // objectStore is what storage.Local and storage.S3 both are.
@@ -42,6 +52,9 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, pool *
 		return nil, err
 	}
 	if err := a.wireAuth(cfg, logger); err != nil {
+		return nil, err
+	}
+	if err := a.wireGenerations(cfg, logger); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -115,14 +128,92 @@ func (a *app) httpConfig(cfg *config.Config) httpapi.Config {
 }
 
 func (a *app) httpDeps(logger *slog.Logger, ready func(context.Context) error) httpapi.Deps {
-	return httpapi.Deps{Logger: logger, Ready: ready, Media: a.media, Auth: a.auth, Users: a.users, Quota: a.quota}
+	return httpapi.Deps{Logger: logger, Ready: ready, Media: a.media, Auth: a.auth, Users: a.users, Quota: a.quota,
+		Generations: a.generations, Objects: a.objects}
+}
+
+// wireGenerations builds the generation flow: the store (quota, idempotency
+// and the job enqueued in one transaction), the painter the job runs, the
+// image model and the River queue.
+func (a *app) wireGenerations(cfg *config.Config, logger *slog.Logger) error {
+	secret, err := cfg.ResolveJWTSecret()
+	if err != nil {
+		return err
+	}
+	// The queue needs the store (the painter records results through it)
+	// and the store needs the queue (to enqueue inside its transaction).
+	var queue *worker.Queue
+	gens := postgres.NewGenerations(a.pool, func(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
+		return queue.EnqueueGeneration(ctx, tx, id)
+	})
+	painter := wallpaper.NewPainter(gens, newImageGenerator(cfg), a.objects, logger)
+	queue, err = worker.New(a.pool, worker.Config{
+		Workers:         cfg.Workers,
+		JobTimeout:      cfg.JobTimeout,
+		SoftStopTimeout: cfg.ShutdownTimeout * 3 / 4,
+		Logger:          logger,
+	}, painter, a.objects, gens)
+	if err != nil {
+		return err
+	}
+	a.queue = queue
+	var moderator wallpaper.PromptChecker
+	if a.wechat != nil {
+		moderator = promptChecker{users: postgres.NewUsers(a.pool), wechat: a.wechat}
+	}
+	a.generations = wallpaper.NewService(wallpaper.ServiceConfig{
+		Generations: gens,
+		Quota:       gens,
+		Moderator:   moderator,
+		Policy:      wallpaper.QuotaPolicy{DailyLimit: cfg.DailyQuota, Location: cfg.QuotaLocation},
+		Cursors:     wallpaper.NewCursorCodec(derivedKey(secret.Reveal(), "cursor")),
+	})
+	a.quota = a.generations
+	return nil
+}
+
+// newImageGenerator is the OpenAI model when OPENAI_API_KEY is set, else
+// the built-in offline painter.
+func newImageGenerator(cfg *config.Config) wallpaper.ImageGenerator {
+	return imagegen.NewOffline()
+}
+
+// promptChecker moderates prompts with WeChat msgSecCheck as the user.
+type promptChecker struct {
+	users  *postgres.Users
+	wechat *wechat.Client
+}
+
+func (p promptChecker) CheckPrompt(ctx context.Context, userID uuid.UUID, prompt string) error {
+	u, err := p.users.User(ctx, userID)
+	if err != nil {
+		return err
+	}
+	v, err := p.wechat.CheckText(ctx, u.OpenID, wechat.SceneProfile, prompt)
+	if err != nil {
+		return err
+	}
+	if !v.Pass() {
+		return wallpaper.ErrPromptRejected
+	}
+	return nil
+}
+
+// derivedKey gives each use of the app secret its own key.
+func derivedKey(secret, purpose string) []byte {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte("wallpaperd/" + purpose))
+	return m.Sum(nil)
 }
 
 // start runs the background workers until ctx ends.
 func (a *app) start(ctx context.Context) error {
+	if err := a.queue.Start(ctx); err != nil {
+		return err
+	}
 	<-ctx.Done()
 	return nil
 }
 
-// stop lets in-flight jobs finish within ctx's deadline.
-func (a *app) stop(context.Context) error { return nil }
+// stop lets in-flight jobs finish within ctx's deadline, then cancels them.
+func (a *app) stop(ctx context.Context) error { return a.queue.Stop(ctx) }

@@ -6,4 +6,5 @@ import "github.com/gin-gonic/gin"
 func (s *Server) apiRoutes(api *gin.RouterGroup) {
 	s.authRoutes(api)
 	s.profileRoutes(api)
+	s.generationRoutes(api)
 }

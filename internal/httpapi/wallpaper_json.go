@@ -1,0 +1,67 @@
+package httpapi
+
+import (
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/wallpaperd/wallpaperd/internal/wallpaper"
+)
+
+// Author is the public face of a wallpaper's owner.
+type Author struct {
+	ID        string `json:"id" example:"0b8f6a1e-8c1d-4a57-9d1e-6f2a3b4c5d6e"`
+	Nickname  string `json:"nickname" example:"Alice"`
+	AvatarURL string `json:"avatar_url" example:"https://api.example.com/media/avatars/0b8f6a1e/5f1c.jpg"`
+}
+
+// Wallpaper is a finished image.
+type Wallpaper struct {
+	ID           string `json:"id" example:"7d3c1b2a-4e5f-4a6b-8c7d-9e0f1a2b3c4d"`
+	Prompt       string `json:"prompt" example:"a quiet lake at dawn, mist, pastel colours"`
+	Size         string `json:"size" enums:"1024x1792,1792x1024,1024x1024" example:"1024x1792"`
+	Width        int    `json:"width" example:"1024"`
+	Height       int    `json:"height" example:"1792"`
+	Model        string `json:"model" example:"dall-e-3"`
+	ImageURL     string `json:"image_url" example:"https://api.example.com/media/wallpapers/7d3c1b2a/original.png"`
+	ThumbnailURL string `json:"thumbnail_url" example:"https://api.example.com/media/wallpapers/7d3c1b2a/thumb.jpg"`
+	Public       bool   `json:"public" example:"true"`
+	LikeCount    int    `json:"like_count" example:"3"`
+	// Liked says whether the caller likes it; present when a token was sent.
+	Liked  *bool  `json:"liked,omitempty" example:"false"`
+	Author Author `json:"author"`
+	// Params is what the model was asked (detail only).
+	Params    map[string]any `json:"params,omitempty"`
+	CreatedAt time.Time      `json:"created_at" example:"2026-11-23T08:00:00Z"`
+}
+
+// WallpaperPage is one page of a newest-first wallpaper listing.
+type WallpaperPage struct {
+	Items []Wallpaper `json:"items"`
+	// NextCursor fetches the next page; null on the last page.
+	NextCursor *string `json:"next_cursor" example:"AQFnXzQ2AAAAAH08Gy..."`
+}
+
+func (s *Server) wallpaperJSON(c *gin.Context, w *wallpaper.Wallpaper) Wallpaper {
+	out := Wallpaper{
+		ID: w.ID.String(), Prompt: w.Prompt, Size: w.Size, Width: w.Width, Height: w.Height, Model: w.Model,
+		ImageURL:     s.absoluteURL(c, s.deps.Objects.URL(w.ImageKey)),
+		ThumbnailURL: s.absoluteURL(c, s.deps.Objects.URL(w.ThumbnailKey)),
+		Public:       w.Public, LikeCount: w.LikeCount, Liked: w.Liked,
+		Author: Author{
+			ID: w.Author.ID.String(), Nickname: w.Author.Nickname,
+		},
+		CreatedAt: w.CreatedAt.UTC(),
+	}
+	if w.Author.AvatarKey != "" {
+		out.Author.AvatarURL = s.absoluteURL(c, s.deps.Objects.URL(w.Author.AvatarKey))
+	}
+	return out
+}
+
+func nextCursor(next string) *string {
+	if next == "" {
+		return nil
+	}
+	return &next
+}

@@ -1,0 +1,317 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wallpaperd/wallpaperd/internal/wallpaper"
+)
+
+// Enqueue inserts the background job of a generation inside tx, so the
+// generation and its job commit or vanish together.
+type Enqueue func(ctx context.Context, tx pgx.Tx, generationID uuid.UUID) error
+
+// Generations keeps generations and the quota they spend; it satisfies
+// wallpaper.GenerationStore, wallpaper.QuotaStore and wallpaper.JobStore.
+type Generations struct {
+	pool    *pgxpool.Pool
+	enqueue Enqueue
+}
+
+// NewGenerations returns the generation store; enqueue adds the job.
+func NewGenerations(pool *pgxpool.Pool, enqueue Enqueue) *Generations {
+	return &Generations{pool: pool, enqueue: enqueue}
+}
+
+// idempotencyWindow is how long an Idempotency-Key names its generation.
+const idempotencyWindow = "24 hours"
+
+// errKeyRaced means a concurrent request with the same Idempotency-Key
+// committed first; the transaction is rolled back and tried once more.
+var errKeyRaced = errors.New("idempotency key taken concurrently")
+
+// CreateGeneration implements wallpaper.GenerationStore.
+func (s *Generations) CreateGeneration(ctx context.Context, ng wallpaper.NewGeneration) (*wallpaper.Generation, bool, error) {
+	for try := 0; ; try++ {
+		existing, err := s.create(ctx, ng)
+		if errors.Is(err, errKeyRaced) && try == 0 {
+			continue
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		if existing != uuid.Nil {
+			g, err := s.Generation(ctx, existing)
+			return g, false, err
+		}
+		g, err := s.Generation(ctx, ng.ID)
+		return g, true, err
+	}
+}
+
+// create runs the acceptance transaction. It returns the id of an existing
+// generation with the same key, or uuid.Nil when it created ng.
+func (s *Generations) create(ctx context.Context, ng wallpaper.NewGeneration) (existing uuid.UUID, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if ng.IdempotencyKey != "" {
+			// A key older than the window no longer names anything.
+			if _, err := tx.Exec(ctx, `UPDATE generations SET idempotency_key = NULL
+				WHERE user_id = $1 AND idempotency_key = $2 AND created_at < now() - $3::interval`,
+				ng.UserID, ng.IdempotencyKey, idempotencyWindow); err != nil {
+				return fmt.Errorf("expiring idempotency key: %w", err)
+			}
+			var id uuid.UUID
+			var hash []byte
+			err := tx.QueryRow(ctx, `SELECT id, request_hash FROM generations WHERE user_id = $1 AND idempotency_key = $2`,
+				ng.UserID, ng.IdempotencyKey).Scan(&id, &hash)
+			switch {
+			case err == nil && bytes.Equal(hash, ng.RequestHash):
+				existing = id
+				return nil
+			case err == nil:
+				return wallpaper.ErrIdempotencyConflict
+			case !errors.Is(err, pgx.ErrNoRows):
+				return fmt.Errorf("looking up idempotency key: %w", err)
+			}
+		}
+		// Spend one unit: the row lock of the upsert serialises concurrent
+		// submissions of one user, so the limit is exact.
+		var used int
+		err := tx.QueryRow(ctx, `INSERT INTO quota_usage (user_id, day, used) VALUES ($1, $2, 1)
+			ON CONFLICT (user_id, day) DO UPDATE SET used = quota_usage.used + 1
+			WHERE quota_usage.used < $3
+			RETURNING used`, ng.UserID, ng.QuotaDay, ng.DailyLimit).Scan(&used)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && used > ng.DailyLimit) {
+			return wallpaper.ErrQuotaExceeded
+		}
+		if err != nil {
+			return fmt.Errorf("spending quota: %w", err)
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO generations
+			(id, user_id, prompt, size, style, quality, status, quota_day, idempotency_key, request_hash)
+			VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, NULLIF($8, ''), $9)
+			ON CONFLICT (user_id, idempotency_key) DO NOTHING`,
+			ng.ID, ng.UserID, ng.Prompt, ng.Options.Size, ng.Options.Style, ng.Options.Quality,
+			ng.QuotaDay, ng.IdempotencyKey, ng.RequestHash)
+		if err != nil {
+			return fmt.Errorf("inserting generation: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return errKeyRaced
+		}
+		if err := s.enqueue(ctx, tx, ng.ID); err != nil {
+			return fmt.Errorf("enqueueing generation job: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("postgres: accepting generation: %w", err)
+	}
+	return existing, nil
+}
+
+const generationColumns = `g.id, g.user_id, g.prompt, g.size, g.style, g.quality, g.status, g.attempts,
+	g.error_code, g.error_message, g.created_at, g.finished_at`
+
+// generationFrom joins the wallpaper a succeeded generation became, if it
+// still exists.
+const generationFrom = ` FROM generations g
+	LEFT JOIN wallpapers w ON w.generation_id = g.id
+	LEFT JOIN users u ON u.id = w.user_id `
+
+func scanGeneration(row pgx.Row) (*wallpaper.Generation, error) {
+	var g wallpaper.Generation
+	var code, msg *string
+	var w wallpaper.Wallpaper
+	var wID *uuid.UUID
+	var params []byte
+	var (
+		nickname, avatar, prompt, size, model, imageKey, thumbKey *string
+		width, height, likes                                      *int
+		public                                                    *bool
+		createdAt                                                 *time.Time
+		genID, authorID                                           *uuid.UUID
+	)
+	err := row.Scan(&g.ID, &g.UserID, &g.Prompt, &g.Options.Size, &g.Options.Style, &g.Options.Quality,
+		&g.Status, &g.Attempts, &code, &msg, &g.CreatedAt, &g.FinishedAt,
+		&wID, &genID, &authorID, &nickname, &avatar, &prompt, &size, &width, &height, &model, &params,
+		&imageKey, &thumbKey, &public, &likes, &createdAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, wallpaper.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if code != nil {
+		g.Error = &wallpaper.Failure{Code: *code, Message: deref(msg)}
+	}
+	if wID != nil {
+		w = wallpaper.Wallpaper{
+			ID: *wID, GenerationID: genID, Author: wallpaper.Author{ID: *authorID, Nickname: deref(nickname), AvatarKey: deref(avatar)},
+			Prompt: deref(prompt), Size: deref(size), Width: derefInt(width), Height: derefInt(height), Model: deref(model),
+			ImageKey: deref(imageKey), ThumbnailKey: deref(thumbKey), Public: public != nil && *public,
+			LikeCount: derefInt(likes), CreatedAt: *createdAt,
+		}
+		if err := decodeParams(&w, params); err != nil {
+			return nil, err
+		}
+		g.Wallpaper = &w
+	}
+	return &g, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func derefInt(i *int) int {
+	if i == nil {
+		return 0
+	}
+	return *i
+}
+
+// Generation implements wallpaper.GenerationStore.
+func (s *Generations) Generation(ctx context.Context, id uuid.UUID) (*wallpaper.Generation, error) {
+	g, err := scanGeneration(s.pool.QueryRow(ctx, `SELECT `+generationColumns+`, `+wallpaperColumns+generationFrom+`WHERE g.id = $1`, id))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: generation %s: %w", id, err)
+	}
+	return g, nil
+}
+
+// ListGenerations implements wallpaper.GenerationStore. The first page and
+// the next ones are separate statements so both keep the index plan.
+func (s *Generations) ListGenerations(ctx context.Context, userID uuid.UUID, after *wallpaper.Cursor, limit int) ([]wallpaper.Generation, error) {
+	var rows pgx.Rows
+	var err error
+	const q = `SELECT ` + generationColumns + `, ` + wallpaperColumns + generationFrom + `WHERE g.user_id = $1 `
+	if after == nil {
+		rows, err = s.pool.Query(ctx, q+`ORDER BY g.created_at DESC, g.id DESC LIMIT $2`, userID, limit)
+	} else {
+		rows, err = s.pool.Query(ctx, q+`AND (g.created_at, g.id) < ($3, $4) ORDER BY g.created_at DESC, g.id DESC LIMIT $2`,
+			userID, limit, after.CreatedAt, after.ID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: listing generations: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (wallpaper.Generation, error) {
+		g, err := scanGeneration(r)
+		if err != nil {
+			return wallpaper.Generation{}, err
+		}
+		return *g, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: listing generations: %w", err)
+	}
+	return out, nil
+}
+
+// QuotaUsed implements wallpaper.QuotaStore.
+func (s *Generations) QuotaUsed(ctx context.Context, userID uuid.UUID, day time.Time) (int, error) {
+	var used int
+	err := s.pool.QueryRow(ctx, `SELECT COALESCE((SELECT used FROM quota_usage WHERE user_id = $1 AND day = $2), 0)`,
+		userID, day).Scan(&used)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: reading quota: %w", err)
+	}
+	return used, nil
+}
+
+// StartGeneration implements wallpaper.JobStore.
+func (s *Generations) StartGeneration(ctx context.Context, id uuid.UUID) (*wallpaper.Generation, error) {
+	_, err := s.pool.Exec(ctx, `UPDATE generations SET status = 'running', attempts = attempts + 1,
+		started_at = COALESCE(started_at, now()) WHERE id = $1 AND status IN ('queued', 'running')`, id)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: starting generation %s: %w", id, err)
+	}
+	return s.Generation(ctx, id)
+}
+
+// CompleteGeneration implements wallpaper.JobStore.
+func (s *Generations) CompleteGeneration(ctx context.Context, id uuid.UUID, w wallpaper.Wallpaper) error {
+	params, err := json.Marshal(w.Params)
+	if err != nil {
+		return fmt.Errorf("postgres: wallpaper params: %w", err)
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE generations SET status = 'succeeded', finished_at = now()
+			WHERE id = $1 AND status IN ('queued', 'running')`, id)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err // already finished: nothing to record
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO wallpapers
+			(id, user_id, generation_id, prompt, size, width, height, model, params, image_key, thumbnail_key, public)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+			ON CONFLICT (generation_id) DO NOTHING`,
+			w.ID, w.Author.ID, id, w.Prompt, w.Size, w.Width, w.Height, w.Model, params, w.ImageKey, w.ThumbnailKey, w.Public)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: completing generation %s: %w", id, err)
+	}
+	return nil
+}
+
+// FailGeneration implements wallpaper.JobStore: the status guard makes the
+// refund happen exactly once.
+func (s *Generations) FailGeneration(ctx context.Context, id uuid.UUID, f wallpaper.Failure) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var userID uuid.UUID
+		var day time.Time
+		err := tx.QueryRow(ctx, `UPDATE generations SET status = 'failed', error_code = $2, error_message = $3,
+			finished_at = now(), refunded = true
+			WHERE id = $1 AND status IN ('queued', 'running')
+			RETURNING user_id, quota_day`, id, f.Code, f.Message).Scan(&userID, &day)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // already finished
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE quota_usage SET used = used - 1 WHERE user_id = $1 AND day = $2 AND used > 0`, userID, day)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: failing generation %s: %w", id, err)
+	}
+	return nil
+}
+
+// FailOrphans fails (and refunds) generations that are still queued or
+// running after olderThan but have no live job of jobKind: jobs River gave
+// up on without our worker seeing the end (for example a process killed
+// during the last attempt). It returns how many it failed.
+func (s *Generations) FailOrphans(ctx context.Context, jobKind string, olderThan time.Duration, f wallpaper.Failure) (int, error) {
+	rows, err := s.pool.Query(ctx, `SELECT g.id FROM generations g
+		WHERE g.status IN ('queued', 'running') AND g.created_at < now() - make_interval(secs => $2)
+		AND NOT EXISTS (SELECT 1 FROM river_job j WHERE j.kind = $1
+			AND j.args @> jsonb_build_object('generation_id', g.id::text)
+			AND j.state NOT IN ('completed', 'cancelled', 'discarded'))
+		LIMIT 1000`, jobKind, olderThan.Seconds())
+	if err != nil {
+		return 0, fmt.Errorf("postgres: finding orphaned generations: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return 0, fmt.Errorf("postgres: finding orphaned generations: %w", err)
+	}
+	for _, id := range ids {
+		if err := s.FailGeneration(ctx, id, f); err != nil {
+			return 0, err
+		}
+	}
+	return len(ids), nil
+}

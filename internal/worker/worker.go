@@ -1,0 +1,235 @@
+// Package worker runs wallpaperd's background jobs on River (a Postgres
+// queue that survives restarts and runs on every replica): painting
+// generations, deleting objects of deleted wallpapers, and sweeping up
+// generations whose jobs River gave up on.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/wallpaperd/wallpaperd/internal/wallpaper"
+)
+
+// Painter runs one attempt of a generation (wallpaper.Painter).
+type Painter interface {
+	Paint(ctx context.Context, id uuid.UUID, lastAttempt bool) error
+}
+
+// ObjectDeleter removes stored objects.
+type ObjectDeleter interface {
+	Delete(ctx context.Context, key string) error
+}
+
+// OrphanSweeper fails generations left without a live job.
+type OrphanSweeper interface {
+	FailOrphans(ctx context.Context, jobKind string, olderThan time.Duration, f wallpaper.Failure) (int, error)
+}
+
+// Config tunes the queue.
+type Config struct {
+	Workers         int           // concurrent jobs on this replica
+	JobTimeout      time.Duration // one attempt of a generation
+	MaxAttempts     int           // of a generation; 0: 5
+	RetryBase       time.Duration // first retry delay, doubling; 0: 5s
+	RescueAfter     time.Duration // a job running this long is presumed dead and retried; 0: JobTimeout + 1m
+	SweepInterval   time.Duration // how often orphans are looked for; 0: 1m
+	SoftStopTimeout time.Duration // how long Stop lets running jobs finish before cancelling them
+	Logger          *slog.Logger
+}
+
+// Queue is the River client with wallpaperd's workers.
+type Queue struct {
+	client *river.Client[pgx.Tx]
+	cfg    Config
+}
+
+// New builds the queue. painter, objects and sweeper do the work.
+func New(pool *pgxpool.Pool, cfg Config, painter Painter, objects ObjectDeleter, sweeper OrphanSweeper) (*Queue, error) {
+	if cfg.MaxAttempts == 0 {
+		cfg.MaxAttempts = 5
+	}
+	if cfg.RetryBase == 0 {
+		cfg.RetryBase = 5 * time.Second
+	}
+	if cfg.RescueAfter == 0 {
+		cfg.RescueAfter = cfg.JobTimeout + time.Minute
+	}
+	if cfg.SweepInterval == 0 {
+		cfg.SweepInterval = time.Minute
+	}
+	workers := river.NewWorkers()
+	if err := river.AddWorkerSafely(workers, &generateWorker{painter: painter, timeout: cfg.JobTimeout}); err != nil {
+		return nil, err
+	}
+	if err := river.AddWorkerSafely(workers, &deleteObjectsWorker{objects: objects}); err != nil {
+		return nil, err
+	}
+	if err := river.AddWorkerSafely(workers, &sweepWorker{sweeper: sweeper, olderThan: cfg.RescueAfter + cfg.JobTimeout}); err != nil {
+		return nil, err
+	}
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		Workers:              workers,
+		JobTimeout:           cfg.JobTimeout,
+		RescueStuckJobsAfter: cfg.RescueAfter,
+		RetryPolicy:          backoff{base: cfg.RetryBase, max: 5 * time.Minute},
+		Logger:               slog.New(quieter{cfg.Logger.Handler()}),
+		PeriodicJobs: []*river.PeriodicJob{
+			river.NewPeriodicJob(river.PeriodicInterval(cfg.SweepInterval),
+				func() (river.JobArgs, *river.InsertOpts) { return SweepArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	return &Queue{client: client, cfg: cfg}, nil
+}
+
+// EnqueueGeneration inserts the job painting generation id inside tx.
+func (q *Queue) EnqueueGeneration(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
+	_, err := q.client.InsertTx(ctx, tx, GenerateArgs{GenerationID: id}, &river.InsertOpts{MaxAttempts: q.cfg.MaxAttempts})
+	return err
+}
+
+// EnqueueDeleteObjects inserts the job removing keys from storage inside
+// tx: it runs only if the row that referenced them is really gone.
+func (q *Queue) EnqueueDeleteObjects(ctx context.Context, tx pgx.Tx, keys []string) error {
+	_, err := q.client.InsertTx(ctx, tx, DeleteObjectsArgs{Keys: keys}, nil)
+	return err
+}
+
+// Start runs the workers until Stop.
+func (q *Queue) Start(ctx context.Context) error {
+	if err := q.client.Start(ctx); err != nil {
+		return fmt.Errorf("worker: starting: %w", err)
+	}
+	return nil
+}
+
+// Stop lets running jobs finish until ctx ends, then cancels the rest;
+// cancelled jobs are retried by whichever replica runs next.
+func (q *Queue) Stop(ctx context.Context) error {
+	softCtx, cancel := context.WithTimeout(ctx, q.cfg.SoftStopTimeout)
+	defer cancel()
+	err := q.client.Stop(softCtx)
+	if err == nil {
+		return nil
+	}
+	q.cfg.Logger.Warn("jobs still running after the soft stop timeout: cancelling them", "timeout", q.cfg.SoftStopTimeout)
+	hardCtx, cancel2 := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel2()
+	return q.client.StopAndCancel(hardCtx)
+}
+
+// Client exposes the River client (for tests and subscriptions).
+func (q *Queue) Client() *river.Client[pgx.Tx] { return q.client }
+
+// GenerateKind is the River kind of generation jobs.
+const GenerateKind = "generate_wallpaper"
+
+// GenerateArgs are the arguments of a generation job.
+type GenerateArgs struct {
+	GenerationID uuid.UUID `json:"generation_id"`
+}
+
+// Kind implements river.JobArgs.
+func (GenerateArgs) Kind() string { return GenerateKind }
+
+type generateWorker struct {
+	river.WorkerDefaults[GenerateArgs]
+	painter Painter
+	timeout time.Duration
+}
+
+func (w *generateWorker) Timeout(*river.Job[GenerateArgs]) time.Duration { return w.timeout }
+
+func (w *generateWorker) Work(ctx context.Context, job *river.Job[GenerateArgs]) error {
+	err := w.painter.Paint(ctx, job.Args.GenerationID, job.Attempt >= job.MaxAttempts)
+	if errors.Is(err, wallpaper.ErrFinished) {
+		return river.JobCancel(err) // finished as failed: never retried
+	}
+	return err
+}
+
+// DeleteObjectsArgs are the arguments of an object-deletion job.
+type DeleteObjectsArgs struct {
+	Keys []string `json:"keys"`
+}
+
+// Kind implements river.JobArgs.
+func (DeleteObjectsArgs) Kind() string { return "delete_objects" }
+
+type deleteObjectsWorker struct {
+	river.WorkerDefaults[DeleteObjectsArgs]
+	objects ObjectDeleter
+}
+
+func (w *deleteObjectsWorker) Work(ctx context.Context, job *river.Job[DeleteObjectsArgs]) error {
+	var errs []error
+	for _, k := range job.Args.Keys {
+		if err := w.objects.Delete(ctx, k); err != nil {
+			errs = append(errs, fmt.Errorf("deleting %s: %w", k, err))
+		}
+	}
+	return errors.Join(errs...) // River retries; deleting twice is harmless
+}
+
+// SweepArgs are the arguments of the periodic orphan sweep.
+type SweepArgs struct{}
+
+// Kind implements river.JobArgs.
+func (SweepArgs) Kind() string { return "sweep_generations" }
+
+type sweepWorker struct {
+	river.WorkerDefaults[SweepArgs]
+	sweeper   OrphanSweeper
+	olderThan time.Duration
+}
+
+var orphanFailure = wallpaper.Failure{Code: "internal_error", Message: "the generation was interrupted; your quota unit is returned"}
+
+func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[SweepArgs]) error {
+	n, err := w.sweeper.FailOrphans(ctx, GenerateKind, w.olderThan, orphanFailure)
+	if n > 0 {
+		slog.WarnContext(ctx, "failed generations whose jobs were lost", "count", n)
+	}
+	return err
+}
+
+// backoff retries after base, 2·base, 4·base… up to max, with ±20 %
+// jitter so that a burst of failures does not retry in lockstep.
+type backoff struct{ base, max time.Duration }
+
+func (b backoff) NextRetry(job *rivertype.JobRow) time.Time {
+	d := b.base << min(max(job.Attempt-1, 0), 16)
+	if d > b.max || d <= 0 {
+		d = b.max
+	}
+	jitter := time.Duration(float64(d) * (rand.Float64()*0.4 - 0.2))
+	return time.Now().Add(d + jitter)
+}
+
+// quieter passes on River's own log records from warnings up: its
+// info-level chatter (producer counts every few seconds) drowns the
+// service's logs.
+type quieter struct{ slog.Handler }
+
+func (h quieter) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && h.Handler.Enabled(ctx, l)
+}
+
+func (h quieter) WithAttrs(as []slog.Attr) slog.Handler { return quieter{h.Handler.WithAttrs(as)} }
+func (h quieter) WithGroup(name string) slog.Handler   { return quieter{h.Handler.WithGroup(name)} }
