@@ -232,4 +232,4 @@ func (h quieter) Enabled(ctx context.Context, l slog.Level) bool {
 }
 
 func (h quieter) WithAttrs(as []slog.Attr) slog.Handler { return quieter{h.Handler.WithAttrs(as)} }
-func (h quieter) WithGroup(name string) slog.Handler   { return quieter{h.Handler.WithGroup(name)} }
+func (h quieter) WithGroup(name string) slog.Handler    { return quieter{h.Handler.WithGroup(name)} }
