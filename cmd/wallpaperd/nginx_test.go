@@ -1,0 +1,387 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wallpaperd/wallpaperd/internal/postgres/pgtest"
+	"github.com/wallpaperd/wallpaperd/internal/tlscert/tlscerttest"
+)
+
+const nginxSite = "../../deploy/nginx/wallpaperd.conf"
+
+// TestDeployDocIncludesNginxSite: docs/deploy.md shows the very file the
+// nginx test runs.
+func TestDeployDocIncludesNginxSite(t *testing.T) {
+	site, err := os.ReadFile(nginxSite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile("../../docs/deploy.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const marker = "<!-- deploy/nginx/wallpaperd.conf, verbatim -->\n```nginx\n"
+	_, block, ok := strings.Cut(string(doc), marker)
+	if !ok {
+		t.Fatalf("docs/deploy.md lacks the marker %q before the nginx site", marker)
+	}
+	block, _, ok = strings.Cut(block, "```\n")
+	if !ok {
+		t.Fatal("docs/deploy.md: the nginx block is not closed")
+	}
+	if block != string(site) {
+		t.Errorf("the nginx site in docs/deploy.md differs from %s: copy the file into the doc", nginxSite)
+	}
+}
+
+// TestNginx runs the nginx site of deploy/ in front of a running wallpaperd
+// (the real process on its own database, TRUSTED_PROXIES=127.0.0.1) and
+// checks the API through it, and that wallpaperd logs the client's address,
+// not nginx's.
+func TestNginx(t *testing.T) {
+	nginx := findNginx(t)
+	wpd := startWallpaperd(t, map[string]string{"TRUSTED_PROXIES": "127.0.0.1"})
+	pair := tlscerttest.Write(t, t.TempDir(), 1)
+	https, plain := startNginx(t, nginx, wpd.addr, pair)
+
+	// The client comes from 127.0.0.2, nginx from 127.0.0.1: the log tells
+	// them apart.
+	const clientIP = "127.0.0.2"
+	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(clientIP)}, Timeout: 10 * time.Second}
+	transport := &http.Transport{
+		DialContext:       dialer.DialContext,
+		TLSClientConfig:   &tls.Config{RootCAs: pair.Pool()},
+		ForceAttemptHTTP2: true,
+	}
+	t.Cleanup(transport.CloseIdleConnections)
+	client := &http.Client{
+		Transport:     transport,
+		Timeout:       30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+
+	tests := []struct {
+		name, method, url, body string
+		headers                 map[string]string
+		wantStatus              int
+		check                   func(t *testing.T, resp *http.Response, body []byte)
+	}{
+		{name: "health over HTTP/2 with HSTS", method: http.MethodGet, url: https + "/healthz", wantStatus: http.StatusOK,
+			check: func(t *testing.T, resp *http.Response, _ []byte) {
+				if resp.ProtoMajor != 2 {
+					t.Errorf("protocol %s, want HTTP/2", resp.Proto)
+				}
+				// Set by wallpaperd, which believed the proxy's X-Forwarded-Proto.
+				checkHeader(t, resp, "Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+				checkHeader(t, resp, "X-Content-Type-Options", "nosniff")
+			}},
+		{name: "readiness", method: http.MethodGet, url: https + "/readyz", wantStatus: http.StatusOK},
+		{name: "spoofed X-Forwarded-For", method: http.MethodGet, url: https + "/healthz?spoofed",
+			headers: map[string]string{"X-Forwarded-For": "6.6.6.6", "X-Real-IP": "6.6.6.7"}, wantStatus: http.StatusOK},
+		{name: "login", method: http.MethodPost, url: https + "/api/v1/auth/login", body: `{"code":"dev-nginx"}`,
+			headers: map[string]string{"Content-Type": "application/json"}, wantStatus: http.StatusOK,
+			check: func(t *testing.T, _ *http.Response, body []byte) {
+				var s struct {
+					AccessToken string `json:"access_token"`
+					TokenType   string `json:"token_type"`
+				}
+				if err := json.Unmarshal(body, &s); err != nil || s.AccessToken == "" || s.TokenType != "Bearer" {
+					t.Errorf("login answer %s (%v)", body, err)
+				}
+			}},
+		{name: "API error body comes from wallpaperd", method: http.MethodGet, url: https + "/api/v1/no-such-endpoint",
+			wantStatus: http.StatusNotFound, check: func(t *testing.T, _ *http.Response, body []byte) {
+				if !bytes.Contains(body, []byte(`"request_id"`)) {
+					t.Errorf("404 body %s is not wallpaperd's", body)
+				}
+			}},
+		{name: "body over client_max_body_size", method: http.MethodPost, url: https + "/api/v1/auth/login",
+			body: strings.Repeat("x", 5<<20), headers: map[string]string{"Content-Type": "application/json"},
+			wantStatus: http.StatusRequestEntityTooLarge},
+		{name: "plain HTTP redirects", method: http.MethodGet, url: plain + "/api/v1/wallpapers?limit=5",
+			wantStatus: http.StatusMovedPermanently, check: func(t *testing.T, resp *http.Response, _ []byte) {
+				checkHeader(t, resp, "Location", "https://127.0.0.1/api/v1/wallpapers?limit=5")
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest(tt.method, tt.url, strings.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range tt.headers {
+				req.Header.Set(k, v)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatalf("%s %s: %v", tt.method, tt.url, err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != tt.wantStatus {
+				t.Fatalf("status = %d, want %d; body %.300s", resp.StatusCode, tt.wantStatus, body)
+			}
+			if tt.check != nil {
+				tt.check(t, resp, body)
+			}
+		})
+	}
+
+	// Every request that reached wallpaperd was logged with the client's
+	// address, the spoofed one included.
+	t.Run("client address logged", func(t *testing.T) {
+		for _, path := range []string{"/healthz", "/readyz", "/api/v1/auth/login"} {
+			ips := wpd.loggedClientIPs(path)
+			if len(ips) == 0 {
+				t.Errorf("no access-log line for %s; log:\n%s", path, wpd.log.String())
+			}
+			for _, ip := range ips {
+				if ip != clientIP {
+					t.Errorf("%s logged client_ip=%s, want %s", path, ip, clientIP)
+				}
+			}
+		}
+	})
+}
+
+// findNginx returns the nginx binary; without one the test is skipped,
+// unless REQUIRE_NGINX=1 (make test, after `make nginx` installed it).
+func findNginx(t *testing.T) string {
+	t.Helper()
+	if p, err := exec.LookPath("nginx"); err == nil {
+		return p
+	}
+	if _, err := os.Stat("/usr/sbin/nginx"); err == nil {
+		return "/usr/sbin/nginx"
+	}
+	if os.Getenv("REQUIRE_NGINX") == "1" {
+		t.Fatal("nginx is not installed: run `make nginx`")
+	}
+	t.Skip("nginx is not installed (make nginx); REQUIRE_NGINX=1 makes this a failure")
+	return ""
+}
+
+// syncBuffer is wallpaperd's stdout, written by its goroutines and read by
+// the test.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+type wallpaperd struct {
+	addr string
+	log  *syncBuffer
+}
+
+var (
+	servingLine = regexp.MustCompile(`msg=serving addr=(\S+)`)
+	accessLine  = regexp.MustCompile(`msg="http request" .*path=(\S+) .*client_ip=(\S+)`)
+)
+
+// loggedClientIPs returns the client_ip of each access-log line for path.
+func (w *wallpaperd) loggedClientIPs(path string) []string {
+	var ips []string
+	sc := bufio.NewScanner(strings.NewReader(w.log.String()))
+	for sc.Scan() {
+		if m := accessLine.FindStringSubmatch(sc.Text()); m != nil && m[1] == path {
+			ips = append(ips, m[2])
+		}
+	}
+	return ips
+}
+
+// startWallpaperd runs the whole program, as `wallpaperd serve` in dev mode
+// on a database of its own, until the test ends.
+func startWallpaperd(t *testing.T, extraEnv map[string]string) *wallpaperd {
+	t.Helper()
+	env := map[string]string{
+		"APP_ENV":      "dev",
+		"HTTP_ADDR":    "127.0.0.1:0",
+		"DATABASE_URL": pgtest.NewURL(t),
+		"DATA_DIR":     t.TempDir(),
+	}
+	for k, v := range extraEnv {
+		env[k] = v
+	}
+	var environ []string
+	for k, v := range env {
+		environ = append(environ, k+"="+v)
+	}
+	w := &wallpaperd{log: &syncBuffer{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, environ, w.log) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("wallpaperd: %v", err)
+		}
+	})
+
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if m := servingLine.FindStringSubmatch(w.log.String()); m != nil {
+			w.addr = m[1]
+			return w
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("wallpaperd stopped before serving: %v\n%s", err, w.log)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("wallpaperd did not start serving; log:\n%s", w.log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// startNginx runs nginx in the foreground with a main configuration of the
+// test's own (every path in a temp dir) that includes the deploy/ site,
+// changed only where a test must differ from a server:
+//
+//   - the upstream 127.0.0.1:8080 becomes wallpaperd's address,
+//   - listen 443 / listen 80 become free loopback ports,
+//   - the Let's Encrypt certificate paths become the test's pair.
+//
+// It returns the HTTPS and the plain-HTTP base URLs.
+func startNginx(t *testing.T, nginx, upstream string, pair tlscerttest.Pair) (httpsURL, plainURL string) {
+	t.Helper()
+	dir := t.TempDir()
+	site, err := os.ReadFile(nginxSite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpsPort, plainPort := freePort(t), freePort(t)
+	conf := string(site)
+	for _, r := range []struct{ old, new string }{
+		{"server 127.0.0.1:8080;", "server " + upstream + ";"},
+		{"listen 443 ssl http2;", fmt.Sprintf("listen 127.0.0.1:%d ssl http2;", httpsPort)},
+		{"listen 80;", fmt.Sprintf("listen 127.0.0.1:%d;", plainPort)},
+		{"/etc/letsencrypt/live/api.example.com/fullchain.pem", pair.CertFile},
+		{"/etc/letsencrypt/live/api.example.com/privkey.pem", pair.KeyFile},
+	} {
+		if strings.Count(conf, r.old) != 1 {
+			t.Fatalf("%s: expected %q exactly once; update the test with the site", nginxSite, r.old)
+		}
+		conf = strings.Replace(conf, r.old, r.new, 1)
+	}
+	sitePath := filepath.Join(dir, "wallpaperd.conf")
+	writeTestFile(t, sitePath, conf)
+
+	// Workers drop to nobody when nginx starts as root; they could not
+	// write the temp dir then.
+	user := ""
+	if os.Geteuid() == 0 {
+		user = "user root;"
+	}
+	mainConf := fmt.Sprintf(`%[2]s
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log info;
+worker_processes 1;
+events { worker_connections 128; }
+http {
+    access_log %[1]s/access.log;
+    client_body_temp_path %[1]s/client_body;
+    proxy_temp_path %[1]s/proxy;
+    fastcgi_temp_path %[1]s/fastcgi;
+    uwsgi_temp_path %[1]s/uwsgi;
+    scgi_temp_path %[1]s/scgi;
+    include %[3]s;
+}
+`, dir, user, sitePath)
+	mainPath := filepath.Join(dir, "nginx.conf")
+	writeTestFile(t, mainPath, mainConf)
+
+	var out syncBuffer
+	cmd := exec.Command(nginx, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", mainPath, "-g", "daemon off;")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting nginx: %v", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt) // fast shutdown of this nginx only
+		select {
+		case <-exited:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	})
+
+	// Ready once both ports accept connections.
+	deadline := time.Now().Add(30 * time.Second)
+	for _, port := range []int{httpsPort, plainPort} {
+		for {
+			conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+			if err == nil {
+				conn.Close()
+				break
+			}
+			select {
+			case err := <-exited:
+				errLog, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+				t.Fatalf("nginx exited: %v\n%s\n%s", err, out.String(), errLog)
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("nginx is not listening on %d", port)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return fmt.Sprintf("https://127.0.0.1:%d", httpsPort), fmt.Sprintf("http://127.0.0.1:%d", plainPort)
+}
+
+// freePort asks the kernel for a free loopback port. nginx cannot take an
+// open listener, so there is a small window in which another process could
+// take the port; the next run would pick another.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func writeTestFile(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
