@@ -46,6 +46,14 @@ $(TOOLS_BIN)/versitygw:
 .PHONY: tools
 tools: $(TOOLS_BIN)/swag $(TOOLS_BIN)/staticcheck $(TOOLS_BIN)/versitygw ## Install the pinned Go tools into .tools/bin
 
+# The nginx test (cmd/wallpaperd/nginx_test.go) runs deploy/nginx/wallpaperd.conf
+# with Debian's nginx; it is a system package, not a Go tool.
+.PHONY: nginx
+nginx: ## Install Debian's nginx for the nginx test when it is missing (apt-get, as root or with sudo)
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { \
+		sudo=$$(test "$$(id -u)" = 0 || echo sudo); \
+		$$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y nginx; }
+
 ## ---- code generation ----
 
 .PHONY: generate
@@ -71,8 +79,8 @@ test: verify lint test-go ## Every test: generated docs, lint, Go tests on real 
 	@echo "make test: all green"
 
 .PHONY: test-go
-test-go: $(TOOLS_BIN)/versitygw ## Go tests with -race against real Postgres and a real S3 server
-	REQUIRE_S3=1 go test $(GO_TEST_FLAGS) ./...
+test-go: $(TOOLS_BIN)/versitygw nginx ## Go tests with -race against real Postgres, a real S3 server and nginx
+	REQUIRE_S3=1 REQUIRE_NGINX=1 go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: test-miniprogram
 test-miniprogram: ## Mini-program tests (jest + miniprogram-simulate; contract check against docs/swagger.json)
