@@ -226,6 +226,177 @@ const docTemplate = `{
                 }
             }
         },
+        "/api/v1/generations": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Validates the options and the prompt (moderated; a rejected prompt spends nothing), spends one unit of today's quota and queues the generation. Answers at once: poll GET /api/v1/generations/{id}. With an ` + "`" + `Idempotency-Key` + "`" + `, repeating the same request within 24 h returns the original generation (200, no second unit); the same key with a different body is 409.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "generations"
+                ],
+                "summary": "Submit a prompt",
+                "parameters": [
+                    {
+                        "maxLength": 255,
+                        "type": "string",
+                        "description": "Makes retries safe: same key + same body = same generation",
+                        "name": "Idempotency-Key",
+                        "in": "header"
+                    },
+                    {
+                        "description": "What to paint",
+                        "name": "request",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.GenerationRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "An Idempotency-Key replay: the original generation",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.Generation"
+                        }
+                    },
+                    "202": {
+                        "description": "Accepted and queued",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.Generation"
+                        }
+                    },
+                    "400": {
+                        "description": "invalid_request: bad prompt, size, style, quality or key",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "401": {
+                        "description": "unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "409": {
+                        "description": "conflict: Idempotency-Key reused with another body",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "413": {
+                        "description": "payload_too_large",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "415": {
+                        "description": "unsupported_media_type",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "422": {
+                        "description": "prompt_rejected",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "429": {
+                        "description": "quota_exceeded (Retry-After: seconds to the daily reset)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "integer",
+                                "description": "Seconds until the quota resets"
+                            }
+                        }
+                    },
+                    "502": {
+                        "description": "upstream_error: moderation did not answer",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/generations/{id}": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "The caller's own generation: status, attempts, the error when it failed, the wallpaper when it succeeded. Anyone else's is 404.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "generations"
+                ],
+                "summary": "Poll a generation",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "format": "uuid",
+                        "description": "Generation id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.Generation"
+                        }
+                    },
+                    "400": {
+                        "description": "invalid_request: not a generation id",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "401": {
+                        "description": "unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "404": {
+                        "description": "not_found",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    }
+                }
+            }
+        },
         "/api/v1/me": {
             "get": {
                 "security": [
@@ -528,6 +699,508 @@ const docTemplate = `{
                 }
             }
         },
+        "/api/v1/me/generations": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "The caller's generations, newest first, with keyset pagination: pass ` + "`" + `next_cursor` + "`" + ` back as ` + "`" + `cursor` + "`" + `.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "generations"
+                ],
+                "summary": "My generations",
+                "parameters": [
+                    {
+                        "maximum": 50,
+                        "minimum": 1,
+                        "type": "integer",
+                        "default": 20,
+                        "description": "Page size",
+                        "name": "limit",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "next_cursor of the previous page",
+                        "name": "cursor",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.GenerationPage"
+                        }
+                    },
+                    "400": {
+                        "description": "invalid_request: bad limit or cursor",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "401": {
+                        "description": "unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/me/wallpapers": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "The caller's wallpapers, private ones too, newest first, with keyset pagination.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "gallery"
+                ],
+                "summary": "My wallpapers",
+                "parameters": [
+                    {
+                        "maximum": 50,
+                        "minimum": 1,
+                        "type": "integer",
+                        "default": 20,
+                        "description": "Page size",
+                        "name": "limit",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "next_cursor of the previous page",
+                        "name": "cursor",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.WallpaperPage"
+                        }
+                    },
+                    "400": {
+                        "description": "invalid_request: bad limit or cursor",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "401": {
+                        "description": "unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/wallpapers": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Public wallpapers, newest first, with their authors. No login needed; with a token each item says whether the caller likes it (` + "`" + `liked` + "`" + `). Keyset pagination: pass ` + "`" + `next_cursor` + "`" + ` back as ` + "`" + `cursor` + "`" + `; a malformed or altered cursor is 400.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "gallery"
+                ],
+                "summary": "Public gallery",
+                "parameters": [
+                    {
+                        "maximum": 50,
+                        "minimum": 1,
+                        "type": "integer",
+                        "default": 20,
+                        "description": "Page size",
+                        "name": "limit",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "next_cursor of the previous page",
+                        "name": "cursor",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.WallpaperPage"
+                        }
+                    },
+                    "400": {
+                        "description": "invalid_request: bad limit or cursor",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "401": {
+                        "description": "unauthorized: a token was sent but is invalid or expired",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/wallpapers/{id}": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "A wallpaper with its prompt, model and the parameters the model was given. A private wallpaper exists only for its owner: anyone else gets 404.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "gallery"
+                ],
+                "summary": "One wallpaper",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "format": "uuid",
+                        "description": "Wallpaper id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.Wallpaper"
+                        }
+                    },
+                    "400": {
+                        "description": "invalid_request: not a wallpaper id",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "401": {
+                        "description": "unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "404": {
+                        "description": "not_found",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    }
+                }
+            },
+            "delete": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "The owner deletes the wallpaper; its image and thumbnail leave storage right after (retried until they are gone). Another user's public wallpaper is 403, a private one 404.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "gallery"
+                ],
+                "summary": "Delete a wallpaper",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "format": "uuid",
+                        "description": "Wallpaper id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "204": {
+                        "description": "Deleted"
+                    },
+                    "400": {
+                        "description": "invalid_request: not a wallpaper id",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "401": {
+                        "description": "unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "403": {
+                        "description": "forbidden: someone else's wallpaper",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "404": {
+                        "description": "not_found",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    }
+                }
+            },
+            "patch": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "The owner sets whether the wallpaper is in the public feed. Another user's public wallpaper is 403, a private one 404. Clients that cannot send PATCH (wx.request) may POST with ` + "`" + `X-HTTP-Method-Override: PATCH` + "`" + `.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "gallery"
+                ],
+                "summary": "Show or hide a wallpaper",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "format": "uuid",
+                        "description": "Wallpaper id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "The new visibility",
+                        "name": "request",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.VisibilityRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.Wallpaper"
+                        }
+                    },
+                    "400": {
+                        "description": "invalid_request",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "401": {
+                        "description": "unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "403": {
+                        "description": "forbidden: someone else's wallpaper",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "404": {
+                        "description": "not_found",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "413": {
+                        "description": "payload_too_large",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "415": {
+                        "description": "unsupported_media_type",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/wallpapers/{id}/like": {
+            "put": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Idempotent: liking twice counts once. Only wallpapers the caller can see (public ones and their own).",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "gallery"
+                ],
+                "summary": "Like a wallpaper",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "format": "uuid",
+                        "description": "Wallpaper id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.LikeState"
+                        }
+                    },
+                    "400": {
+                        "description": "invalid_request: not a wallpaper id",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "401": {
+                        "description": "unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "404": {
+                        "description": "not_found",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    }
+                }
+            },
+            "delete": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Idempotent: unliking what the caller does not like changes nothing.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "gallery"
+                ],
+                "summary": "Unlike a wallpaper",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "format": "uuid",
+                        "description": "Wallpaper id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.LikeState"
+                        }
+                    },
+                    "400": {
+                        "description": "invalid_request: not a wallpaper id",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "401": {
+                        "description": "unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "404": {
+                        "description": "not_found",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    }
+                }
+            }
+        },
         "/healthz": {
             "get": {
                 "description": "Answers 200 while the process is alive.",
@@ -576,6 +1249,23 @@ const docTemplate = `{
         }
     },
     "definitions": {
+        "httpapi.Author": {
+            "type": "object",
+            "properties": {
+                "avatar_url": {
+                    "type": "string",
+                    "example": "https://api.example.com/media/avatars/0b8f6a1e/5f1c.jpg"
+                },
+                "id": {
+                    "type": "string",
+                    "example": "0b8f6a1e-8c1d-4a57-9d1e-6f2a3b4c5d6e"
+                },
+                "nickname": {
+                    "type": "string",
+                    "example": "Alice"
+                }
+            }
+        },
         "httpapi.ErrorBody": {
             "type": "object",
             "properties": {
@@ -593,18 +1283,180 @@ const docTemplate = `{
                 }
             }
         },
+        "httpapi.Generation": {
+            "type": "object",
+            "properties": {
+                "attempts": {
+                    "type": "integer",
+                    "example": 0
+                },
+                "created_at": {
+                    "type": "string",
+                    "example": "2026-11-23T08:00:00Z"
+                },
+                "error": {
+                    "$ref": "#/definitions/httpapi.GenerationError"
+                },
+                "finished_at": {
+                    "type": "string",
+                    "example": "2026-11-23T08:00:21Z"
+                },
+                "id": {
+                    "type": "string",
+                    "example": "5b1e2c3d-4f5a-4b6c-8d7e-9f0a1b2c3d4e"
+                },
+                "prompt": {
+                    "type": "string",
+                    "example": "a quiet lake at dawn, mist, pastel colours"
+                },
+                "quality": {
+                    "type": "string",
+                    "enum": [
+                        "standard",
+                        "hd"
+                    ],
+                    "example": "standard"
+                },
+                "size": {
+                    "type": "string",
+                    "enum": [
+                        "1024x1792",
+                        "1792x1024",
+                        "1024x1024"
+                    ],
+                    "example": "1024x1792"
+                },
+                "status": {
+                    "type": "string",
+                    "enum": [
+                        "queued",
+                        "running",
+                        "succeeded",
+                        "failed"
+                    ],
+                    "example": "queued"
+                },
+                "style": {
+                    "type": "string",
+                    "enum": [
+                        "vivid",
+                        "natural"
+                    ],
+                    "example": "vivid"
+                },
+                "wallpaper": {
+                    "description": "Wallpaper is present once the generation succeeded (and until the\nwallpaper is deleted).",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/httpapi.Wallpaper"
+                        }
+                    ]
+                }
+            }
+        },
+        "httpapi.GenerationError": {
+            "type": "object",
+            "properties": {
+                "code": {
+                    "type": "string",
+                    "example": "content_policy"
+                },
+                "message": {
+                    "type": "string",
+                    "example": "The image model refused this prompt"
+                }
+            }
+        },
+        "httpapi.GenerationPage": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/httpapi.Generation"
+                    }
+                },
+                "next_cursor": {
+                    "description": "NextCursor fetches the next page; null on the last page.",
+                    "type": "string",
+                    "example": "AQNnXzQ2AAAAAH08Gy..."
+                }
+            }
+        },
+        "httpapi.GenerationRequest": {
+            "type": "object",
+            "properties": {
+                "prompt": {
+                    "description": "Prompt: 1–1000 characters after trimming.",
+                    "type": "string",
+                    "maxLength": 1000,
+                    "minLength": 1,
+                    "example": "a quiet lake at dawn, mist, pastel colours"
+                },
+                "quality": {
+                    "type": "string",
+                    "default": "standard",
+                    "enum": [
+                        "standard",
+                        "hd"
+                    ]
+                },
+                "size": {
+                    "type": "string",
+                    "default": "1024x1792",
+                    "enum": [
+                        "1024x1792",
+                        "1792x1024",
+                        "1024x1024"
+                    ]
+                },
+                "style": {
+                    "type": "string",
+                    "default": "vivid",
+                    "enum": [
+                        "vivid",
+                        "natural"
+                    ]
+                }
+            }
+        },
+        "httpapi.LikeState": {
+            "type": "object",
+            "properties": {
+                "like_count": {
+                    "type": "integer",
+                    "example": 4
+                },
+                "liked": {
+                    "type": "boolean",
+                    "example": true
+                }
+            }
+        },
         "httpapi.LoginRequest": {
             "type": "object",
+            "required": [
+                "code"
+            ],
             "properties": {
                 "code": {
                     "description": "Code is the one-time code from wx.login; in dev without WeChat\ncredentials, dev-NAME logs in as the dev user NAME.",
                     "type": "string",
+                    "maxLength": 128,
+                    "minLength": 1,
                     "example": "dev-alice"
                 }
             }
         },
         "httpapi.Me": {
             "type": "object",
+            "required": [
+                "avatar_url",
+                "created_at",
+                "id",
+                "nickname",
+                "quota"
+            ],
             "properties": {
                 "avatar_url": {
                     "description": "AvatarURL is absolute; \"\" when the user has no avatar.",
@@ -613,13 +1465,16 @@ const docTemplate = `{
                 },
                 "created_at": {
                     "type": "string",
+                    "format": "date-time",
                     "example": "2026-11-23T08:00:00Z"
                 },
                 "id": {
                     "type": "string",
+                    "format": "uuid",
                     "example": "0b8f6a1e-8c1d-4a57-9d1e-6f2a3b4c5d6e"
                 },
                 "nickname": {
+                    "description": "Nickname is \"\" until the user sets one.",
                     "type": "string",
                     "example": "Alice"
                 },
@@ -630,16 +1485,26 @@ const docTemplate = `{
         },
         "httpapi.NicknameRequest": {
             "type": "object",
+            "required": [
+                "nickname"
+            ],
             "properties": {
                 "nickname": {
                     "description": "Nickname is 1-32 characters after trimming; it is moderated.",
                     "type": "string",
+                    "minLength": 1,
                     "example": "Alice"
                 }
             }
         },
         "httpapi.Quota": {
             "type": "object",
+            "required": [
+                "daily_limit",
+                "remaining",
+                "resets_at",
+                "used_today"
+            ],
             "properties": {
                 "daily_limit": {
                     "type": "integer",
@@ -651,6 +1516,7 @@ const docTemplate = `{
                 },
                 "resets_at": {
                     "type": "string",
+                    "format": "date-time",
                     "example": "2026-11-23T16:00:00Z"
                 },
                 "used_today": {
@@ -661,22 +1527,33 @@ const docTemplate = `{
         },
         "httpapi.RefreshRequest": {
             "type": "object",
+            "required": [
+                "refresh_token"
+            ],
             "properties": {
                 "refresh_token": {
                     "type": "string",
+                    "minLength": 1,
                     "example": "8Xr2m1f0bQ3Wq6yZpVj8kN4sT1uH5eLc9aR7dG2xK0o"
                 }
             }
         },
         "httpapi.Session": {
             "type": "object",
+            "required": [
+                "access_token",
+                "expires_in",
+                "refresh_token",
+                "token_type",
+                "user"
+            ],
             "properties": {
                 "access_token": {
                     "type": "string",
                     "example": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9..."
                 },
                 "expires_in": {
-                    "description": "seconds",
+                    "description": "ExpiresIn is the access token's lifetime in seconds.",
                     "type": "integer",
                     "example": 7200
                 },
@@ -686,6 +1563,9 @@ const docTemplate = `{
                 },
                 "token_type": {
                     "type": "string",
+                    "enum": [
+                        "Bearer"
+                    ],
                     "example": "Bearer"
                 },
                 "user": {
@@ -704,6 +1584,12 @@ const docTemplate = `{
         },
         "httpapi.User": {
             "type": "object",
+            "required": [
+                "avatar_url",
+                "created_at",
+                "id",
+                "nickname"
+            ],
             "properties": {
                 "avatar_url": {
                     "description": "AvatarURL is absolute; \"\" when the user has no avatar.",
@@ -712,15 +1598,110 @@ const docTemplate = `{
                 },
                 "created_at": {
                     "type": "string",
+                    "format": "date-time",
                     "example": "2026-11-23T08:00:00Z"
                 },
                 "id": {
                     "type": "string",
+                    "format": "uuid",
                     "example": "0b8f6a1e-8c1d-4a57-9d1e-6f2a3b4c5d6e"
                 },
                 "nickname": {
+                    "description": "Nickname is \"\" until the user sets one.",
                     "type": "string",
                     "example": "Alice"
+                }
+            }
+        },
+        "httpapi.VisibilityRequest": {
+            "type": "object",
+            "properties": {
+                "public": {
+                    "type": "boolean",
+                    "example": false
+                }
+            }
+        },
+        "httpapi.Wallpaper": {
+            "type": "object",
+            "properties": {
+                "author": {
+                    "$ref": "#/definitions/httpapi.Author"
+                },
+                "created_at": {
+                    "type": "string",
+                    "example": "2026-11-23T08:00:00Z"
+                },
+                "height": {
+                    "type": "integer",
+                    "example": 1792
+                },
+                "id": {
+                    "type": "string",
+                    "example": "7d3c1b2a-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+                },
+                "image_url": {
+                    "type": "string",
+                    "example": "https://api.example.com/media/wallpapers/7d3c1b2a/original.png"
+                },
+                "like_count": {
+                    "type": "integer",
+                    "example": 3
+                },
+                "liked": {
+                    "description": "Liked says whether the caller likes it; present when a token was sent.",
+                    "type": "boolean",
+                    "example": false
+                },
+                "model": {
+                    "type": "string",
+                    "example": "dall-e-3"
+                },
+                "params": {
+                    "description": "Params is what the model was asked (detail only).",
+                    "type": "object",
+                    "additionalProperties": {}
+                },
+                "prompt": {
+                    "type": "string",
+                    "example": "a quiet lake at dawn, mist, pastel colours"
+                },
+                "public": {
+                    "type": "boolean",
+                    "example": true
+                },
+                "size": {
+                    "type": "string",
+                    "enum": [
+                        "1024x1792",
+                        "1792x1024",
+                        "1024x1024"
+                    ],
+                    "example": "1024x1792"
+                },
+                "thumbnail_url": {
+                    "type": "string",
+                    "example": "https://api.example.com/media/wallpapers/7d3c1b2a/thumb.jpg"
+                },
+                "width": {
+                    "type": "integer",
+                    "example": 1024
+                }
+            }
+        },
+        "httpapi.WallpaperPage": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/httpapi.Wallpaper"
+                    }
+                },
+                "next_cursor": {
+                    "description": "NextCursor fetches the next page; null on the last page.",
+                    "type": "string",
+                    "example": "AQFnXzQ2AAAAAH08Gy..."
                 }
             }
         }

@@ -36,6 +36,7 @@ type app struct {
 	quota   httpapi.QuotaReader
 
 	generations *wallpaper.Service
+	gallery     *wallpaper.Gallery
 	queue       *worker.Queue
 }
 
@@ -129,7 +130,7 @@ func (a *app) httpConfig(cfg *config.Config) httpapi.Config {
 
 func (a *app) httpDeps(logger *slog.Logger, ready func(context.Context) error) httpapi.Deps {
 	return httpapi.Deps{Logger: logger, Ready: ready, Media: a.media, Auth: a.auth, Users: a.users, Quota: a.quota,
-		Generations: a.generations, Objects: a.objects}
+		Generations: a.generations, Gallery: a.gallery, Objects: a.objects}
 }
 
 // wireGenerations builds the generation flow: the store (quota, idempotency
@@ -157,6 +158,7 @@ func (a *app) wireGenerations(cfg *config.Config, logger *slog.Logger) error {
 		return err
 	}
 	a.queue = queue
+	cursors := wallpaper.NewCursorCodec(derivedKey(secret.Reveal(), "cursor"))
 	var moderator wallpaper.PromptChecker
 	if a.wechat != nil {
 		moderator = promptChecker{users: postgres.NewUsers(a.pool), wechat: a.wechat}
@@ -166,9 +168,11 @@ func (a *app) wireGenerations(cfg *config.Config, logger *slog.Logger) error {
 		Quota:       gens,
 		Moderator:   moderator,
 		Policy:      wallpaper.QuotaPolicy{DailyLimit: cfg.DailyQuota, Location: cfg.QuotaLocation},
-		Cursors:     wallpaper.NewCursorCodec(derivedKey(secret.Reveal(), "cursor")),
+		Cursors:     cursors,
 	})
 	a.quota = a.generations
+	gallery := postgres.NewGallery(a.pool, queue.EnqueueDeleteObjects)
+	a.gallery = wallpaper.NewGallery(gallery, gallery, gallery, cursors)
 	return nil
 }
 

@@ -7,4 +7,5 @@ func (s *Server) apiRoutes(api *gin.RouterGroup) {
 	s.authRoutes(api)
 	s.profileRoutes(api)
 	s.generationRoutes(api)
+	s.galleryRoutes(api)
 }

@@ -50,6 +50,8 @@ type Deps struct {
 	Quota QuotaReader
 	// Generations accepts prompts and reports on them.
 	Generations *wallpaper.Service
+	// Gallery is the feed, collections, likes, visibility and deletion.
+	Gallery *wallpaper.Gallery
 	// Objects turns storage keys into URLs clients can GET.
 	Objects interface{ URL(key string) string }
 }

@@ -1,0 +1,251 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/wallpaperd/wallpaperd/internal/failure"
+	"github.com/wallpaperd/wallpaperd/internal/wallpaper"
+)
+
+// VisibilityRequest shows or hides a wallpaper in the public feed.
+type VisibilityRequest struct {
+	Public *bool `json:"public" example:"false"`
+}
+
+// LikeState is a wallpaper's like count and whether the caller likes it.
+type LikeState struct {
+	Liked     bool `json:"liked" example:"true"`
+	LikeCount int  `json:"like_count" example:"4"`
+}
+
+func (s *Server) galleryRoutes(api *gin.RouterGroup) {
+	api.GET("/wallpapers", s.optionalUser, s.feed)
+	auth := api.Group("", s.requireUser)
+	auth.GET("/wallpapers/:id", s.getWallpaper)
+	auth.PATCH("/wallpapers/:id", s.patchWallpaper)
+	auth.DELETE("/wallpapers/:id", s.deleteWallpaper)
+	auth.PUT("/wallpapers/:id/like", s.like)
+	auth.DELETE("/wallpapers/:id/like", s.unlike)
+	auth.GET("/me/wallpapers", s.myWallpapers)
+}
+
+// feed godoc
+//
+//	@Summary		Public gallery
+//	@Description	Public wallpapers, newest first, with their authors. No login needed; with a token each item says whether the caller likes it (`liked`). Keyset pagination: pass `next_cursor` back as `cursor`; a malformed or altered cursor is 400.
+//	@Tags			gallery
+//	@Produce		json
+//	@Security		BearerAuth
+//	@Param			limit	query		int		false	"Page size"	minimum(1)	maximum(50)	default(20)
+//	@Param			cursor	query		string	false	"next_cursor of the previous page"
+//	@Success		200		{object}	WallpaperPage
+//	@Failure		400		{object}	ErrorBody	"invalid_request: bad limit or cursor"
+//	@Failure		401		{object}	ErrorBody	"unauthorized: a token was sent but is invalid or expired"
+//	@Failure		503		{object}	ErrorBody	"unavailable"
+//	@Router			/api/v1/wallpapers [get]
+func (s *Server) feed(c *gin.Context) {
+	limit, ok := queryLimit(c)
+	if !ok {
+		return
+	}
+	var caller *uuid.UUID
+	if uid, known := callerID(c); known {
+		caller = &uid
+	}
+	page, err := s.deps.Gallery.Feed(c.Request.Context(), caller, c.Query("cursor"), limit)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, s.wallpaperPage(c, page))
+}
+
+// myWallpapers godoc
+//
+//	@Summary		My wallpapers
+//	@Description	The caller's wallpapers, private ones too, newest first, with keyset pagination.
+//	@Tags			gallery
+//	@Produce		json
+//	@Security		BearerAuth
+//	@Param			limit	query		int		false	"Page size"	minimum(1)	maximum(50)	default(20)
+//	@Param			cursor	query		string	false	"next_cursor of the previous page"
+//	@Success		200		{object}	WallpaperPage
+//	@Failure		400		{object}	ErrorBody	"invalid_request: bad limit or cursor"
+//	@Failure		401		{object}	ErrorBody	"unauthorized"
+//	@Failure		503		{object}	ErrorBody	"unavailable"
+//	@Router			/api/v1/me/wallpapers [get]
+func (s *Server) myWallpapers(c *gin.Context) {
+	limit, ok := queryLimit(c)
+	if !ok {
+		return
+	}
+	uid, _ := callerID(c)
+	page, err := s.deps.Gallery.Mine(c.Request.Context(), uid, c.Query("cursor"), limit)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, s.wallpaperPage(c, page))
+}
+
+// getWallpaper godoc
+//
+//	@Summary		One wallpaper
+//	@Description	A wallpaper with its prompt, model and the parameters the model was given. A private wallpaper exists only for its owner: anyone else gets 404.
+//	@Tags			gallery
+//	@Produce		json
+//	@Security		BearerAuth
+//	@Param			id	path		string	true	"Wallpaper id"	format(uuid)
+//	@Success		200	{object}	Wallpaper
+//	@Failure		400	{object}	ErrorBody	"invalid_request: not a wallpaper id"
+//	@Failure		401	{object}	ErrorBody	"unauthorized"
+//	@Failure		404	{object}	ErrorBody	"not_found"
+//	@Failure		503	{object}	ErrorBody	"unavailable"
+//	@Router			/api/v1/wallpapers/{id} [get]
+func (s *Server) getWallpaper(c *gin.Context) {
+	id, ok := pathID(c)
+	if !ok {
+		return
+	}
+	uid, _ := callerID(c)
+	w, err := s.deps.Gallery.Wallpaper(c.Request.Context(), uid, id)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	out := s.wallpaperJSON(c, w)
+	out.Params = w.Params
+	if out.Params == nil {
+		out.Params = map[string]any{}
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+var errPublicRequired = failure.InvalidRequest("public (true or false) is required")
+
+// patchWallpaper godoc
+//
+//	@Summary		Show or hide a wallpaper
+//	@Description	The owner sets whether the wallpaper is in the public feed. Another user's public wallpaper is 403, a private one 404. Clients that cannot send PATCH (wx.request) may POST with `X-HTTP-Method-Override: PATCH`.
+//	@Tags			gallery
+//	@Accept			json
+//	@Produce		json
+//	@Security		BearerAuth
+//	@Param			id		path		string				true	"Wallpaper id"	format(uuid)
+//	@Param			request	body		VisibilityRequest	true	"The new visibility"
+//	@Success		200		{object}	Wallpaper
+//	@Failure		400		{object}	ErrorBody	"invalid_request"
+//	@Failure		401		{object}	ErrorBody	"unauthorized"
+//	@Failure		403		{object}	ErrorBody	"forbidden: someone else's wallpaper"
+//	@Failure		404		{object}	ErrorBody	"not_found"
+//	@Failure		413		{object}	ErrorBody	"payload_too_large"
+//	@Failure		415		{object}	ErrorBody	"unsupported_media_type"
+//	@Failure		503		{object}	ErrorBody	"unavailable"
+//	@Router			/api/v1/wallpapers/{id} [patch]
+func (s *Server) patchWallpaper(c *gin.Context) {
+	id, ok := pathID(c)
+	if !ok {
+		return
+	}
+	var req VisibilityRequest
+	if err := bindJSON(c, &req); err != nil {
+		writeError(c, err)
+		return
+	}
+	if req.Public == nil {
+		writeError(c, errPublicRequired)
+		return
+	}
+	uid, _ := callerID(c)
+	w, err := s.deps.Gallery.SetPublic(c.Request.Context(), uid, id, *req.Public)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, s.wallpaperJSON(c, w))
+}
+
+// deleteWallpaper godoc
+//
+//	@Summary		Delete a wallpaper
+//	@Description	The owner deletes the wallpaper; its image and thumbnail leave storage right after (retried until they are gone). Another user's public wallpaper is 403, a private one 404.
+//	@Tags			gallery
+//	@Produce		json
+//	@Security		BearerAuth
+//	@Param			id	path	string	true	"Wallpaper id"	format(uuid)
+//	@Success		204	"Deleted"
+//	@Failure		400	{object}	ErrorBody	"invalid_request: not a wallpaper id"
+//	@Failure		401	{object}	ErrorBody	"unauthorized"
+//	@Failure		403	{object}	ErrorBody	"forbidden: someone else's wallpaper"
+//	@Failure		404	{object}	ErrorBody	"not_found"
+//	@Failure		503	{object}	ErrorBody	"unavailable"
+//	@Router			/api/v1/wallpapers/{id} [delete]
+func (s *Server) deleteWallpaper(c *gin.Context) {
+	id, ok := pathID(c)
+	if !ok {
+		return
+	}
+	uid, _ := callerID(c)
+	if err := s.deps.Gallery.Delete(c.Request.Context(), uid, id); err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// like godoc
+//
+//	@Summary		Like a wallpaper
+//	@Description	Idempotent: liking twice counts once. Only wallpapers the caller can see (public ones and their own).
+//	@Tags			gallery
+//	@Produce		json
+//	@Security		BearerAuth
+//	@Param			id	path		string	true	"Wallpaper id"	format(uuid)
+//	@Success		200	{object}	LikeState
+//	@Failure		400	{object}	ErrorBody	"invalid_request: not a wallpaper id"
+//	@Failure		401	{object}	ErrorBody	"unauthorized"
+//	@Failure		404	{object}	ErrorBody	"not_found"
+//	@Failure		503	{object}	ErrorBody	"unavailable"
+//	@Router			/api/v1/wallpapers/{id}/like [put]
+func (s *Server) like(c *gin.Context) { s.setLike(c, true) }
+
+// unlike godoc
+//
+//	@Summary		Unlike a wallpaper
+//	@Description	Idempotent: unliking what the caller does not like changes nothing.
+//	@Tags			gallery
+//	@Produce		json
+//	@Security		BearerAuth
+//	@Param			id	path		string	true	"Wallpaper id"	format(uuid)
+//	@Success		200	{object}	LikeState
+//	@Failure		400	{object}	ErrorBody	"invalid_request: not a wallpaper id"
+//	@Failure		401	{object}	ErrorBody	"unauthorized"
+//	@Failure		404	{object}	ErrorBody	"not_found"
+//	@Failure		503	{object}	ErrorBody	"unavailable"
+//	@Router			/api/v1/wallpapers/{id}/like [delete]
+func (s *Server) unlike(c *gin.Context) { s.setLike(c, false) }
+
+func (s *Server) setLike(c *gin.Context, liked bool) {
+	id, ok := pathID(c)
+	if !ok {
+		return
+	}
+	uid, _ := callerID(c)
+	n, err := s.deps.Gallery.SetLike(c.Request.Context(), uid, id, liked)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, LikeState{Liked: liked, LikeCount: n})
+}
+
+func (s *Server) wallpaperPage(c *gin.Context, p wallpaper.Page[wallpaper.Wallpaper]) WallpaperPage {
+	out := WallpaperPage{Items: make([]Wallpaper, 0, len(p.Items)), NextCursor: nextCursor(p.Next)}
+	for i := range p.Items {
+		out.Items = append(out.Items, s.wallpaperJSON(c, &p.Items[i]))
+	}
+	return out
+}

@@ -1,0 +1,199 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wallpaperd/wallpaperd/internal/wallpaper"
+)
+
+// EnqueueDelete inserts, inside tx, the job removing objects from storage.
+type EnqueueDelete func(ctx context.Context, tx pgx.Tx, keys []string) error
+
+// Gallery reads and changes wallpapers and likes; it satisfies
+// wallpaper.GalleryReader, wallpaper.GalleryWriter and wallpaper.LikeStore.
+type Gallery struct {
+	pool          *pgxpool.Pool
+	enqueueDelete EnqueueDelete
+}
+
+// NewGallery returns the gallery store.
+func NewGallery(pool *pgxpool.Pool, enqueueDelete EnqueueDelete) *Gallery {
+	return &Gallery{pool: pool, enqueueDelete: enqueueDelete}
+}
+
+const wallpaperFrom = ` FROM wallpapers w JOIN users u ON u.id = w.user_id `
+
+// The feed and own-list statements: first page and next pages apart, so
+// that each keeps its index plan under pgx's prepared statements.
+const (
+	feedFirst = `SELECT ` + wallpaperColumns + wallpaperFrom +
+		`WHERE w.public ORDER BY w.created_at DESC, w.id DESC LIMIT $1`
+	feedAfter = `SELECT ` + wallpaperColumns + wallpaperFrom +
+		`WHERE w.public AND (w.created_at, w.id) < ($2, $3) ORDER BY w.created_at DESC, w.id DESC LIMIT $1`
+	mineFirst = `SELECT ` + wallpaperColumns + wallpaperFrom +
+		`WHERE w.user_id = $2 ORDER BY w.created_at DESC, w.id DESC LIMIT $1`
+	mineAfter = `SELECT ` + wallpaperColumns + wallpaperFrom +
+		`WHERE w.user_id = $4 AND (w.created_at, w.id) < ($2, $3) ORDER BY w.created_at DESC, w.id DESC LIMIT $1`
+)
+
+// ListSQL exposes the listing statements for the benchmark's raw-SQL
+// baseline and the query-plan test: feed first page ($1 limit), feed next
+// page ($1 limit, $2 created_at, $3 id), own list first page ($1 limit,
+// $2 user) and next page ($1, $2, $3 as the feed, $4 user).
+var ListSQL = struct{ FeedFirst, FeedAfter, MineFirst, MineAfter string }{feedFirst, feedAfter, mineFirst, mineAfter}
+
+// Feed implements wallpaper.GalleryReader.
+func (s *Gallery) Feed(ctx context.Context, after *wallpaper.Cursor, limit int) ([]wallpaper.Wallpaper, error) {
+	if after == nil {
+		return s.query(ctx, feedFirst, limit)
+	}
+	return s.query(ctx, feedAfter, limit, after.CreatedAt, after.ID)
+}
+
+// UserWallpapers implements wallpaper.GalleryReader.
+func (s *Gallery) UserWallpapers(ctx context.Context, userID uuid.UUID, after *wallpaper.Cursor, limit int) ([]wallpaper.Wallpaper, error) {
+	if after == nil {
+		return s.query(ctx, mineFirst, limit, userID)
+	}
+	return s.query(ctx, mineAfter, limit, after.CreatedAt, after.ID, userID)
+}
+
+func (s *Gallery) query(ctx context.Context, sql string, args ...any) ([]wallpaper.Wallpaper, error) {
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: listing wallpapers: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (wallpaper.Wallpaper, error) {
+		w, err := scanWallpaper(r)
+		if err != nil {
+			return wallpaper.Wallpaper{}, err
+		}
+		return *w, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: listing wallpapers: %w", err)
+	}
+	return out, nil
+}
+
+// Wallpaper implements wallpaper.GalleryReader.
+func (s *Gallery) Wallpaper(ctx context.Context, id uuid.UUID) (*wallpaper.Wallpaper, error) {
+	w, err := scanWallpaper(s.pool.QueryRow(ctx, `SELECT `+wallpaperColumns+wallpaperFrom+`WHERE w.id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, wallpaper.ErrNotFound.With("wallpaper not found", nil)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: wallpaper %s: %w", id, err)
+	}
+	return w, nil
+}
+
+// lockWallpaper reads a wallpaper FOR UPDATE inside tx.
+func lockWallpaper(ctx context.Context, tx pgx.Tx, id uuid.UUID) (*wallpaper.Wallpaper, error) {
+	w, err := scanWallpaper(tx.QueryRow(ctx, `SELECT `+wallpaperColumns+wallpaperFrom+`WHERE w.id = $1 FOR UPDATE OF w`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, wallpaper.ErrNotFound.With("wallpaper not found", nil)
+	}
+	return w, err
+}
+
+// UpdateWallpaper implements wallpaper.GalleryWriter; only the public flag
+// is changeable.
+func (s *Gallery) UpdateWallpaper(ctx context.Context, id uuid.UUID, change func(*wallpaper.Wallpaper) error) (*wallpaper.Wallpaper, error) {
+	var out *wallpaper.Wallpaper
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		w, err := lockWallpaper(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := change(w); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE wallpapers SET public = $2 WHERE id = $1`, id, w.Public); err != nil {
+			return err
+		}
+		out = w
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: updating wallpaper %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// DeleteWallpaper implements wallpaper.GalleryWriter.
+func (s *Gallery) DeleteWallpaper(ctx context.Context, id uuid.UUID, check func(*wallpaper.Wallpaper) error) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		w, err := lockWallpaper(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := check(w); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM wallpapers WHERE id = $1`, id); err != nil {
+			return err
+		}
+		return s.enqueueDelete(ctx, tx, []string{w.ImageKey, w.ThumbnailKey})
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: deleting wallpaper %s: %w", id, err)
+	}
+	return nil
+}
+
+// LikedAmong implements wallpaper.LikeStore.
+func (s *Gallery) LikedAmong(ctx context.Context, userID uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
+	rows, err := s.pool.Query(ctx, `SELECT wallpaper_id FROM likes WHERE user_id = $1 AND wallpaper_id = ANY($2)`, userID, ids)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: reading likes: %w", err)
+	}
+	liked, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: reading likes: %w", err)
+	}
+	out := make(map[uuid.UUID]bool, len(liked))
+	for _, id := range liked {
+		out[id] = true
+	}
+	return out, nil
+}
+
+// SetLike implements wallpaper.LikeStore. The like row and the count move
+// together in one statement; the wallpaper's row lock orders concurrent
+// likers, so the count stays exact.
+func (s *Gallery) SetLike(ctx context.Context, userID, id uuid.UUID, liked bool, check func(*wallpaper.Wallpaper) error) (int, error) {
+	var count int
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		w, err := scanWallpaper(tx.QueryRow(ctx, `SELECT `+wallpaperColumns+wallpaperFrom+`WHERE w.id = $1 FOR NO KEY UPDATE OF w`, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return wallpaper.ErrNotFound.With("wallpaper not found", nil)
+		}
+		if err != nil {
+			return err
+		}
+		if err := check(w); err != nil {
+			return err
+		}
+		q := `WITH changed AS (INSERT INTO likes (user_id, wallpaper_id) VALUES ($1, $2)
+				ON CONFLICT DO NOTHING RETURNING 1)
+			UPDATE wallpapers SET like_count = like_count + (SELECT count(*) FROM changed)
+			WHERE id = $2 RETURNING like_count`
+		if !liked {
+			q = `WITH changed AS (DELETE FROM likes WHERE user_id = $1 AND wallpaper_id = $2 RETURNING 1)
+			UPDATE wallpapers SET like_count = like_count - (SELECT count(*) FROM changed)
+			WHERE id = $2 RETURNING like_count`
+		}
+		return tx.QueryRow(ctx, q, userID, id).Scan(&count)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("postgres: setting like on %s: %w", id, err)
+	}
+	return count, nil
+}

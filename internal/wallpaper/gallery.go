@@ -1,0 +1,177 @@
+package wallpaper
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+
+	"github.com/wallpaperd/wallpaperd/internal/failure"
+)
+
+// ErrNotYours is another user's public wallpaper: visible, not changeable.
+var ErrNotYours = failure.New(failure.Forbidden, "forbidden", "this wallpaper belongs to someone else")
+
+// errWallpaperNotFound is what anyone but the owner gets for a private one.
+var errWallpaperNotFound = ErrNotFound.With("wallpaper not found", nil)
+
+// GalleryReader reads wallpapers, newest first.
+type GalleryReader interface {
+	// Feed lists public wallpapers older than after (nil: the newest).
+	Feed(ctx context.Context, after *Cursor, limit int) ([]Wallpaper, error)
+	// UserWallpapers lists one user's wallpapers, private ones too.
+	UserWallpapers(ctx context.Context, userID uuid.UUID, after *Cursor, limit int) ([]Wallpaper, error)
+	// Wallpaper returns one wallpaper, or ErrNotFound.
+	Wallpaper(ctx context.Context, id uuid.UUID) (*Wallpaper, error)
+}
+
+// LikeStore keeps likes and their counts exact.
+type LikeStore interface {
+	// LikedAmong says which of ids userID likes.
+	LikedAmong(ctx context.Context, userID uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]bool, error)
+	// SetLike makes userID like (or not) wallpaper id, after check allows it
+	// on the locked row, and returns the new count. Idempotent.
+	SetLike(ctx context.Context, userID, id uuid.UUID, liked bool, check func(*Wallpaper) error) (int, error)
+}
+
+// GalleryWriter changes wallpapers through a check run on the locked row
+// inside the store's transaction.
+type GalleryWriter interface {
+	// UpdateWallpaper locks the row, lets change edit it, saves it.
+	UpdateWallpaper(ctx context.Context, id uuid.UUID, change func(*Wallpaper) error) (*Wallpaper, error)
+	// DeleteWallpaper locks the row, runs check, deletes the row and
+	// schedules its objects' removal in the same transaction.
+	DeleteWallpaper(ctx context.Context, id uuid.UUID, check func(*Wallpaper) error) error
+}
+
+// Gallery is the public feed, each user's collection, likes, visibility
+// and deletion, with the ownership rules.
+type Gallery struct {
+	read    GalleryReader
+	write   GalleryWriter
+	likes   LikeStore
+	cursors CursorCodec
+}
+
+// NewGallery returns a Gallery.
+func NewGallery(read GalleryReader, write GalleryWriter, likes LikeStore, cursors CursorCodec) *Gallery {
+	return &Gallery{read: read, write: write, likes: likes, cursors: cursors}
+}
+
+func wallpaperPos(w Wallpaper) Cursor { return Cursor{CreatedAt: w.CreatedAt, ID: w.ID} }
+
+// Feed pages through public wallpapers. With a caller (non-nil), each item
+// says whether the caller likes it.
+func (g *Gallery) Feed(ctx context.Context, caller *uuid.UUID, cursor string, limit int) (Page[Wallpaper], error) {
+	return g.list(ctx, ListFeed, caller, cursor, limit, func(after *Cursor, n int) ([]Wallpaper, error) {
+		return g.read.Feed(ctx, after, n)
+	})
+}
+
+// Mine pages through the caller's own wallpapers, private ones too.
+func (g *Gallery) Mine(ctx context.Context, caller uuid.UUID, cursor string, limit int) (Page[Wallpaper], error) {
+	return g.list(ctx, ListMyWallpapers, &caller, cursor, limit, func(after *Cursor, n int) ([]Wallpaper, error) {
+		return g.read.UserWallpapers(ctx, caller, after, n)
+	})
+}
+
+func (g *Gallery) list(ctx context.Context, list List, caller *uuid.UUID, cursor string, limit int,
+	fetch func(*Cursor, int) ([]Wallpaper, error)) (Page[Wallpaper], error) {
+	if err := CheckLimit(limit); err != nil {
+		return Page[Wallpaper]{}, err
+	}
+	after, err := g.cursors.Decode(list, cursor)
+	if err != nil {
+		return Page[Wallpaper]{}, err
+	}
+	items, err := fetch(after, limit+1)
+	if err != nil {
+		return Page[Wallpaper]{}, err
+	}
+	page := pageOf(g.cursors, list, items, limit, wallpaperPos)
+	if caller != nil {
+		if err := g.markLiked(ctx, *caller, page.Items); err != nil {
+			return Page[Wallpaper]{}, err
+		}
+	}
+	return page, nil
+}
+
+func (g *Gallery) markLiked(ctx context.Context, caller uuid.UUID, ws []Wallpaper) error {
+	if len(ws) == 0 {
+		return nil
+	}
+	ids := make([]uuid.UUID, len(ws))
+	for i := range ws {
+		ids[i] = ws[i].ID
+	}
+	liked, err := g.likes.LikedAmong(ctx, caller, ids)
+	if err != nil {
+		return err
+	}
+	for i := range ws {
+		l := liked[ws[i].ID]
+		ws[i].Liked = &l
+	}
+	return nil
+}
+
+// canSee: public wallpapers are everyone's to see, private ones only their
+// owner's; to anyone else a private wallpaper does not exist.
+func canSee(caller uuid.UUID, w *Wallpaper) error {
+	if w.Public || w.Author.ID == caller {
+		return nil
+	}
+	return errWallpaperNotFound
+}
+
+// canChange: only the owner changes a wallpaper; others get 404 for a
+// private one (it does not exist for them) and 403 for a public one.
+func canChange(caller uuid.UUID, w *Wallpaper) error {
+	if err := canSee(caller, w); err != nil {
+		return err
+	}
+	if w.Author.ID != caller {
+		return ErrNotYours
+	}
+	return nil
+}
+
+// Wallpaper returns one wallpaper the caller may see, with whether they
+// like it.
+func (g *Gallery) Wallpaper(ctx context.Context, caller, id uuid.UUID) (*Wallpaper, error) {
+	w, err := g.read.Wallpaper(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := canSee(caller, w); err != nil {
+		return nil, err
+	}
+	ws := []Wallpaper{*w}
+	if err := g.markLiked(ctx, caller, ws); err != nil {
+		return nil, err
+	}
+	return &ws[0], nil
+}
+
+// SetPublic shows or hides the caller's wallpaper in the feed.
+func (g *Gallery) SetPublic(ctx context.Context, caller, id uuid.UUID, public bool) (*Wallpaper, error) {
+	return g.write.UpdateWallpaper(ctx, id, func(w *Wallpaper) error {
+		if err := canChange(caller, w); err != nil {
+			return err
+		}
+		w.Public = public
+		return nil
+	})
+}
+
+// Delete removes the caller's wallpaper; its objects leave storage after
+// the commit, retried until they are gone.
+func (g *Gallery) Delete(ctx context.Context, caller, id uuid.UUID) error {
+	return g.write.DeleteWallpaper(ctx, id, func(w *Wallpaper) error { return canChange(caller, w) })
+}
+
+// SetLike likes or unlikes a wallpaper the caller may see, idempotently,
+// and returns the new count.
+func (g *Gallery) SetLike(ctx context.Context, caller, id uuid.UUID, liked bool) (int, error) {
+	return g.likes.SetLike(ctx, caller, id, liked, func(w *Wallpaper) error { return canSee(caller, w) })
+}
