@@ -56,25 +56,19 @@ func TestDeployDocIncludesNginxSite(t *testing.T) {
 // not nginx's.
 func TestNginx(t *testing.T) {
 	nginx := findNginx(t)
-	wpd := startWallpaperd(t, map[string]string{"TRUSTED_PROXIES": "127.0.0.1"})
+	// Few enough that a token cannot refill (one per 30 s) while the test runs.
+	const loginsPerMinute = 2
+	wpd := startWallpaperd(t, map[string]string{
+		"TRUSTED_PROXIES":       "127.0.0.1",
+		"LOGIN_RATE_PER_MINUTE": fmt.Sprint(loginsPerMinute),
+	})
 	pair := tlscerttest.Write(t, t.TempDir(), 1)
 	https, plain := startNginx(t, nginx, wpd.addr, pair)
 
 	// The client comes from 127.0.0.2, nginx from 127.0.0.1: the log tells
 	// them apart.
 	const clientIP = "127.0.0.2"
-	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(clientIP)}, Timeout: 10 * time.Second}
-	transport := &http.Transport{
-		DialContext:       dialer.DialContext,
-		TLSClientConfig:   &tls.Config{RootCAs: pair.Pool()},
-		ForceAttemptHTTP2: true,
-	}
-	t.Cleanup(transport.CloseIdleConnections)
-	client := &http.Client{
-		Transport:     transport,
-		Timeout:       30 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	client := clientFrom(t, clientIP, pair)
 
 	tests := []struct {
 		name, method, url, body string
@@ -146,8 +140,8 @@ func TestNginx(t *testing.T) {
 		})
 	}
 
-	// Every request that reached wallpaperd was logged with the client's
-	// address, the spoofed one included.
+	// Every request that reached wallpaperd so far was logged with the
+	// client's address, the spoofed one included.
 	t.Run("client address logged", func(t *testing.T) {
 		for _, path := range []string{"/healthz", "/readyz", "/api/v1/auth/login"} {
 			ips := wpd.loggedClientIPs(path)
@@ -161,6 +155,60 @@ func TestNginx(t *testing.T) {
 			}
 		}
 	})
+
+	// Behind the proxy the login limit counts each phone: one that sends a
+	// new X-Forwarded-For each time is still limited, and another phone is
+	// not held back by it.
+	t.Run("login limit per client", func(t *testing.T) {
+		login := func(t *testing.T, c *http.Client, spoof string) int {
+			t.Helper()
+			req, err := http.NewRequest(http.MethodPost, https+"/api/v1/auth/login", strings.NewReader(`{"code":"dev-limit"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			if spoof != "" {
+				req.Header.Set("X-Forwarded-For", spoof)
+			}
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		greedy := clientFrom(t, "127.0.0.3", pair)
+		for i := range loginsPerMinute {
+			if code := login(t, greedy, fmt.Sprintf("203.0.113.%d", i)); code != http.StatusOK {
+				t.Fatalf("login %d: status %d, want 200", i+1, code)
+			}
+		}
+		if code := login(t, greedy, "203.0.113.200"); code != http.StatusTooManyRequests {
+			t.Errorf("login %d from one phone with a spoofed X-Forwarded-For: status %d, want 429", loginsPerMinute+1, code)
+		}
+		if code := login(t, clientFrom(t, "127.0.0.4", pair), ""); code != http.StatusOK {
+			t.Errorf("another phone's login: status %d, want 200", code)
+		}
+	})
+}
+
+// clientFrom is an HTTPS client whose connections come from ip (any
+// 127.0.0.0/8 address works on Linux), trusting only pair.
+func clientFrom(t *testing.T, ip string, pair tlscerttest.Pair) *http.Client {
+	t.Helper()
+	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 10 * time.Second}
+	transport := &http.Transport{
+		DialContext:       dialer.DialContext,
+		TLSClientConfig:   &tls.Config{RootCAs: pair.Pool()},
+		ForceAttemptHTTP2: true,
+	}
+	t.Cleanup(transport.CloseIdleConnections)
+	return &http.Client{
+		Transport:     transport,
+		Timeout:       30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 }
 
 // findNginx returns the nginx binary; without one the test is skipped,
