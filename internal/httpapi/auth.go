@@ -20,21 +20,22 @@ const ctxUserID = "user_id"
 type LoginRequest struct {
 	// Code is the one-time code from wx.login; in dev without WeChat
 	// credentials, dev-NAME logs in as the dev user NAME.
-	Code string `json:"code" example:"dev-alice"`
+	Code string `json:"code" binding:"required" minLength:"1" maxLength:"128" example:"dev-alice"`
 }
 
 // RefreshRequest is the body of POST /auth/refresh.
 type RefreshRequest struct {
-	RefreshToken string `json:"refresh_token" example:"8Xr2m1f0bQ3Wq6yZpVj8kN4sT1uH5eLc9aR7dG2xK0o"`
+	RefreshToken string `json:"refresh_token" binding:"required" minLength:"1" example:"8Xr2m1f0bQ3Wq6yZpVj8kN4sT1uH5eLc9aR7dG2xK0o"`
 }
 
 // Session is the answer to a login or a refresh.
 type Session struct {
-	AccessToken  string `json:"access_token" example:"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9..."`
-	TokenType    string `json:"token_type" example:"Bearer"`
-	ExpiresIn    int    `json:"expires_in" example:"7200"` // seconds
-	RefreshToken string `json:"refresh_token" example:"8Xr2m1f0bQ3Wq6yZpVj8kN4sT1uH5eLc9aR7dG2xK0o"`
-	User         User   `json:"user"`
+	AccessToken string `json:"access_token" binding:"required" example:"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9..."`
+	TokenType   string `json:"token_type" binding:"required" enums:"Bearer" example:"Bearer"`
+	// ExpiresIn is the access token's lifetime in seconds.
+	ExpiresIn    int    `json:"expires_in" binding:"required" example:"7200"`
+	RefreshToken string `json:"refresh_token" binding:"required" example:"8Xr2m1f0bQ3Wq6yZpVj8kN4sT1uH5eLc9aR7dG2xK0o"`
+	User         User   `json:"user" binding:"required"`
 }
 
 func (s *Server) authRoutes(api *gin.RouterGroup) {

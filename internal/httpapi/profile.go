@@ -24,31 +24,32 @@ type QuotaReader interface {
 
 // User is a user's own view of their account.
 type User struct {
-	ID       string `json:"id" example:"0b8f6a1e-8c1d-4a57-9d1e-6f2a3b4c5d6e"`
-	Nickname string `json:"nickname" example:"Alice"`
+	ID string `json:"id" binding:"required" format:"uuid" example:"0b8f6a1e-8c1d-4a57-9d1e-6f2a3b4c5d6e"`
+	// Nickname is "" until the user sets one.
+	Nickname string `json:"nickname" binding:"required" example:"Alice"`
 	// AvatarURL is absolute; "" when the user has no avatar.
-	AvatarURL string    `json:"avatar_url" example:"https://api.example.com/media/avatars/0b8f6a1e-8c1d-4a57-9d1e-6f2a3b4c5d6e/5f1c.jpg"`
-	CreatedAt time.Time `json:"created_at" example:"2026-11-23T08:00:00Z"`
+	AvatarURL string    `json:"avatar_url" binding:"required" example:"https://api.example.com/media/avatars/0b8f6a1e-8c1d-4a57-9d1e-6f2a3b4c5d6e/5f1c.jpg"`
+	CreatedAt time.Time `json:"created_at" binding:"required" format:"date-time" example:"2026-11-23T08:00:00Z"`
 }
 
 // Quota is the caller's daily generation allowance.
 type Quota struct {
-	DailyLimit int       `json:"daily_limit" example:"10"`
-	UsedToday  int       `json:"used_today" example:"3"`
-	Remaining  int       `json:"remaining" example:"7"`
-	ResetsAt   time.Time `json:"resets_at" example:"2026-11-23T16:00:00Z"`
+	DailyLimit int       `json:"daily_limit" binding:"required" example:"10"`
+	UsedToday  int       `json:"used_today" binding:"required" example:"3"`
+	Remaining  int       `json:"remaining" binding:"required" example:"7"`
+	ResetsAt   time.Time `json:"resets_at" binding:"required" format:"date-time" example:"2026-11-23T16:00:00Z"`
 }
 
 // Me is the answer of GET /me: the caller's account and quota.
 type Me struct {
 	User
-	Quota Quota `json:"quota"`
+	Quota Quota `json:"quota" binding:"required"`
 }
 
 // NicknameRequest is the body of PATCH /me.
 type NicknameRequest struct {
 	// Nickname is 1-32 characters after trimming; it is moderated.
-	Nickname *string `json:"nickname" example:"Alice"`
+	Nickname *string `json:"nickname" binding:"required" minLength:"1" example:"Alice"`
 }
 
 func (s *Server) profileRoutes(api *gin.RouterGroup) {
