@@ -147,10 +147,17 @@ func (a *app) wireGenerations(cfg *config.Config, logger *slog.Logger) error {
 	gens := postgres.NewGenerations(a.pool, func(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
 		return queue.EnqueueGeneration(ctx, tx, id)
 	})
-	painter := wallpaper.NewPainter(gens, newImageGenerator(cfg), a.objects, logger)
+	images, err := newImageGenerator(cfg)
+	if err != nil {
+		return err
+	}
+	painter := wallpaper.NewPainter(gens, images, a.objects, logger)
 	queue, err = worker.New(a.pool, worker.Config{
 		Workers:         cfg.Workers,
 		JobTimeout:      cfg.JobTimeout,
+		MaxAttempts:     cfg.JobMaxAttempts,
+		RetryBase:       cfg.JobRetryBase,
+		RescueAfter:     cfg.JobRescueAfter,
 		SoftStopTimeout: cfg.ShutdownTimeout * 3 / 4,
 		Logger:          logger,
 	}, painter, a.objects, gens)
@@ -177,9 +184,15 @@ func (a *app) wireGenerations(cfg *config.Config, logger *slog.Logger) error {
 }
 
 // newImageGenerator is the OpenAI model when OPENAI_API_KEY is set, else
-// the built-in offline painter.
-func newImageGenerator(cfg *config.Config) wallpaper.ImageGenerator {
-	return imagegen.NewOffline()
+// the built-in offline painter (dev only: prod refuses to start without a
+// key).
+func newImageGenerator(cfg *config.Config) (wallpaper.ImageGenerator, error) {
+	if cfg.OfflineImages() {
+		return imagegen.NewOffline(), nil
+	}
+	oc := imagegen.OpenAIConfigFrom(cfg.OpenAI)
+	oc.RequestTimeout = cfg.OpenAI.Timeout
+	return imagegen.NewOpenAI(oc)
 }
 
 // promptChecker moderates prompts with WeChat msgSecCheck as the user.

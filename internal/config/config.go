@@ -74,6 +74,15 @@ type Config struct {
 	Workers    int    `env:"WORKERS" envDefault:"4"`
 	// JobTimeout bounds one attempt of a generation job, image model included.
 	JobTimeout time.Duration `env:"JOB_TIMEOUT" envDefault:"3m"`
+	// JobMaxAttempts bounds the attempts of one generation before it fails
+	// and its quota unit comes back.
+	JobMaxAttempts int `env:"JOB_MAX_ATTEMPTS" envDefault:"5"`
+	// JobRetryBase is the first retry delay of a failed attempt; it doubles
+	// with every attempt (with jitter), up to 5 minutes.
+	JobRetryBase time.Duration `env:"JOB_RETRY_BASE" envDefault:"5s"`
+	// JobRescueAfter is how long a job may look running before River
+	// presumes its process dead and runs it again; 0 is JOB_TIMEOUT + 1m.
+	JobRescueAfter time.Duration `env:"JOB_RESCUE_AFTER"`
 
 	MetricsAddr    string `env:"METRICS_ADDR"`
 	MetricsToken   Secret `env:"METRICS_TOKEN"`
@@ -105,6 +114,8 @@ type OpenAI struct {
 	APIKey     Secret `env:"OPENAI_API_KEY"`
 	BaseURL    string `env:"OPENAI_BASE_URL"`
 	ImageModel string `env:"IMAGE_MODEL" envDefault:"dall-e-3"`
+	// Timeout bounds one call to the Images API.
+	Timeout time.Duration `env:"OPENAI_TIMEOUT" envDefault:"150s"`
 }
 
 // S3 holds the object storage settings.
@@ -247,8 +258,20 @@ func (c *Config) validate() error {
 	if c.Workers < 1 {
 		bad("WORKERS", "must be at least 1")
 	}
-	if c.JobTimeout < 10*time.Second {
-		bad("JOB_TIMEOUT", "must be at least 10s: image models take up to a minute")
+	if c.JobTimeout < time.Second {
+		bad("JOB_TIMEOUT", "must be at least 1s (image models take up to a minute: the default is 3m)")
+	}
+	if c.JobMaxAttempts < 1 || c.JobMaxAttempts > 25 {
+		bad("JOB_MAX_ATTEMPTS", "must be between 1 and 25")
+	}
+	if c.JobRetryBase < 10*time.Millisecond {
+		bad("JOB_RETRY_BASE", "must be at least 10ms")
+	}
+	if c.JobRescueAfter != 0 && c.JobRescueAfter <= c.JobTimeout {
+		bad("JOB_RESCUE_AFTER", "must be longer than JOB_TIMEOUT")
+	}
+	if c.OpenAI.Timeout <= 0 {
+		bad("OPENAI_TIMEOUT", "must be positive")
 	}
 	if c.MaxBodyBytes < 1<<20 {
 		bad("MAX_BODY_BYTES", "must be at least 1 MiB: avatars are up to 2 MiB")
@@ -361,6 +384,10 @@ func (c *Config) LogValue() slog.Value {
 		slog.String("quota_tz", c.QuotaTZ),
 		slog.Int("workers", c.Workers),
 		slog.Duration("job_timeout", c.JobTimeout),
+		slog.Int("job_max_attempts", c.JobMaxAttempts),
+		slog.Duration("job_retry_base", c.JobRetryBase),
+		slog.Duration("job_rescue_after", c.JobRescueAfter),
+		slog.Duration("openai_timeout", c.OpenAI.Timeout),
 		slog.String("metrics_addr", c.MetricsAddr),
 		slog.Any("metrics_token", c.MetricsToken),
 		slog.Bool("swagger", c.Swagger()),
