@@ -70,17 +70,43 @@ verify: generate ## Regenerate and fail if anything generated is out of date
 
 .PHONY: lint
 lint: $(TOOLS_BIN)/staticcheck ## gofmt, go vet and staticcheck
-	@unformatted=$$(gofmt -l cmd internal migrations); test -z "$$unformatted" || { echo "gofmt needed: $$unformatted"; exit 1; }
+	@unformatted=$$(gofmt -l cmd internal migrations test); test -z "$$unformatted" || { echo "gofmt needed: $$unformatted"; exit 1; }
 	go vet ./...
 	staticcheck ./...
+	go vet -tags browser ./test/browser/
+	staticcheck -tags browser ./test/browser/
 
 .PHONY: test
-test: verify lint test-go ## Every test: generated docs, lint, Go tests on real Postgres and S3
+test: verify lint test-go lint-openapi test-browser test-newman ## Every test: generated docs, lint, Go tests on real Postgres and S3, the API contract checks
 	@echo "make test: all green"
 
 .PHONY: test-go
 test-go: $(TOOLS_BIN)/versitygw nginx ## Go tests with -race against real Postgres, a real S3 server and nginx
 	REQUIRE_S3=1 REQUIRE_NGINX=1 go test $(GO_TEST_FLAGS) ./...
+
+## ---- API contract: OpenAPI lint, Swagger UI in a browser, Postman ----
+
+node_modules: package.json package-lock.json ## Node tools for the API checks (Redocly, newman), from the lockfile
+	npm ci --no-audit --no-fund
+	@touch node_modules
+
+.PHONY: lint-openapi
+lint-openapi: node_modules ## Lint docs/swagger.json with Redocly (rules and accepted findings: redocly.yaml)
+	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true npx --no-install redocly lint --format=stylish docs/swagger.json
+
+.PHONY: chromium
+chromium: ## Install Debian's headless Chromium when it is missing (for test-browser; apt-get, as root or with sudo)
+	@command -v chromium >/dev/null || { \
+		sudo=$$(test "$$(id -u)" = 0 || echo sudo); \
+		$$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
+.PHONY: test-browser
+test-browser: chromium ## Swagger UI served by a running wallpaperd, checked in headless Chromium
+	go test -tags browser -count=1 -timeout 10m ./test/browser/
+
+.PHONY: test-newman
+test-newman: node_modules ## The Postman collection (api/) with newman against wallpaperd on a fresh database
+	scripts/newman.sh
 
 .PHONY: test-miniprogram
 test-miniprogram: ## Mini-program tests (jest + miniprogram-simulate; contract check against docs/swagger.json)
