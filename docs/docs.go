@@ -1726,6 +1726,14 @@ const docTemplate = `{
         {
             "description": "The caller's own profile: nickname, avatar and daily quota.",
             "name": "profile"
+        },
+        {
+            "description": "Submit a prompt (202 at once), then poll the generation until the background job has painted the wallpaper.",
+            "name": "generations"
+        },
+        {
+            "description": "The public feed, one wallpaper's details, the caller's own wallpapers, visibility, deletion and likes.",
+            "name": "gallery"
         }
     ]
 }`

@@ -21,6 +21,10 @@
 //	@tag.description			WeChat login (in dev: code `dev-NAME`), token refresh with rotation, logout.
 //	@tag.name					profile
 //	@tag.description			The caller's own profile: nickname, avatar and daily quota.
+//	@tag.name					generations
+//	@tag.description			Submit a prompt (202 at once), then poll the generation until the background job has painted the wallpaper.
+//	@tag.name					gallery
+//	@tag.description			The public feed, one wallpaper's details, the caller's own wallpapers, visibility, deletion and likes.
 //	@securityDefinitions.apikey	BearerAuth
 //	@in							header
 //	@name						Authorization
