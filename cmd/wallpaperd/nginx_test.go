@@ -96,7 +96,30 @@ func TestNginx(t *testing.T) {
 					TokenType   string `json:"token_type"`
 				}
 				if err := json.Unmarshal(body, &s); err != nil || s.AccessToken == "" || s.TokenType != "Bearer" {
-					t.Errorf("login answer %s (%v)", body, err)
+					t.Fatalf("login answer %s (%v)", body, err)
+				}
+				// The Authorization header passes through the proxy.
+				req, err := http.NewRequest(http.MethodGet, https+"/api/v1/me", nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("Authorization", "Bearer "+s.AccessToken)
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					t.Errorf("GET /api/v1/me with the new token: status %d, want 200", resp.StatusCode)
+				}
+			}},
+		{name: "public feed", method: http.MethodGet, url: https + "/api/v1/wallpapers?limit=5", wantStatus: http.StatusOK,
+			check: func(t *testing.T, _ *http.Response, body []byte) {
+				var feed struct {
+					Items []json.RawMessage `json:"items"`
+				}
+				if err := json.Unmarshal(body, &feed); err != nil || feed.Items == nil {
+					t.Errorf("feed answer %s (%v), want {items:[…]}", body, err)
 				}
 			}},
 		{name: "API error body comes from wallpaperd", method: http.MethodGet, url: https + "/api/v1/no-such-endpoint",
@@ -143,7 +166,7 @@ func TestNginx(t *testing.T) {
 	// Every request that reached wallpaperd so far was logged with the
 	// client's address, the spoofed one included.
 	t.Run("client address logged", func(t *testing.T) {
-		for _, path := range []string{"/healthz", "/readyz", "/api/v1/auth/login"} {
+		for _, path := range []string{"/healthz", "/readyz", "/api/v1/auth/login", "/api/v1/me", "/api/v1/wallpapers"} {
 			ips := wpd.loggedClientIPs(path)
 			if len(ips) == 0 {
 				t.Errorf("no access-log line for %s; log:\n%s", path, wpd.log.String())
