@@ -1,0 +1,124 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/wallpaperd/wallpaperd/internal/auth"
+	"github.com/wallpaperd/wallpaperd/internal/failure"
+	"github.com/wallpaperd/wallpaperd/internal/wallpaper"
+)
+
+// Dependencies the calls are labelled with.
+const (
+	depWeChat  = "wechat"
+	depImage   = "image_model"
+	depStorage = "storage"
+)
+
+// observe records one call and passes its error through.
+func (m *Metrics) observe(dep, op string, start time.Time, err error) {
+	m.calls.WithLabelValues(dep, op, outcome(err)).Inc()
+	m.callDuration.WithLabelValues(dep, op).Observe(time.Since(start).Seconds())
+}
+
+// outcome is a short, bounded label for how a call ended: "ok", the
+// image model's classified code, the failure code of a domain error,
+// "timeout", "canceled" or "error".
+func outcome(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	var ie *wallpaper.ImageError
+	if errors.As(err, &ie) && ie.Code != "" {
+		return ie.Code
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timeout"
+	}
+	if errors.Is(err, context.Canceled) {
+		return "canceled"
+	}
+	if fe := failure.From(err); fe != nil && fe.Code != "" {
+		return fe.Code
+	}
+	return "error"
+}
+
+// ImageGenerator counts and times the image model's calls.
+func (m *Metrics) ImageGenerator(g wallpaper.ImageGenerator) wallpaper.ImageGenerator {
+	return imageGenerator{m: m, next: g}
+}
+
+type imageGenerator struct {
+	m    *Metrics
+	next wallpaper.ImageGenerator
+}
+
+func (g imageGenerator) Generate(ctx context.Context, req wallpaper.ImageRequest) (*wallpaper.Image, error) {
+	start := time.Now()
+	img, err := g.next.Generate(ctx, req)
+	g.m.observe(depImage, "generate", start, err)
+	return img, err
+}
+
+// ObjectStore is the storage both the local directory and S3 provide.
+type ObjectStore interface {
+	Put(ctx context.Context, key string, data []byte, contentType string) error
+	Delete(ctx context.Context, key string) error
+	URL(key string) string
+}
+
+// ObjectStore counts and times storage writes and deletions; URL is local
+// string work and is passed through.
+func (m *Metrics) ObjectStore(s ObjectStore) ObjectStore { return objectStore{m: m, next: s} }
+
+type objectStore struct {
+	m    *Metrics
+	next ObjectStore
+}
+
+func (s objectStore) Put(ctx context.Context, key string, data []byte, contentType string) error {
+	start := time.Now()
+	err := s.next.Put(ctx, key, data, contentType)
+	s.m.observe(depStorage, "put", start, err)
+	return err
+}
+
+func (s objectStore) Delete(ctx context.Context, key string) error {
+	start := time.Now()
+	err := s.next.Delete(ctx, key)
+	s.m.observe(depStorage, "delete", start, err)
+	return err
+}
+
+func (s objectStore) URL(key string) string { return s.next.URL(key) }
+
+// CodeExchanger counts and times WeChat's code2Session calls.
+func (m *Metrics) CodeExchanger(e auth.CodeExchanger) auth.CodeExchanger {
+	return codeExchanger{m: m, next: e}
+}
+
+type codeExchanger struct {
+	m    *Metrics
+	next auth.CodeExchanger
+}
+
+func (e codeExchanger) Exchange(ctx context.Context, code string) (string, string, error) {
+	start := time.Now()
+	openID, unionID, err := e.next.Exchange(ctx, code)
+	e.m.observe(depWeChat, "code2session", start, err)
+	return openID, unionID, err
+}
+
+// Moderation counts and times a WeChat msgSecCheck call made through fn
+// (user.Moderator's shape).
+func (m *Metrics) Moderation(fn func(ctx context.Context, openID, text string) (bool, error)) func(ctx context.Context, openID, text string) (bool, error) {
+	return func(ctx context.Context, openID, text string) (bool, error) {
+		start := time.Now()
+		ok, err := fn(ctx, openID, text)
+		m.observe(depWeChat, "msg_sec_check", start, err)
+		return ok, err
+	}
+}
