@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -86,10 +87,16 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// server is a running wallpaperd.
+type server struct {
+	base string        // http://127.0.0.1:PORT
+	logs *lockedBuffer // everything it printed
+}
+
 // startWallpaperd runs the real binary with the dev defaults on a fresh
-// database and a free port, waits until /readyz answers 200, and returns
-// the base URL. The server is stopped when the test ends.
-func startWallpaperd(t *testing.T) string {
+// database and a free port, and waits until /readyz answers 200. The server
+// is stopped when the test ends.
+func startWallpaperd(t *testing.T) *server {
 	t.Helper()
 	bin := wallpaperdBinary(t)
 	dbURL := pgtest.NewURL(t)
@@ -107,9 +114,11 @@ func startWallpaperd(t *testing.T) string {
 		"DATA_DIR="+filepath.Join(dir, "var"),
 		"SWAGGER_ENABLED=true",
 		"WORKERS=2",
+		// Gin lists its routes in debug mode; routes() reads that list.
+		"GIN_MODE=debug",
 	)
-	var logs lockedBuffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	logs := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
 	// SIGTERM first so the server shuts down and lets go of the database
 	// before pgtest drops it.
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
@@ -140,7 +149,7 @@ func startWallpaperd(t *testing.T) string {
 		if res, err := http.Get(base + "/readyz"); err == nil {
 			_ = res.Body.Close()
 			if res.StatusCode == http.StatusOK {
-				return base
+				return &server{base: base, logs: logs}
 			}
 		}
 		if time.Now().After(deadline) {
@@ -148,6 +157,33 @@ func startWallpaperd(t *testing.T) string {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+var ginRoute = regexp.MustCompile(`(?m)^\[GIN-debug\] (GET|POST|PUT|PATCH|DELETE)\s+(\S+)\s+-->`)
+
+// routes lists the API routes the binary registered, read from Gin's
+// debug listing, in the spec's spelling ({id} for :id). Routes that serve
+// files rather than the API (/swagger, /media, /metrics) are left out.
+func (s *server) routes(t *testing.T) map[operation]bool {
+	t.Helper()
+	found := map[operation]bool{}
+	for _, m := range ginRoute.FindAllStringSubmatch(s.logs.String(), -1) {
+		path := m[2]
+		if strings.Contains(path, "*") || path == "/metrics" {
+			continue
+		}
+		parts := strings.Split(path, "/")
+		for i, p := range parts {
+			if strings.HasPrefix(p, ":") {
+				parts[i] = "{" + p[1:] + "}"
+			}
+		}
+		found[operation{strings.ToLower(m[1]), strings.Join(parts, "/")}] = true
+	}
+	if len(found) == 0 {
+		t.Fatal("wallpaperd printed no Gin route listing (is GIN_MODE=debug honoured?)")
+	}
+	return found
 }
 
 func tail(s string, n int) string {
