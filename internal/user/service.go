@@ -2,7 +2,6 @@ package user
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -173,7 +172,8 @@ func (s *Service) SetAvatar(ctx context.Context, id uuid.UUID, data []byte) (Use
 // deleteObject removes an object nobody refers to any more. A failure
 // leaves an orphan, not a broken profile, so it is logged, not returned.
 func (s *Service) deleteObject(ctx context.Context, key string) {
-	if err := s.objects.Delete(context.WithoutCancel(ctx), key); err != nil && !errors.Is(err, ErrNotFound) {
+	err := s.objects.Delete(context.WithoutCancel(ctx), key)
+	if fe := failure.From(err); err != nil && (fe == nil || fe.Kind != failure.NotFound) {
 		s.logger.WarnContext(ctx, "deleting an unused avatar", "key", key, "err", err)
 	}
 }
