@@ -253,6 +253,15 @@ func TestClientDo(t *testing.T) {
 			t.Errorf("status = %d, want 200: %s", res.Status, res.Body)
 		}
 	})
+	t.Run("bound to a subtest", func(t *testing.T) {
+		t.Parallel()
+		res := c.For(t).Do("GET", "/api/v1/things/9", nil)
+		var got struct{ ID string }
+		res.JSON(t, &got)
+		if got.ID != "9" {
+			t.Errorf("id = %q, want 9", got.ID)
+		}
+	})
 	t.Run("raw request", func(t *testing.T) {
 		req := httptest.NewRequest("DELETE", "/api/v1/things/1", nil)
 		res := c.Raw(req)

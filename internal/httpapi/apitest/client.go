@@ -35,6 +35,12 @@ func NewWithSpec(t testing.TB, handler http.Handler, spec *Spec) *Client {
 	return &Client{t: t, handler: handler, spec: spec}
 }
 
+// For returns a client for the same handler and spec that reports to t,
+// so a violation found in a subtest fails that subtest.
+func (c *Client) For(t testing.TB) *Client {
+	return &Client{t: t, handler: c.handler, spec: c.spec}
+}
+
 // Spec is the contract the client checks against.
 func (c *Client) Spec() *Spec { return c.spec }
 

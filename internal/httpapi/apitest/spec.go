@@ -2,6 +2,10 @@
 // published API contract honest: every request a test sends and every
 // response it gets back is checked against docs/swagger.json, so a handler
 // that answers with an undocumented status or shape fails its test.
+//
+// Swag marks no field nullable, so a JSON null where the spec has an object
+// or an array (a nil pointer or slice without omitempty) breaks the
+// contract: send an empty list as [] and leave absent fields out.
 package apitest
 
 import (
