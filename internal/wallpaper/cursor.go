@@ -64,7 +64,9 @@ func (cc CursorCodec) Decode(list List, s string) (*Cursor, error) {
 	if len(s) > 64 {
 		return nil, ErrBadCursor
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(s)
+	// Strict: the last character's spare bits must be zero, or several
+	// strings would decode to one cursor and a changed cursor would pass.
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(s)
 	if err != nil || len(raw) != cursorLen+cursorMACLen {
 		return nil, ErrBadCursor
 	}
