@@ -17,6 +17,7 @@ import (
 	"github.com/wallpaperd/wallpaperd/internal/config"
 	"github.com/wallpaperd/wallpaperd/internal/httpapi"
 	"github.com/wallpaperd/wallpaperd/internal/imagegen"
+	"github.com/wallpaperd/wallpaperd/internal/metrics"
 	"github.com/wallpaperd/wallpaperd/internal/postgres"
 	"github.com/wallpaperd/wallpaperd/internal/storage"
 	"github.com/wallpaperd/wallpaperd/internal/user"
@@ -38,6 +39,7 @@ type app struct {
 	generations *wallpaper.Service
 	gallery     *wallpaper.Gallery
 	queue       *worker.Queue
+	metrics     *metrics.Metrics
 }
 
 // objectStore is what storage.Local and storage.S3 both are.
@@ -48,7 +50,8 @@ type objectStore interface {
 }
 
 func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, pool *pgxpool.Pool) (*app, error) {
-	a := &app{pool: pool}
+	a := &app{pool: pool, metrics: metrics.New()}
+	a.metrics.ObservePool(pool)
 	if err := a.wireStorage(ctx, cfg); err != nil {
 		return nil, err
 	}
@@ -69,14 +72,14 @@ func (a *app) wireStorage(ctx context.Context, cfg *config.Config) error {
 		if err != nil {
 			return err
 		}
-		a.objects = s3
+		a.objects = a.metrics.ObjectStore(s3)
 		return nil
 	}
 	local, err := storage.NewLocal(filepath.Join(cfg.DataDir, "media"), "")
 	if err != nil {
 		return err
 	}
-	a.objects, a.media = local, local.Handler()
+	a.objects, a.media = a.metrics.ObjectStore(local), local.Handler()
 	return nil
 }
 
@@ -101,7 +104,8 @@ func (a *app) wireAuth(cfg *config.Config, logger *slog.Logger) error {
 		if err != nil {
 			return fmt.Errorf("wechat: %w", err)
 		}
-		exchanger, moderate = a.wechat, a.wechat.Allows(wechat.SceneProfile)
+		exchanger = a.metrics.CodeExchanger(a.wechat)
+		moderate = a.metrics.Moderation(a.wechat.Allows(wechat.SceneProfile))
 	}
 	users := postgres.NewUsers(a.pool)
 	a.auth, err = auth.NewService(auth.Config{
@@ -125,7 +129,18 @@ func (a *app) httpConfig(cfg *config.Config) httpapi.Config {
 		TrustedProxies:     cfg.TrustedProxies,
 		Swagger:            cfg.Swagger(),
 		LoginRatePerMinute: cfg.LoginRatePerMinute,
+		Metrics:            a.mainMetrics(cfg),
+		Observe:            a.metrics.Gin(),
 	}
+}
+
+// mainMetrics is /metrics on the API listener, or nil where it must not be
+// (see metrics.Expose).
+func (a *app) mainMetrics(cfg *config.Config) http.Handler {
+	if !metrics.Expose(cfg.Prod(), cfg.MetricsAddr, cfg.MetricsToken.Reveal()).OnMain {
+		return nil
+	}
+	return a.metrics.Protected(cfg.MetricsToken.Reveal())
 }
 
 func (a *app) httpDeps(logger *slog.Logger, ready func(context.Context) error) httpapi.Deps {
@@ -151,7 +166,8 @@ func (a *app) wireGenerations(cfg *config.Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	painter := wallpaper.NewPainter(gens, images, a.objects, logger)
+	gens.ObserveQuota(a.metrics)
+	painter := wallpaper.NewPainter(gens, a.metrics.ImageGenerator(images), a.objects, logger)
 	queue, err = worker.New(a.pool, worker.Config{
 		Workers:         cfg.Workers,
 		JobTimeout:      cfg.JobTimeout,
@@ -225,6 +241,9 @@ func derivedKey(secret, purpose string) []byte {
 
 // start runs the background workers until ctx ends.
 func (a *app) start(ctx context.Context) error {
+	events, unsubscribe := a.queue.Client().Subscribe(metrics.JobEvents...)
+	defer unsubscribe()
+	go a.metrics.WatchJobs(ctx, events)
 	if err := a.queue.Start(ctx); err != nil {
 		return err
 	}

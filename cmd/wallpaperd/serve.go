@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/wallpaperd/wallpaperd/internal/config"
 	"github.com/wallpaperd/wallpaperd/internal/httpapi"
+	"github.com/wallpaperd/wallpaperd/internal/metrics"
 	"github.com/wallpaperd/wallpaperd/internal/postgres"
 )
 
@@ -102,9 +104,23 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	logger.Info("serving", "addr", fr.api.ln.Addr().String(), "scheme", fr.scheme(),
 		"redirect_addr", cfg.TLSRedirectAddr, "swagger", swaggerURL(cfg, fr.scheme(), fr.api.ln.Addr()))
 
+	metricsSrv, metricsLn, err := listenMetrics(cfg, app)
+	if err != nil {
+		return err
+	}
+
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return fr.serve(gctx) })
 	g.Go(func() error { return app.start(gctx) })
+	if metricsSrv != nil {
+		logger.Info("serving metrics", "addr", metricsLn.Addr().String())
+		g.Go(func() error {
+			if err := metricsSrv.Serve(metricsLn); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		logger.Info("shutting down", "timeout", cfg.ShutdownTimeout)
@@ -112,11 +128,31 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 		defer cancel()
 		errHTTP := fr.shutdown(shutdownCtx)
 		errApp := app.stop(shutdownCtx)
-		return errors.Join(errHTTP, errApp)
+		var errMetrics error
+		if metricsSrv != nil {
+			errMetrics = metricsSrv.Shutdown(shutdownCtx)
+		}
+		return errors.Join(errHTTP, errApp, errMetrics)
 	})
 	err = g.Wait()
 	logger.Info("stopped", "err", err)
 	return err
+}
+
+// listenMetrics opens METRICS_ADDR, the listener serving only /metrics
+// (token-protected when METRICS_TOKEN is set); nil when it is not set.
+func listenMetrics(cfg *config.Config, a *app) (*http.Server, net.Listener, error) {
+	addr := metrics.Expose(cfg.Prod(), cfg.MetricsAddr, cfg.MetricsToken.Reveal()).Addr
+	if addr == "" {
+		return nil, nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("METRICS_ADDR: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.metrics.Protected(cfg.MetricsToken.Reveal()))
+	return newHTTPServer(addr, mux), ln, nil
 }
 
 // newHTTPServer bounds every phase of a connection so that a slow or idle

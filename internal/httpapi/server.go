@@ -32,6 +32,9 @@ type Config struct {
 	LoginRatePerMinute int
 	// Metrics, when set, is served at /metrics on this router.
 	Metrics http.Handler
+	// Observe, when set, runs around every request (the metrics
+	// middleware); it sees the matched route and the final status.
+	Observe gin.HandlerFunc
 }
 
 // Deps are the services the handlers call.
@@ -74,9 +77,8 @@ func New(cfg Config, deps Deps) (http.Handler, error) {
 }
 
 func newRouter(cfg Config, deps Deps) (*gin.Engine, error) {
-	if cfg.Prod {
-		gin.SetMode(gin.ReleaseMode)
-	}
+	// Release mode always: our own access log replaces Gin's debug output.
+	gin.SetMode(gin.ReleaseMode)
 	s := &Server{cfg: cfg, deps: deps}
 	for _, p := range cfg.TrustedProxies {
 		prefix, err := parsePrefix(p)
@@ -93,6 +95,10 @@ func newRouter(cfg Config, deps Deps) (*gin.Engine, error) {
 	}
 	r.RemoteIPHeaders = []string{"X-Forwarded-For", "X-Real-IP"}
 
+	if cfg.Observe != nil {
+		// Outside recovery, so a panic is counted as the 500 it becomes.
+		r.Use(cfg.Observe)
+	}
 	r.Use(requestIDMiddleware, recovery(deps.Logger), accessLog(deps.Logger),
 		securityHeaders(s.isHTTPS), corsMiddleware(cfg.CORSAllowedOrigins), bodyLimit(cfg.MaxBodyBytes))
 	r.NoRoute(func(c *gin.Context) { writeError(c, errNoRoute) })

@@ -24,7 +24,18 @@ type Enqueue func(ctx context.Context, tx pgx.Tx, generationID uuid.UUID) error
 type Generations struct {
 	pool    *pgxpool.Pool
 	enqueue Enqueue
+	quota   QuotaObserver
 }
+
+// QuotaObserver hears of quota units after the transaction that moved them
+// committed (the metrics count them).
+type QuotaObserver interface {
+	QuotaSpent()
+	QuotaRefunded()
+}
+
+// ObserveQuota tells o of every unit spent or refunded from now on.
+func (s *Generations) ObserveQuota(o QuotaObserver) { s.quota = o }
 
 // NewGenerations returns the generation store; enqueue adds the job.
 func NewGenerations(pool *pgxpool.Pool, enqueue Enqueue) *Generations {
@@ -51,6 +62,9 @@ func (s *Generations) CreateGeneration(ctx context.Context, ng wallpaper.NewGene
 		if existing != uuid.Nil {
 			g, err := s.Generation(ctx, existing)
 			return g, false, err
+		}
+		if s.quota != nil {
+			s.quota.QuotaSpent()
 		}
 		g, err := s.Generation(ctx, ng.ID)
 		return g, true, err
@@ -268,6 +282,7 @@ func (s *Generations) CompleteGeneration(ctx context.Context, id uuid.UUID, w wa
 // FailGeneration implements wallpaper.JobStore: the status guard makes the
 // refund happen exactly once.
 func (s *Generations) FailGeneration(ctx context.Context, id uuid.UUID, f wallpaper.Failure) error {
+	refunded := false
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var userID uuid.UUID
 		var day time.Time
@@ -281,11 +296,15 @@ func (s *Generations) FailGeneration(ctx context.Context, id uuid.UUID, f wallpa
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE quota_usage SET used = used - 1 WHERE user_id = $1 AND day = $2 AND used > 0`, userID, day)
+		tag, err := tx.Exec(ctx, `UPDATE quota_usage SET used = used - 1 WHERE user_id = $1 AND day = $2 AND used > 0`, userID, day)
+		refunded = err == nil && tag.RowsAffected() == 1
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: failing generation %s: %w", id, err)
+	}
+	if refunded && s.quota != nil {
+		s.quota.QuotaRefunded()
 	}
 	return nil
 }
