@@ -55,18 +55,45 @@ func TestDeployDocIncludesNginxSite(t *testing.T) {
 // checks the API through it, and that wallpaperd logs the client's address,
 // not nginx's.
 func TestNginx(t *testing.T) {
-	nginx := findNginx(t)
-	// Few enough that a token cannot refill (one per 30 s) while the test runs.
-	const loginsPerMinute = 2
-	wpd := startWallpaperd(t, map[string]string{
-		"TRUSTED_PROXIES":       "127.0.0.1",
-		"LOGIN_RATE_PER_MINUTE": fmt.Sprint(loginsPerMinute),
-	})
+	nginx := findBinary(t, "nginx", "REQUIRE_NGINX", "make nginx")
+	wpd := startWallpaperd(t, proxiedEnv())
 	pair := tlscerttest.Write(t, t.TempDir(), 1)
 	https, plain := startNginx(t, nginx, wpd.addr, pair)
+	checkThroughProxy(t, proxied{
+		wpd: wpd, pair: pair, https: https, plain: plain,
+		redirectStatus: http.StatusMovedPermanently, redirectBase: "https://127.0.0.1",
+	})
+}
 
-	// The client comes from 127.0.0.2, nginx from 127.0.0.1: the log tells
-	// them apart.
+// Few enough logins that a token cannot refill (one per 30 s) while a test
+// runs.
+const loginsPerMinute = 2
+
+// proxiedEnv is wallpaperd's setting behind a proxy on the same host.
+func proxiedEnv() map[string]string {
+	return map[string]string{
+		"TRUSTED_PROXIES":       "127.0.0.1",
+		"LOGIN_RATE_PER_MINUTE": fmt.Sprint(loginsPerMinute),
+	}
+}
+
+// proxied is a wallpaperd behind a running proxy.
+type proxied struct {
+	wpd            *wallpaperd
+	pair           tlscerttest.Pair
+	https          string // the proxy's HTTPS base URL
+	plain          string // its plain-HTTP base URL, which redirects
+	redirectStatus int
+	redirectBase   string // where plain + "/x" redirects to, less "/x"
+}
+
+// checkThroughProxy uses the API through the proxy as a phone would, and
+// checks what wallpaperd saw: the client's address, HTTPS, the limits.
+func checkThroughProxy(t *testing.T, p proxied) {
+	t.Helper()
+	https, plain, wpd, pair := p.https, p.plain, p.wpd, p.pair
+	// The client comes from 127.0.0.2, the proxy from 127.0.0.1: the log
+	// tells them apart.
 	const clientIP = "127.0.0.2"
 	client := clientFrom(t, clientIP, pair)
 
@@ -132,8 +159,8 @@ func TestNginx(t *testing.T) {
 			body: strings.Repeat("x", 5<<20), headers: map[string]string{"Content-Type": "application/json"},
 			wantStatus: http.StatusRequestEntityTooLarge},
 		{name: "plain HTTP redirects", method: http.MethodGet, url: plain + "/api/v1/wallpapers?limit=5",
-			wantStatus: http.StatusMovedPermanently, check: func(t *testing.T, resp *http.Response, _ []byte) {
-				checkHeader(t, resp, "Location", "https://127.0.0.1/api/v1/wallpapers?limit=5")
+			wantStatus: p.redirectStatus, check: func(t *testing.T, resp *http.Response, _ []byte) {
+				checkHeader(t, resp, "Location", p.redirectBase+"/api/v1/wallpapers?limit=5")
 			}},
 	}
 	for _, tt := range tests {
@@ -234,21 +261,29 @@ func clientFrom(t *testing.T, ip string, pair tlscerttest.Pair) *http.Client {
 	}
 }
 
-// findNginx returns the nginx binary; without one the test is skipped,
-// unless REQUIRE_NGINX=1 (make test, after `make nginx` installed it).
-func findNginx(t *testing.T) string {
+// findBinary returns the path of a system program (nginx, caddy); without
+// it the test is skipped, unless the require variable is 1 (make test sets
+// REQUIRE_NGINX=1 after `make nginx` installed it).
+func findBinary(t *testing.T, name, require, install string) string {
 	t.Helper()
-	if p, err := exec.LookPath("nginx"); err == nil {
+	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}
-	if _, err := os.Stat("/usr/sbin/nginx"); err == nil {
-		return "/usr/sbin/nginx"
+	for _, dir := range []string{"/usr/sbin", "/usr/bin"} {
+		if p := filepath.Join(dir, name); isExecutable(p) {
+			return p
+		}
 	}
-	if os.Getenv("REQUIRE_NGINX") == "1" {
-		t.Fatal("nginx is not installed: run `make nginx`")
+	if os.Getenv(require) == "1" {
+		t.Fatalf("%s is not installed: run `%s`", name, install)
 	}
-	t.Skip("nginx is not installed (make nginx); REQUIRE_NGINX=1 makes this a failure")
+	t.Skipf("%s is not installed (%s); %s=1 makes this a failure", name, install, require)
 	return ""
+}
+
+func isExecutable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
 }
 
 // syncBuffer is wallpaperd's stdout, written by its goroutines and read by
