@@ -172,13 +172,13 @@ func TestFitAndThumbnail(t *testing.T) {
 		wantW  int
 		wantH  int
 	}{
-		{"fit portrait into a square", 1024, 1792, func(i image.Image) image.Image { return picture.Fit(i, 512, 512) }, 293, 512},
-		{"fit landscape into a box", 1792, 1024, func(i image.Image) image.Image { return picture.Fit(i, 896, 2000) }, 896, 512},
+		{"fit portrait into a square", 256, 448, func(i image.Image) image.Image { return picture.Fit(i, 128, 128) }, 73, 128},
+		{"fit landscape into a box", 448, 256, func(i image.Image) image.Image { return picture.Fit(i, 224, 2000) }, 224, 128},
 		{"fit never scales up", 100, 50, func(i image.Image) image.Image { return picture.Fit(i, 1000, 1000) }, 100, 50},
 		{"fit exact size untouched", 64, 64, func(i image.Image) image.Image { return picture.Fit(i, 64, 64) }, 64, 64},
 		{"fit a sliver keeps one pixel", 1000, 2, func(i image.Image) image.Image { return picture.Fit(i, 100, 100) }, 100, 1},
-		{"thumbnail portrait", 1024, 1792, func(i image.Image) image.Image { return picture.Thumbnail(i, 512) }, 512, 896},
-		{"thumbnail landscape", 1536, 1024, func(i image.Image) image.Image { return picture.Thumbnail(i, 256) }, 384, 256},
+		{"thumbnail portrait", 256, 448, func(i image.Image) image.Image { return picture.Thumbnail(i, 128) }, 128, 224},
+		{"thumbnail landscape", 384, 256, func(i image.Image) image.Image { return picture.Thumbnail(i, 64) }, 96, 64},
 		{"thumbnail never scales up", 200, 300, func(i image.Image) image.Image { return picture.Thumbnail(i, 512) }, 200, 300},
 	}
 	for _, tt := range tests {
