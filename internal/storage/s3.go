@@ -153,13 +153,16 @@ func (s *S3) Put(ctx context.Context, key string, data []byte, contentType strin
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
 	defer cancel()
-	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+	in := &s3.PutObjectInput{
 		Bucket:       &s.cfg.Bucket,
 		Key:          &key,
 		Body:         bytes.NewReader(data),
-		ContentType:  aws.String(contentType),
 		CacheControl: aws.String(CacheControl),
-	})
+	}
+	if contentType != "" {
+		in.ContentType = aws.String(contentType)
+	}
+	_, err := s.client.PutObject(ctx, in)
 	if err != nil {
 		return fmt.Errorf("storage: put %s: %w", key, err)
 	}
