@@ -32,7 +32,9 @@ function loadPage(route) {
   })
   if (!definition) throw new Error(`${route} did not call Page()`)
 
-  const page = { route, data: copy(definition.data) || {} }
+  // The runtime calls lifecycle hooks whether or not a page defines them.
+  const noop = () => {}
+  const page = { route, data: copy(definition.data) || {}, onLoad: noop, onShow: noop, onReady: noop, onHide: noop, onUnload: noop }
   Object.keys(definition).forEach((key) => {
     if (key !== 'data') page[key] = definition[key]
   })
