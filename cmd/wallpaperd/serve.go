@@ -90,13 +90,12 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	// SIGHUP reloads the TLS certificate; without TLS it keeps its default.
-	var reload chan os.Signal
-	if cfg.TLSCertFile != "" {
-		reload = make(chan os.Signal, 1)
-		signal.Notify(reload, syscall.SIGHUP)
-		defer signal.Stop(reload)
-	}
+	// SIGHUP reloads the TLS certificate. Without TLS nothing reads the
+	// channel, so the signal is ignored instead of ending the process
+	// (`systemctl reload` sends it; systemd counts that death as clean).
+	reload := make(chan os.Signal, 1)
+	signal.Notify(reload, syscall.SIGHUP)
+	defer signal.Stop(reload)
 	fr, err := listenFront(frontOptionsFrom(cfg, reload), router, logger)
 	if err != nil {
 		return err

@@ -290,3 +290,27 @@ func TestSlowClientIsCutOff(t *testing.T) {
 		t.Errorf("plain HTTP response carries HSTS %q", hsts)
 	}
 }
+
+// TestServeTLSFromConfig: the whole program, given TLS_CERT_FILE and
+// TLS_KEY_FILE, serves HTTPS with HTTP/2 on HTTP_ADDR.
+func TestServeTLSFromConfig(t *testing.T) {
+	pair := tlscerttest.Write(t, t.TempDir(), 7)
+	wpd := startWallpaperd(t, map[string]string{
+		"TLS_CERT_FILE":     pair.CertFile,
+		"TLS_KEY_FILE":      pair.KeyFile,
+		"TLS_REDIRECT_ADDR": "127.0.0.1:0",
+	})
+	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pair.Pool()}, ForceAttemptHTTP2: true}
+	defer transport.CloseIdleConnections()
+	resp := get(t, &http.Client{Transport: transport}, "https://"+wpd.addr+"/healthz")
+	if resp.StatusCode != http.StatusOK || resp.ProtoMajor != 2 {
+		t.Errorf("GET /healthz: %s over %s, want 200 over HTTP/2", resp.Status, resp.Proto)
+	}
+	if resp.TLS == nil || resp.TLS.PeerCertificates[0].SerialNumber.Int64() != 7 {
+		t.Error("not served with the configured certificate")
+	}
+	checkHeader(t, resp, "Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+	if !strings.Contains(wpd.log.String(), "scheme=https") {
+		t.Errorf("start-up log does not say https:\n%s", wpd.log)
+	}
+}
