@@ -149,6 +149,14 @@ func checkThroughProxy(t *testing.T, p proxied) {
 					t.Errorf("feed answer %s (%v), want {items:[…]}", body, err)
 				}
 			}},
+		// wallpaperd serves /metrics itself here (METRICS_ADDR is unset);
+		// the proxy keeps it off the internet.
+		{name: "metrics not proxied", method: http.MethodGet, url: https + "/metrics", wantStatus: http.StatusNotFound,
+			check: func(t *testing.T, _ *http.Response, body []byte) {
+				if bytes.Contains(body, []byte("# HELP")) {
+					t.Errorf("the proxy passed /metrics through: %.200s", body)
+				}
+			}},
 		{name: "API error body comes from wallpaperd", method: http.MethodGet, url: https + "/api/v1/no-such-endpoint",
 			wantStatus: http.StatusNotFound, check: func(t *testing.T, _ *http.Response, body []byte) {
 				if !bytes.Contains(body, []byte(`"request_id"`)) {
