@@ -1379,6 +1379,7 @@ const docTemplate = `{
                 "next_cursor": {
                     "description": "NextCursor fetches the next page; null on the last page.",
                     "type": "string",
+                    "x-nullable": true,
                     "example": "AQNnXzQ2AAAAAH08Gy..."
                 }
             }
@@ -1701,6 +1702,7 @@ const docTemplate = `{
                 "next_cursor": {
                     "description": "NextCursor fetches the next page; null on the last page.",
                     "type": "string",
+                    "x-nullable": true,
                     "example": "AQFnXzQ2AAAAAH08Gy..."
                 }
             }

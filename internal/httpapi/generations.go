@@ -48,7 +48,7 @@ type Generation struct {
 type GenerationPage struct {
 	Items []Generation `json:"items"`
 	// NextCursor fetches the next page; null on the last page.
-	NextCursor *string `json:"next_cursor" example:"AQNnXzQ2AAAAAH08Gy..."`
+	NextCursor *string `json:"next_cursor" extensions:"x-nullable" example:"AQNnXzQ2AAAAAH08Gy..."`
 }
 
 const headerIdempotencyKey = "Idempotency-Key"

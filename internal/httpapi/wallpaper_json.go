@@ -39,7 +39,7 @@ type Wallpaper struct {
 type WallpaperPage struct {
 	Items []Wallpaper `json:"items"`
 	// NextCursor fetches the next page; null on the last page.
-	NextCursor *string `json:"next_cursor" example:"AQFnXzQ2AAAAAH08Gy..."`
+	NextCursor *string `json:"next_cursor" extensions:"x-nullable" example:"AQFnXzQ2AAAAAH08Gy..."`
 }
 
 func (s *Server) wallpaperJSON(c *gin.Context, w *wallpaper.Wallpaper) Wallpaper {
