@@ -4,4 +4,5 @@ module.exports = {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.js'],
   restoreMocks: true,
+  setupFilesAfterEnv: ['<rootDir>/test/helpers/setup.js'],
 }

@@ -286,10 +286,9 @@ function createClient(options = {}) {
   }
 }
 
-// showError tells the user what went wrong. A cancelled action is not an
-// error worth a toast.
+// showError tells the user what went wrong, in a toast, and leaves the
+// request id in the console for whoever reads the server's logs.
 function showError(err, fallback) {
-  if (err && err.code === 'cancelled') return
   const title = (err && err.message) || fallback || '出错了，请重试'
   if (err && err.requestId) console.warn(`request ${err.requestId} failed: ${err.code} ${err.serverMessage || ''}`)
   wx.showToast({ title, icon: 'none', duration: 2500 })

@@ -1,0 +1,189 @@
+const { createServer, error, json, wallpaper } = require('./helpers/server')
+const { createWx, flush } = require('./helpers/wx')
+const { loadPage, tap } = require('./helpers/page')
+
+let server
+let mine
+
+beforeEach(() => {
+  server = createServer()
+  global.wx = createWx(server)
+  mine = [wallpaper(3, { public: false }), wallpaper(2), wallpaper(1)]
+  const quota = { daily_limit: 10, used_today: 3, remaining: 7, resets_at: '2026-11-24T00:00:00+08:00' }
+  server.route('GET', '/api/v1/me', () => json(Object.assign({}, server.user, { quota })))
+  server.route('PATCH', '/api/v1/me', (req) => {
+    server.user.nickname = req.body.nickname
+    return json(server.user)
+  })
+  server.route('POST', '/api/v1/me/avatar', (req) => {
+    server.user.avatar_url = `https://img.test/avatars/${req.file.name}.png`
+    return json(server.user)
+  })
+  server.route('GET', '/api/v1/me/wallpapers', (req) => {
+    const start = req.query.cursor ? Number(req.query.cursor) : 0
+    const limit = Number(req.query.limit)
+    const next = start + limit < mine.length ? String(start + limit) : null
+    return json({ items: mine.slice(start, start + limit), next_cursor: next })
+  })
+  server.route('PATCH', '/api/v1/wallpapers/{id}', (req) => {
+    const w = mine.find((item) => item.id === req.params.id)
+    w.public = req.body.public
+    return json(w)
+  })
+  server.route('DELETE', '/api/v1/wallpapers/{id}', (req) => {
+    mine = mine.filter((item) => item.id !== req.params.id)
+    return { status: 204 }
+  })
+})
+
+afterEach(() => {
+  delete global.wx
+  delete global.Page
+})
+
+async function openMine() {
+  const page = loadPage('pages/mine/mine')
+  page.onLoad({})
+  await page.onShow()
+  await flush()
+  return page
+}
+
+test('shows the profile, the quota and my wallpapers, private ones too', async () => {
+  const page = await openMine()
+
+  expect(page.data.user).toEqual({ id: 'u-1', nickname: '微信用户', avatar_url: '' })
+  expect(page.data.quota).toMatchObject({ remaining: 7, daily_limit: 10 })
+  expect(page.data.items.map((w) => [w.id, w.public])).toEqual([
+    ['w-3', false],
+    ['w-2', true],
+    ['w-1', true],
+  ])
+  expect(wx.login).toHaveBeenCalledTimes(1)
+})
+
+describe('avatar', () => {
+  test('uploads the chosen avatar as multipart field "file" through the POST alias', async () => {
+    const page = await openMine()
+
+    await page.onChooseAvatar({ detail: { avatarUrl: 'wxfile://tmp/avatar.jpg' } })
+
+    const call = server.callsTo('POST', '/api/v1/me/avatar')[0]
+    expect(call.wireMethod).toBe('POST')
+    expect(call.file).toEqual({ filePath: 'wxfile://tmp/avatar.jpg', name: 'file' })
+    expect(call.header.Authorization).toMatch(/^Bearer at-/)
+    expect(page.data.user.avatar_url).toBe('https://img.test/avatars/file.png')
+    expect(page.data.uploading).toBe(false)
+    expect(wx.showToast).toHaveBeenCalledWith(expect.objectContaining({ title: '头像已更新' }))
+  })
+
+  test('shows the picked image while uploading and puts the old one back on failure', async () => {
+    const page = await openMine()
+    server.route('POST', '/api/v1/me/avatar', () => error(413, 'payload_too_large', 'avatar over 2 MiB'))
+
+    const upload = page.onChooseAvatar({ detail: { avatarUrl: 'wxfile://tmp/huge.png' } })
+    expect(page.data.user.avatar_url).toBe('wxfile://tmp/huge.png')
+    await upload
+
+    expect(page.data.user.avatar_url).toBe('')
+    expect(wx.showToast).toHaveBeenCalledWith(expect.objectContaining({ title: '文件太大，请选择 2 MB 以内的图片' }))
+  })
+})
+
+describe('nickname', () => {
+  test('a new nickname is sent as PATCH (POST + override) once for blur and confirm', async () => {
+    const page = await openMine()
+
+    const confirm = page.onNicknameSave({ detail: { value: '  小明  ' } })
+    const blur = page.onNicknameSave({ detail: { value: '小明' } })
+    await Promise.all([confirm, blur])
+
+    const calls = server.callsTo('PATCH', '/api/v1/me')
+    expect(calls).toHaveLength(1)
+    expect(calls[0].wireMethod).toBe('POST')
+    expect(calls[0].header['X-HTTP-Method-Override']).toBe('PATCH')
+    expect(calls[0].body).toEqual({ nickname: '小明' })
+    expect(page.data.user.nickname).toBe('小明')
+  })
+
+  const ignored = [
+    { name: 'empty', value: '   ' },
+    { name: 'unchanged', value: '微信用户' },
+    { name: 'longer than 32 characters', value: '名'.repeat(33), toast: '昵称最多 32 个字' },
+  ]
+  ignored.forEach((tc) => {
+    test(`is not sent when ${tc.name}`, async () => {
+      const page = await openMine()
+
+      await page.onNicknameSave({ detail: { value: tc.value } })
+
+      expect(server.callsTo('PATCH', '/api/v1/me')).toHaveLength(0)
+      expect(page.data.user.nickname).toBe('微信用户')
+      if (tc.toast) expect(wx.showToast).toHaveBeenCalledWith(expect.objectContaining({ title: tc.toast }))
+    })
+  })
+
+  test('a rejected nickname is reverted with the reason', async () => {
+    const page = await openMine()
+    server.route('PATCH', '/api/v1/me', () => error(422, 'content_rejected', 'nickname rejected by moderation'))
+
+    await page.onNicknameSave({ detail: { value: '坏名字' } })
+
+    expect(page.data.user.nickname).toBe('微信用户')
+    expect(wx.showToast).toHaveBeenCalledWith(expect.objectContaining({ title: '内容未通过审核，请修改后重试' }))
+  })
+})
+
+describe('my wallpapers', () => {
+  test('the public switch sends PATCH {public} and keeps the answer', async () => {
+    const page = await openMine()
+
+    await page.onTogglePublic(tap({ id: 'w-3' }, { value: true }))
+
+    const call = server.callsTo('PATCH', '/api/v1/wallpapers/w-3')[0]
+    expect(call.body).toEqual({ public: true })
+    expect(call.header['X-HTTP-Method-Override']).toBe('PATCH')
+    expect(page.data.items[0].public).toBe(true)
+  })
+
+  test('a failed switch goes back', async () => {
+    const page = await openMine()
+    server.route('PATCH', '/api/v1/wallpapers/{id}', () => error(403, 'forbidden', 'not the owner'))
+
+    await page.onTogglePublic(tap({ id: 'w-2' }, { value: false }))
+
+    expect(page.data.items[1].public).toBe(true)
+    expect(wx.showToast).toHaveBeenCalledWith(expect.objectContaining({ title: '没有权限执行此操作' }))
+  })
+
+  test('delete asks first and removes the wallpaper once confirmed', async () => {
+    const page = await openMine()
+
+    await page.onDelete(tap({ id: 'w-2' }))
+
+    expect(wx.showModal).toHaveBeenCalledWith(expect.objectContaining({ title: '删除这张壁纸？' }))
+    expect(server.callsTo('DELETE', '/api/v1/wallpapers/w-2')).toHaveLength(1)
+    expect(page.data.items.map((w) => w.id)).toEqual(['w-3', 'w-1'])
+  })
+
+  test('delete does nothing when not confirmed', async () => {
+    const page = await openMine()
+    wx.showModal.mockImplementationOnce((opts) => Promise.resolve().then(() => opts.success({ confirm: false, cancel: true })))
+
+    await page.onDelete(tap({ id: 'w-2' }))
+
+    expect(server.callsTo('DELETE', '/api/v1/wallpapers/w-2')).toHaveLength(0)
+    expect(page.data.items).toHaveLength(3)
+  })
+
+  test('pages by cursor at the bottom', async () => {
+    mine = Array.from({ length: 25 }, (_, i) => wallpaper(25 - i))
+    const page = await openMine()
+    expect(page.data.items).toHaveLength(20)
+
+    await page.onReachBottom()
+
+    expect(page.data.items).toHaveLength(25)
+    expect(page.data.hasMore).toBe(false)
+  })
+})
