@@ -1,0 +1,107 @@
+/**
+ * @jest-environment jsdom
+ */
+// What WeChat DevTools checks when it opens the project, checked here as far
+// as a Linux machine can: app.json and the page files agree, every WXML and
+// WXSS file compiles with the official compilers (miniprogram-compiler's
+// wcc/wcsc), every event handler a template names exists on its page, and
+// the layering holds (only the request module touches the network, only
+// config.js knows the base URL, only endpoints.js spells API paths).
+const fs = require('fs')
+const path = require('path')
+const compiler = require('miniprogram-compiler')
+const { ROOT } = require('./helpers/page')
+
+function read(file) {
+  return fs.readFileSync(path.join(ROOT, file), 'utf8')
+}
+
+function readJson(file) {
+  return JSON.parse(read(file))
+}
+
+// sources lists the shipped .js files (tests and dependencies excluded).
+function sources(dir = '') {
+  return fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((entry) => {
+    const rel = path.join(dir, entry.name)
+    if (entry.isDirectory()) return ['node_modules', 'test', 'coverage'].includes(entry.name) ? [] : sources(rel)
+    return entry.name.endsWith('.js') && entry.name !== 'jest.config.js' ? [rel] : []
+  })
+}
+
+const app = readJson('app.json')
+
+describe('app.json', () => {
+  test('lists the four pages, gallery first', () => {
+    expect(app.pages).toEqual(['pages/gallery/gallery', 'pages/create/create', 'pages/mine/mine', 'pages/detail/detail'])
+  })
+
+  test('has the tab bar gallery, create, mine', () => {
+    expect(app.tabBar.list.map((tab) => tab.pagePath)).toEqual(['pages/gallery/gallery', 'pages/create/create', 'pages/mine/mine'])
+  })
+
+  test('sets network timeouts and the privacy check', () => {
+    expect(app.networkTimeout).toEqual(expect.objectContaining({ request: expect.any(Number), uploadFile: expect.any(Number), downloadFile: expect.any(Number) }))
+    expect(app.__usePrivacyCheck__).toBe(true)
+    expect(() => readJson(app.sitemapLocation)).not.toThrow()
+  })
+
+  test('project.config.json carries the placeholder AppID', () => {
+    expect(readJson('project.config.json')).toMatchObject({ appid: 'touristappid', compileType: 'miniprogram' })
+  })
+})
+
+describe.each(app.pages)('%s', (page) => {
+  test('has its .js, .json, .wxml and .wxss, and the .json parses', () => {
+    ;['.js', '.json', '.wxml', '.wxss'].forEach((ext) => expect(fs.existsSync(path.join(ROOT, page + ext))).toBe(true))
+    expect(() => readJson(`${page}.json`)).not.toThrow()
+  })
+
+  test('every handler its template binds is a function of the page', () => {
+    let definition
+    global.Page = (def) => {
+      definition = def
+    }
+    jest.isolateModules(() => require(path.join(ROOT, page)))
+    delete global.Page
+    const handlers = [...read(`${page}.wxml`).matchAll(/\b(?:bind|catch|mut-bind|capture-bind|capture-catch):?[a-z]+="([^"]+)"/g)].map((m) => m[1])
+    expect(handlers.length).toBeGreaterThan(0)
+    expect(handlers.filter((name) => typeof definition[name] !== 'function')).toEqual([])
+  })
+})
+
+describe('official compilers', () => {
+  test('every page template compiles with wcc', () => {
+    // The compiled templates expect a browser-like global (jsdom here).
+    const gwx = new Function(compiler.wxmlToJs(ROOT, { wxmlList: app.pages.map((p) => `${p}.wxml`), wxsList: [] }))()
+    app.pages.forEach((page) => expect(typeof gwx(`${page}.wxml`)).toBe('function'))
+  })
+
+  test('app.wxss and every page stylesheet compile with wcsc', () => {
+    // The raw wcsc wrapper, because wxssToJs hides wcsc's error message.
+    const wcsc = require('miniprogram-compiler/src/wcsc')
+    const list = ['app', ...app.pages]
+    const result = wcsc(ROOT, list)
+    expect(result instanceof Error ? result.message : '').toBe('')
+    list.forEach((file) => expect(result[`${file}.wxss`]).toBeDefined())
+  })
+})
+
+describe('layering', () => {
+  const files = sources()
+
+  test('only utils/request.js calls wx.request or wx.uploadFile', () => {
+    const offenders = files.filter((f) => f !== path.join('utils', 'request.js') && /wx\.(request|uploadFile)\s*\(/.test(read(f)))
+    expect(offenders).toEqual([])
+  })
+
+  test('only config.js holds a base URL', () => {
+    const offenders = files.filter((f) => f !== 'config.js' && /https?:\/\//.test(read(f)))
+    expect(offenders).toEqual([])
+  })
+
+  test('only utils/endpoints.js spells API paths', () => {
+    const offenders = files.filter((f) => f !== path.join('utils', 'endpoints.js') && /['`"]\/api\/v1\//.test(read(f)))
+    expect(offenders).toEqual([])
+  })
+})
