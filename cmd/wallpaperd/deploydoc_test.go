@@ -1,0 +1,44 @@
+package main
+
+import (
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/wallpaperd/wallpaperd/internal/config"
+)
+
+// TestDeployDocListsEverySetting: the production checklist in
+// docs/deploy.md names every environment variable config reads, so a new
+// setting cannot ship without a word on its production value.
+func TestDeployDocListsEverySetting(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/deploy.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := envVars(reflect.TypeFor[config.Config]())
+	if len(vars) < 20 {
+		t.Fatalf("found only %d settings in config.Config: %v", len(vars), vars)
+	}
+	for _, v := range vars {
+		if !strings.Contains(string(doc), "`"+v+"`") {
+			t.Errorf("docs/deploy.md does not mention `%s`", v)
+		}
+	}
+}
+
+// envVars collects the env tags of a config struct, nested ones included.
+func envVars(typ reflect.Type) []string {
+	var vars []string
+	for f := range typ.Fields() {
+		if name, _, _ := strings.Cut(f.Tag.Get("env"), ","); name != "" && name != "-" {
+			vars = append(vars, name)
+			continue
+		}
+		if f.Type.Kind() == reflect.Struct && f.Type.PkgPath() == typ.PkgPath() {
+			vars = append(vars, envVars(f.Type)...)
+		}
+	}
+	return vars
+}
