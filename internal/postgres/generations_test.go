@@ -1,0 +1,223 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wallpaperd/wallpaperd/internal/postgres"
+	"github.com/wallpaperd/wallpaperd/internal/postgres/pgtest"
+	"github.com/wallpaperd/wallpaperd/internal/wallpaper"
+)
+
+type genEnv struct {
+	pool     *pgxpool.Pool
+	store    *postgres.Generations
+	user     uuid.UUID
+	day      time.Time
+	enqueued []uuid.UUID
+	mu       sync.Mutex
+}
+
+func newGenEnv(t *testing.T) *genEnv {
+	t.Helper()
+	e := &genEnv{pool: pgtest.NewPool(t), day: time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)}
+	e.store = postgres.NewGenerations(e.pool, func(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.enqueued = append(e.enqueued, id)
+		return nil
+	})
+	if err := e.pool.QueryRow(context.Background(), `INSERT INTO users (openid) VALUES ('dev:gen') RETURNING id`).Scan(&e.user); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (e *genEnv) newGeneration(key string) wallpaper.NewGeneration {
+	return wallpaper.NewGeneration{
+		Generation: wallpaper.Generation{
+			ID: uuid.New(), UserID: e.user, Prompt: "a lake",
+			Options: wallpaper.Options{Size: wallpaper.SizePortrait, Style: wallpaper.StyleVivid, Quality: wallpaper.QualityStandard},
+		},
+		QuotaDay: e.day, DailyLimit: 3, IdempotencyKey: key, RequestHash: []byte("hash-of-the-request-0123456789ab"),
+	}
+}
+
+func (e *genEnv) used(t *testing.T) int {
+	t.Helper()
+	n, err := e.store.QuotaUsed(context.Background(), e.user, e.day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestGenerationLifecycle(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newGenEnv(t)
+
+	g, created, err := e.store.CreateGeneration(ctx, e.newGeneration(""))
+	if err != nil || !created || g.Status != wallpaper.StatusQueued {
+		t.Fatalf("CreateGeneration = %+v, %v, %v", g, created, err)
+	}
+	if len(e.enqueued) != 1 || e.enqueued[0] != g.ID {
+		t.Errorf("enqueued %v, want the new generation", e.enqueued)
+	}
+	for attempt := 1; attempt <= 2; attempt++ {
+		started, err := e.store.StartGeneration(ctx, g.ID)
+		if err != nil || started.Status != wallpaper.StatusRunning || started.Attempts != attempt {
+			t.Fatalf("StartGeneration #%d = %+v, %v", attempt, started, err)
+		}
+	}
+	w := wallpaper.Wallpaper{
+		ID: uuid.New(), Author: wallpaper.Author{ID: e.user}, Prompt: g.Prompt, Size: g.Options.Size,
+		Width: 1024, Height: 1792, Model: "offline", Params: map[string]any{"size": "1024x1792"},
+		ImageKey: "wallpapers/x/original.png", ThumbnailKey: "wallpapers/x/thumb.jpg", Public: true,
+	}
+	// Completing twice (a job run twice) leaves one wallpaper.
+	for range 2 {
+		w.ID = uuid.New()
+		if err := e.store.CompleteGeneration(ctx, g.ID, w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done, err := e.store.Generation(ctx, g.ID)
+	if err != nil || done.Status != wallpaper.StatusSucceeded || done.Wallpaper == nil || done.FinishedAt == nil {
+		t.Fatalf("after completing: %+v, %v", done, err)
+	}
+	if done.Wallpaper.Params["size"] != "1024x1792" {
+		t.Errorf("params = %v", done.Wallpaper.Params)
+	}
+	var n int
+	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM wallpapers WHERE generation_id = $1`, g.ID).Scan(&n); err != nil || n != 1 {
+		t.Errorf("%d wallpapers for one generation (%v)", n, err)
+	}
+	// A finished generation is neither restarted nor failed.
+	again, _ := e.store.StartGeneration(ctx, g.ID)
+	if again.Status != wallpaper.StatusSucceeded || again.Attempts != 2 {
+		t.Errorf("StartGeneration on a finished one changed it: %+v", again)
+	}
+	if err := e.store.FailGeneration(ctx, g.ID, wallpaper.Failure{Code: "x", Message: "y"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := e.store.Generation(ctx, g.ID); got.Status != wallpaper.StatusSucceeded {
+		t.Errorf("FailGeneration changed a succeeded generation to %s", got.Status)
+	}
+	if e.used(t) != 1 {
+		t.Errorf("quota used = %d, want 1", e.used(t))
+	}
+}
+
+func TestFailRefundsExactlyOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newGenEnv(t)
+	g1, _, _ := e.store.CreateGeneration(ctx, e.newGeneration(""))
+	if _, _, err := e.store.CreateGeneration(ctx, e.newGeneration("")); err != nil {
+		t.Fatal(err)
+	}
+	if e.used(t) != 2 {
+		t.Fatalf("used = %d, want 2", e.used(t))
+	}
+	f := wallpaper.Failure{Code: "content_policy", Message: "refused"}
+	var wg sync.WaitGroup
+	for range 8 { // concurrent failures of one generation refund once
+		wg.Go(func() {
+			if err := e.store.FailGeneration(ctx, g1.ID, f); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if e.used(t) != 1 {
+		t.Errorf("used = %d after failing one of two, want 1", e.used(t))
+	}
+	got, _ := e.store.Generation(ctx, g1.ID)
+	if got.Status != wallpaper.StatusFailed || got.Error == nil || got.Error.Code != "content_policy" {
+		t.Errorf("failed generation = %+v", got)
+	}
+	// The refunded unit can be spent again, up to the limit of 3.
+	if _, _, err := e.store.CreateGeneration(ctx, e.newGeneration("")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.store.CreateGeneration(ctx, e.newGeneration("")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.store.CreateGeneration(ctx, e.newGeneration("")); !errors.Is(err, wallpaper.ErrQuotaExceeded) {
+		t.Errorf("over the limit: %v, want ErrQuotaExceeded", err)
+	}
+}
+
+func TestIdempotentCreateUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newGenEnv(t)
+	ids := make([]uuid.UUID, 10)
+	var wg sync.WaitGroup
+	for i := range ids {
+		wg.Go(func() {
+			g, _, err := e.store.CreateGeneration(ctx, e.newGeneration("same-key"))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ids[i] = g.ID
+		})
+	}
+	wg.Wait()
+	for _, id := range ids {
+		if id != ids[0] {
+			t.Fatalf("one key made several generations: %v", ids)
+		}
+	}
+	if e.used(t) != 1 || len(e.enqueued) != 1 {
+		t.Errorf("used %d units and enqueued %d jobs for one key, want 1 and 1", e.used(t), len(e.enqueued))
+	}
+	other := e.newGeneration("same-key")
+	other.RequestHash = []byte("another-request-hash-0123456789ab")
+	if _, _, err := e.store.CreateGeneration(ctx, other); !errors.Is(err, wallpaper.ErrIdempotencyConflict) {
+		t.Errorf("same key, other request: %v, want ErrIdempotencyConflict", err)
+	}
+}
+
+func TestFailOrphans(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newGenEnv(t)
+	orphan, _, _ := e.store.CreateGeneration(ctx, e.newGeneration(""))
+	live, _, _ := e.store.CreateGeneration(ctx, e.newGeneration(""))
+	fresh, _, _ := e.store.CreateGeneration(ctx, e.newGeneration(""))
+	if _, err := e.pool.Exec(ctx, `UPDATE generations SET created_at = now() - interval '1 hour' WHERE id = ANY($1)`,
+		[]uuid.UUID{orphan.ID, live.ID}); err != nil {
+		t.Fatal(err)
+	}
+	// live has a job River still holds; orphan's job was discarded.
+	for id, state := range map[uuid.UUID]string{live.ID: "retryable", orphan.ID: "discarded"} {
+		if _, err := e.pool.Exec(ctx, `INSERT INTO river_job (args, kind, max_attempts, queue, state, finalized_at)
+			VALUES (jsonb_build_object('generation_id', $1::text), 'generate_wallpaper', 5, 'default', $2::river_job_state,
+			CASE WHEN $2 = 'discarded' THEN now() END)`, id, state); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := e.store.FailOrphans(ctx, "generate_wallpaper", 10*time.Minute, wallpaper.Failure{Code: "internal_error", Message: "lost"})
+	if err != nil || n != 1 {
+		t.Fatalf("FailOrphans = %d, %v; want 1", n, err)
+	}
+	for id, want := range map[uuid.UUID]string{orphan.ID: "failed", live.ID: "queued", fresh.ID: "queued"} {
+		g, _ := e.store.Generation(ctx, id)
+		if g.Status != want {
+			t.Errorf("generation %s is %s, want %s", id, g.Status, want)
+		}
+	}
+	if e.used(t) != 2 {
+		t.Errorf("used = %d, want 2 (the orphan refunded)", e.used(t))
+	}
+}
