@@ -8,7 +8,7 @@ let client
 beforeEach(() => {
   server = createServer()
   global.wx = createWx(server)
-  client = createClient({ baseURL: BASE_URL })
+  client = createClient({ baseURL: BASE_URL, devLoginCode: '' })
   server.route('GET', '/api/v1/me', (req) => json({ id: 'u-1', token: req.token }))
 })
 
@@ -37,6 +37,28 @@ describe('session', () => {
     expect(me.token).toBe(wx.getStorageSync(STORAGE_KEYS.access))
     expect(wx.getStorageSync(STORAGE_KEYS.refresh)).toMatch(/^rt-/)
     expect(server.callsTo('GET', '/api/v1/me')[0].header.Authorization).toBe(`Bearer ${me.token}`)
+  })
+
+  const devCodes = [
+    { name: 'uses the dev login code in the develop environment', env: 'develop', want: 'dev-alice' },
+    { name: 'ignores the dev login code in a release build', env: 'release', want: 'code-1' },
+    { name: 'ignores the dev login code in a trial build', env: 'trial', want: 'code-1' },
+  ]
+  devCodes.forEach((tc) => {
+    test(tc.name, async () => {
+      wx.envVersion = tc.env
+      server.route('POST', '/api/v1/auth/login', (req) => {
+        seen = req.body.code
+        return { status: 401, body: { code: 'invalid_code', message: 'no', request_id: 'r' } }
+      }, { auth: false })
+      let seen = ''
+      const devClient = createClient({ baseURL: BASE_URL, devLoginCode: 'dev-alice' })
+
+      await expect(devClient.request({ method: 'GET', path: '/api/v1/me' })).rejects.toMatchObject({ code: 'invalid_code' })
+
+      expect(seen).toBe(tc.want)
+      expect(wx.login).toHaveBeenCalledTimes(tc.want === 'dev-alice' ? 0 : 1)
+    })
   })
 
   test('sends no token and never logs in for a public call', async () => {

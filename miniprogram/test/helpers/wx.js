@@ -69,6 +69,9 @@ function createWx(server, { networkType = 'wifi' } = {}) {
 
     getNetworkType: jest.fn((opts) => later(() => opts.success && opts.success({ networkType: wx.networkType }))),
 
+    // Tests run as a release build: wx.login, not the dev login code.
+    envVersion: 'release',
+    getAccountInfoSync: jest.fn(() => ({ miniProgram: { appId: 'touristappid', envVersion: wx.envVersion } })),
     login: jest.fn((opts) => later(() => opts.success && opts.success({ code: `code-${server.nextCode()}`, errMsg: 'login:ok' }))),
 
     saveImageToPhotosAlbum: jest.fn((opts) => later(() => opts.success && opts.success({ errMsg: 'saveImageToPhotosAlbum:ok' }))),
