@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -68,6 +69,7 @@ func listenFront(opts frontOptions, h http.Handler, logger *slog.Logger) (*front
 	if opts.ReadHeaderTimeout > 0 {
 		srv.ReadHeaderTimeout = opts.ReadHeaderTimeout
 	}
+	srv.ErrorLog = log.New(serverErrorLog{logger}, "", 0)
 	if opts.CertFile != "" || opts.KeyFile != "" {
 		certs, err := tlscert.New(opts.CertFile, opts.KeyFile, logger)
 		if err != nil {
@@ -193,4 +195,19 @@ func redirectToHTTPS(httpsPort string) http.Handler {
 		}
 		http.Redirect(w, r, "https://"+host+r.URL.RequestURI(), http.StatusMovedPermanently)
 	})
+}
+
+// serverErrorLog takes net/http's own error lines into the structured log.
+// Failed TLS handshakes (scanners, clients too old for TLS 1.2) are routine
+// on the internet: they go to debug so they do not drown real warnings.
+type serverErrorLog struct{ logger *slog.Logger }
+
+func (l serverErrorLog) Write(p []byte) (int, error) {
+	msg := strings.TrimSpace(string(p))
+	level := slog.LevelWarn
+	if strings.Contains(msg, "TLS handshake error") {
+		level = slog.LevelDebug
+	}
+	l.logger.Log(context.Background(), level, "http server", "err", msg)
+	return len(p), nil
 }

@@ -32,10 +32,12 @@ func testRouter(t *testing.T) http.Handler {
 	return h
 }
 
-// startFront runs the listeners the way serve does, until the test ends.
-func startFront(t *testing.T, opts frontOptions, h http.Handler) *front {
+// startFront runs the listeners the way serve does, until the test ends;
+// their log, debug level included, goes to the returned buffer.
+func startFront(t *testing.T, opts frontOptions, h http.Handler) (*front, *syncBuffer) {
 	t.Helper()
-	fr, err := listenFront(opts, h, slog.New(slog.DiscardHandler))
+	logs := &syncBuffer{}
+	fr, err := listenFront(opts, h, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatalf("listenFront: %v", err)
 	}
@@ -53,7 +55,7 @@ func startFront(t *testing.T, opts frontOptions, h http.Handler) *front {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	return fr
+	return fr, logs
 }
 
 func addrOf(l listener) string { return l.ln.Addr().String() }
@@ -62,7 +64,7 @@ func TestTLS(t *testing.T) {
 	dir := t.TempDir()
 	first := tlscerttest.Write(t, dir, 1)
 	reload := make(chan os.Signal, 1)
-	fr := startFront(t, frontOptions{
+	fr, logs := startFront(t, frontOptions{
 		Addr:         "127.0.0.1:0",
 		CertFile:     first.CertFile,
 		KeyFile:      first.KeyFile,
@@ -96,6 +98,8 @@ func TestTLS(t *testing.T) {
 						conn.Close()
 						t.Fatalf("handshake with TLS %x..%x succeeded, want it refused", tt.min, tt.max)
 					}
+					// Routine on the internet: logged, at debug level.
+					waitForLog(t, logs, "level=DEBUG", "TLS handshake error", "unsupported versions")
 					return
 				}
 				if err != nil {
@@ -229,7 +233,7 @@ func checkHeader(t *testing.T, resp *http.Response, name, want string) {
 
 func TestSlowClientIsCutOff(t *testing.T) {
 	const readHeaderTimeout = time.Second
-	fr := startFront(t, frontOptions{Addr: "127.0.0.1:0", ReadHeaderTimeout: readHeaderTimeout}, testRouter(t))
+	fr, _ := startFront(t, frontOptions{Addr: "127.0.0.1:0", ReadHeaderTimeout: readHeaderTimeout}, testRouter(t))
 
 	conn, err := net.Dial("tcp", addrOf(fr.api))
 	if err != nil {
@@ -312,5 +316,27 @@ func TestServeTLSFromConfig(t *testing.T) {
 	checkHeader(t, resp, "Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 	if !strings.Contains(wpd.log.String(), "scheme=https") {
 		t.Errorf("start-up log does not say https:\n%s", wpd.log)
+	}
+}
+
+// waitForLog waits until one line of logs holds every part; the server
+// logs a failed handshake after the client has already seen it fail.
+func waitForLog(t *testing.T, logs *syncBuffer, parts ...string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		for _, line := range strings.Split(logs.String(), "\n") {
+			found := true
+			for _, p := range parts {
+				found = found && strings.Contains(line, p)
+			}
+			if found {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line with %q; log:\n%s", parts, logs)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
