@@ -30,6 +30,17 @@ const thingsSpec = `{
         }
       }
     },
+    "%s/things/{id}/name": {
+      "patch": {
+        "consumes": ["application/json"],
+        "produces": ["application/json"],
+        "parameters": [
+          {"name": "id", "in": "path", "required": true, "type": "string"},
+          {"name": "body", "in": "body", "required": true, "schema": {"$ref": "#/definitions/NewThing"}}
+        ],
+        "responses": {"200": {"description": "OK", "schema": {"$ref": "#/definitions/Thing"}}}
+      }
+    },
     "%s/things": {
       "post": {
         "consumes": ["application/json"],
@@ -83,7 +94,7 @@ const thingsSpec = `{
 // full under basePath "/" (as swag writes ours) or relative to basePath.
 func newThingsSpec(t *testing.T, basePath, pathPrefix string) *apitest.Spec {
 	t.Helper()
-	doc := fmt.Sprintf(thingsSpec, basePath, pathPrefix, pathPrefix, pathPrefix)
+	doc := fmt.Sprintf(thingsSpec, basePath, pathPrefix, pathPrefix, pathPrefix, pathPrefix)
 	spec, err := apitest.ParseSpec([]byte(doc))
 	if err != nil {
 		t.Fatalf("ParseSpec: %v", err)
@@ -126,6 +137,12 @@ func thingsHandler() http.Handler {
 		}
 		writeJSON(w, http.StatusCreated, fmt.Sprintf(`{"id":"1","name":%q}`, in.Name))
 	})
+	mux.HandleFunc("PATCH /api/v1/things/{id}/name", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, fmt.Sprintf(`{"id":%q,"name":"renamed"}`, r.PathValue("id")))
+	})
+	mux.HandleFunc("POST /api/v1/things/{id}/name", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, `{"id":"1","name":"POST reached the handler as POST"}`)
+	})
 	mux.HandleFunc("PUT /api/v1/things/{id}/picture", func(w http.ResponseWriter, r *http.Request) {
 		f, _, err := r.FormFile("file")
 		if err != nil {
@@ -142,7 +159,13 @@ func thingsHandler() http.Handler {
 		}
 		writeJSON(w, http.StatusNotFound, `{"code":"not_found","message":"no such endpoint","request_id":"r1"}`)
 	})
-	return mux
+	// Like httpapi: POST + X-HTTP-Method-Override: PATCH is a PATCH.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.Header.Get("X-HTTP-Method-Override") == "PATCH" {
+			r.Method = http.MethodPatch
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 func TestSpecServe(t *testing.T) {
@@ -153,6 +176,10 @@ func TestSpecServe(t *testing.T) {
 	jsonRequest := func(method, target, body string) *http.Request {
 		r := httptest.NewRequest(method, target, strings.NewReader(body))
 		r.Header.Set("Content-Type", "application/json")
+		return r
+	}
+	withHeader := func(r *http.Request, k, v string) *http.Request {
+		r.Header.Set(k, v)
 		return r
 	}
 	tests := []struct {
@@ -171,6 +198,9 @@ func TestSpecServe(t *testing.T) {
 		{name: "request breaks an enum", req: jsonRequest("POST", "/api/v1/things", `{"name":"kettle","size":"huge"}`), wantStatus: 201, wantErr: "request POST /api/v1/things does not match"},
 		{name: "request lacks a required field", req: jsonRequest("POST", "/api/v1/things", `{}`), wantStatus: 400, wantErr: `"name"`},
 		{name: "hostile request, response still checked", req: jsonRequest("POST", "/api/v1/things", `{}`), skipRequest: true, wantStatus: 400},
+		{name: "POST with X-HTTP-Method-Override: PATCH is held to the PATCH", req: withHeader(jsonRequest("POST", "/api/v1/things/7/name", `{"name":"x"}`), "X-HTTP-Method-Override", "PATCH"), wantStatus: 200},
+		{name: "the override does not excuse a bad body", req: withHeader(jsonRequest("POST", "/api/v1/things/7/name", `{}`), "X-HTTP-Method-Override", "PATCH"), wantStatus: 200, wantErr: `"name"`},
+		{name: "POST without the override is not the PATCH", req: jsonRequest("POST", "/api/v1/things/7/name", `{"name":"x"}`), wantStatus: 200, wantErr: "no documented operation"},
 		{name: "undocumented path", req: httptest.NewRequest("GET", "/api/v1/nothing", nil), wantStatus: 404, wantErr: "no documented operation"},
 		{name: "undocumented path on purpose", req: httptest.NewRequest("GET", "/api/v1/nothing", nil), skipRequest: true, wantStatus: 404},
 		{name: "undocumented path, error body of the wrong shape", req: httptest.NewRequest("GET", "/api/v1/nothing?break=shape", nil), skipRequest: true, wantStatus: 404, wantErr: `lacks "code"`},

@@ -33,6 +33,9 @@ import (
 // the module root.
 const SpecFile = "docs/swagger.json"
 
+// methodOverrideHeader turns a POST into a PATCH (see httpapi).
+const methodOverrideHeader = "X-HTTP-Method-Override"
+
 // errorSchemaName is the swag name of PRODUCT.md's error body; responses to
 // requests that match no documented operation are checked against it.
 const errorSchemaName = "httpapi.ErrorBody"
@@ -105,12 +108,21 @@ func (s *Spec) Serve(h http.Handler, ex Exchange) (*Response, error) {
 	}
 	ctx := req.Context()
 
+	// wx.request cannot send PATCH, so the server lets a POST with
+	// X-HTTP-Method-Override: PATCH reach the PATCH route; the spec
+	// documents the PATCH, and that is what such a request is held to.
+	asSent := req
+	if req.Method == http.MethodPost && strings.EqualFold(req.Header.Get(methodOverrideHeader), http.MethodPatch) {
+		asSent = req.Clone(ctx)
+		asSent.Method = http.MethodPatch
+	}
+
 	var errs []error
-	route, pathParams, routeErr := s.router.FindRoute(req)
+	route, pathParams, routeErr := s.router.FindRoute(asSent)
 	var input *openapi3filter.RequestValidationInput
 	if routeErr == nil {
 		input = &openapi3filter.RequestValidationInput{
-			Request:    cloneWithBody(req, body),
+			Request:    cloneWithBody(asSent, body),
 			PathParams: pathParams,
 			Route:      route,
 			Options: &openapi3filter.Options{
