@@ -4,5 +4,6 @@ module.exports = {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.js'],
   restoreMocks: true,
+  reporters: ['default', '<rootDir>/test/helpers/summary.js'],
   setupFilesAfterEnv: ['<rootDir>/test/helpers/setup.js'],
 }
