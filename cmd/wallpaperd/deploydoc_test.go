@@ -2,6 +2,8 @@ package main
 
 import (
 	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -41,4 +43,28 @@ func envVars(typ reflect.Type) []string {
 		}
 	}
 	return vars
+}
+
+// TestSystemdUnitVerifies runs systemd-analyze verify on
+// deploy/wallpaperd.service when systemd is installed. The binary is not
+// installed here, so ExecStart points at /bin/true for the check.
+func TestSystemdUnitVerifies(t *testing.T) {
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("systemd-analyze is not installed")
+	}
+	unit, err := os.ReadFile("../../deploy/wallpaperd.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const execStart = "ExecStart=/usr/local/bin/wallpaperd serve"
+	if !strings.Contains(string(unit), execStart) {
+		t.Fatalf("the unit no longer has %q; update the test", execStart)
+	}
+	path := filepath.Join(t.TempDir(), "wallpaperd.service")
+	writeTestFile(t, path, strings.Replace(string(unit), execStart, "ExecStart=/bin/true", 1))
+	out, err := exec.Command(analyze, "verify", path).CombinedOutput()
+	if err != nil || len(strings.TrimSpace(string(out))) > 0 {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
 }
