@@ -1,8 +1,11 @@
-// Tests run in node; the render test opts into jsdom with a docblock.
+// Tests run in node; the render tests opt into jsdom with a docblock.
+// test/live.test.js needs a running wallpaperd: it runs only when
+// WALLPAPERD_URL names one (npm run test:live).
 module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.js'],
+  testPathIgnorePatterns: process.env.WALLPAPERD_URL ? ['/node_modules/'] : ['/node_modules/', '/test/live\\.test\\.js$'],
   restoreMocks: true,
   reporters: ['default', '<rootDir>/test/helpers/summary.js'],
   setupFilesAfterEnv: ['<rootDir>/test/helpers/setup.js'],
