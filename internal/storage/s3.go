@@ -15,6 +15,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
@@ -69,9 +70,10 @@ func S3ConfigFrom(c config.S3) S3Config {
 
 // S3 keeps objects in an S3 bucket.
 type S3 struct {
-	client  *s3.Client
-	presign *s3.PresignClient
-	cfg     S3Config
+	client   *s3.Client
+	uploader *manager.Uploader
+	presign  *s3.PresignClient
+	cfg      S3Config
 }
 
 // NewS3 returns a store for cfg.Bucket. It does not contact the server
@@ -111,7 +113,8 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 	})
 	return &S3{
-		client: client,
+		client:   client,
+		uploader: newUploader(client),
 		presign: s3.NewPresignClient(client, func(o *s3.PresignOptions) {
 			o.Expires = cfg.PresignExpiry
 			o.Presigner = hourlySigner{v4.NewSigner(func(so *v4.SignerOptions) {
@@ -142,11 +145,15 @@ func (s *S3) Check(ctx context.Context) error {
 	return nil
 }
 
-// Put uploads data under key, replacing what was there. One PutObject
-// does: images are far below its 5 GiB limit, and a bytes.Reader is
-// seekable, which the SDK needs to sign the payload over plain HTTP.
-// (feature/s3/manager would add only multipart uploads, and it is
-// deprecated for transfermanager, which needs a newer SDK than go.mod's.)
+// newUploader returns the stack's uploader: one PutObject for an image,
+// multipart for anything over 16 MiB.
+func newUploader(client *s3.Client) *manager.Uploader {
+	return manager.NewUploader(client, func(u *manager.Uploader) { u.PartSize = 16 << 20 })
+}
+
+// Put uploads data under key, replacing what was there. The body is a
+// bytes.Reader: seekable, which the SDK needs to sign the payload over
+// plain HTTP.
 func (s *S3) Put(ctx context.Context, key string, data []byte, contentType string) error {
 	if err := ValidateKey(key); err != nil {
 		return err
@@ -162,7 +169,7 @@ func (s *S3) Put(ctx context.Context, key string, data []byte, contentType strin
 	if contentType != "" {
 		in.ContentType = aws.String(contentType)
 	}
-	_, err := s.client.PutObject(ctx, in)
+	_, err := s.uploader.Upload(ctx, in)
 	if err != nil {
 		return fmt.Errorf("storage: put %s: %w", key, err)
 	}
