@@ -77,12 +77,29 @@ lint: $(TOOLS_BIN)/staticcheck ## gofmt, go vet and staticcheck
 	staticcheck -tags browser ./test/browser/
 
 .PHONY: test
-test: verify lint test-go lint-openapi test-browser test-newman ## Every test: generated docs, lint, Go tests on real Postgres and S3, the API contract checks
+test: verify lint test-go fuzz lint-openapi test-browser test-newman ## Every test: generated docs, lint, Go tests on real Postgres and S3, fuzzing, the API contract checks
 	@echo "make test: all green"
 
 .PHONY: test-go
 test-go: $(TOOLS_BIN)/versitygw nginx ## Go tests with -race against real Postgres, a real S3 server and nginx
 	REQUIRE_S3=1 REQUIRE_NGINX=1 go test $(GO_TEST_FLAGS) ./...
+
+# Each fuzz target runs for FUZZTIME from its seeds (f.Add and the
+# committed testdata/fuzz/ corpus); a failing input is written to
+# testdata/fuzz/ by go test, to be committed with the fix.
+FUZZTIME ?= 10s
+FUZZ_TARGETS := \
+	./internal/httpapi:FuzzBindJSON \
+	./internal/wallpaper:FuzzNormalizePrompt \
+	./internal/wallpaper:FuzzCursorDecode \
+	./internal/auth:FuzzVerifyAccessToken
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME (10s) each: request decoding, prompts, cursors, access tokens
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; echo "fuzz $$name in $$pkg for $(FUZZTIME)"; \
+		go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 ## ---- API contract: OpenAPI lint, Swagger UI in a browser, Postman ----
 

@@ -54,6 +54,9 @@ func NewAccessTokens(key []byte, ttl time.Duration, now func() time.Time) (*Acce
 			jwt.WithIssuer(Issuer),
 			jwt.WithAudience(Audience),
 			jwt.WithExpirationRequired(),
+			// Strict base64: the spare bits of the signature's last
+			// character must be zero, or four strings pass as one token.
+			jwt.WithStrictDecoding(),
 			jwt.WithTimeFunc(now),
 		),
 	}, nil
