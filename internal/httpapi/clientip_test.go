@@ -91,6 +91,9 @@ func TestClientIP(t *testing.T) {
 		// nearest the proxy that it did not itself trust is the client.
 		{name: "trusted proxy: client-sent prefix ignored", trusted: loopback, peer: "127.0.0.1:5000",
 			headers: map[string]string{"X-Forwarded-For": "6.6.6.6, 203.0.113.7"}, want: "203.0.113.7"},
+		// TRUSTED_PROXIES="127.0.0.1, ::1" splits into a list with a space.
+		{name: "trusted entries with spaces", trusted: []string{"127.0.0.1", " ::1"}, peer: "[::1]:5000",
+			headers: map[string]string{"X-Forwarded-For": "203.0.113.7"}, want: "203.0.113.7"},
 		{name: "untrusted peer among trusted config", trusted: loopback, peer: "192.0.2.1:5000",
 			headers: map[string]string{"X-Forwarded-For": "203.0.113.7", "X-Real-IP": "203.0.113.8"}, want: "192.0.2.1"},
 	}

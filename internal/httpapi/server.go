@@ -80,17 +80,22 @@ func newRouter(cfg Config, deps Deps) (*gin.Engine, error) {
 	// Release mode always: our own access log replaces Gin's debug output.
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{cfg: cfg, deps: deps}
+	// Gin gets the parsed prefixes, not the raw list: it would refuse the
+	// " ::1" of "127.0.0.1, ::1" that the configuration accepts.
+	ginTrusted := make([]string, 0, len(cfg.TrustedProxies))
 	for _, p := range cfg.TrustedProxies {
 		prefix, err := parsePrefix(p)
 		if err != nil {
 			return nil, fmt.Errorf("httpapi: trusted proxy %q: %w", p, err)
 		}
 		s.trusted = append(s.trusted, prefix)
+		ginTrusted = append(ginTrusted, prefix.Masked().String())
 	}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	// Only peers in TrustedProxies may set the client address.
-	if err := r.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+	// Only peers in TrustedProxies may set the client address; an empty
+	// list trusts nobody (gin.New alone would trust everyone).
+	if err := r.SetTrustedProxies(ginTrusted); err != nil {
 		return nil, err
 	}
 	r.RemoteIPHeaders = []string{"X-Forwarded-For", "X-Real-IP"}
