@@ -1,60 +1,13 @@
 /**
  * @jest-environment jsdom
  */
-// The gallery rendered for real: its WXML compiled and run by
-// miniprogram-simulate, the page loaded as a component (simulate has no
-// Page), data from the fake server.
-const path = require('path')
+// The gallery rendered for real, data from the fake server.
 const { createServer, json, wallpaper } = require('./helpers/server')
 const { createWx, flush } = require('./helpers/wx')
-const { ROOT } = require('./helpers/page')
 
 const server = createServer()
-// simulate merges its own canned wx into whatever global.wx already is, so
-// the fake runtime has to be in place before it is required.
 global.wx = createWx(server)
-const simulate = require('miniprogram-simulate')
-
-// simulate registers <image> as a bare slot, dropping src; this stand-in
-// keeps src as a property and shows it as data-src so the test can see
-// which picture each cell asks for.
-require('j-component').register({
-  id: 'image',
-  tagName: 'wx-image',
-  template: '<view class="image-src" data-src="{{src}}"><slot/></view>',
-  properties: { src: { type: String, value: '' }, mode: { type: String, value: '' }, lazyLoad: { type: Boolean, value: false } },
-})
-
-// pageAsComponent turns a Page definition into a Component one: top-level
-// functions become methods, and attaching the component stands in for
-// onLoad.
-global.Page = (definition) => {
-  const methods = {}
-  Object.keys(definition).forEach((key) => {
-    if (typeof definition[key] === 'function') methods[key] = definition[key]
-  })
-  global.Component({
-    data: definition.data,
-    methods,
-    lifetimes: {
-      attached() {
-        if (this.onLoad) this.onLoad({})
-      },
-    },
-  })
-}
-
-function render() {
-  // simulate runs the page file with require; a fresh registry makes it run
-  // (and call Page) again for every render.
-  let id
-  jest.isolateModules(() => {
-    id = simulate.load(path.join(ROOT, 'pages/gallery/gallery'))
-  })
-  const comp = simulate.render(id)
-  comp.attach(document.createElement('parent-wrapper'))
-  return comp
-}
+const { renderPage } = require('./helpers/render')
 
 test('the gallery renders a thumbnail per wallpaper and loads more at the bottom', async () => {
   const feed = Array.from({ length: 25 }, (_, i) => wallpaper(25 - i))
@@ -69,7 +22,7 @@ test('the gallery renders a thumbnail per wallpaper and loads more at the bottom
     { auth: false },
   )
 
-  const comp = render()
+  const comp = renderPage('pages/gallery/gallery')
   await flush()
 
   let cells = comp.dom.querySelectorAll('.main--cell')
@@ -93,9 +46,21 @@ test('the gallery renders a thumbnail per wallpaper and loads more at the bottom
 test('an empty feed renders the empty state and no cells', async () => {
   server.route('GET', '/api/v1/wallpapers', () => json({ items: [], next_cursor: null }), { auth: false })
 
-  const comp = render()
+  const comp = renderPage('pages/gallery/gallery')
   await flush()
 
   expect(comp.dom.querySelectorAll('.main--cell')).toHaveLength(0)
   expect(comp.dom.querySelector('.main--empty').textContent).toContain('还没有公开的壁纸')
+})
+
+test('a failed first page renders the error state with a retry button', async () => {
+  server.route('GET', '/api/v1/wallpapers', () => ({ fail: 'request:fail timeout' }), { auth: false })
+
+  const comp = renderPage('pages/gallery/gallery')
+  await flush()
+
+  expect(comp.dom.querySelectorAll('.main--cell')).toHaveLength(0)
+  expect(comp.dom.textContent).toContain('加载失败')
+  expect(comp.dom.textContent).toContain('网络超时，请重试')
+  expect(comp.dom.querySelector('.main--retry')).not.toBeNull()
 })

@@ -1,0 +1,102 @@
+/**
+ * @jest-environment jsdom
+ */
+// Create, detail and mine rendered for real (see helpers/render.js), data
+// from the fake server: each page's main states come out of its template.
+const { createServer, json, wallpaper } = require('./helpers/server')
+const { createWx, flush } = require('./helpers/wx')
+
+const server = createServer()
+global.wx = createWx(server)
+const { renderPage } = require('./helpers/render')
+
+const quota = { daily_limit: 10, used_today: 3, remaining: 7, resets_at: '2026-11-24T00:00:00+08:00' }
+let generation
+
+server.route('GET', '/api/v1/me', () => json(Object.assign({}, server.user, { nickname: '小明', quota })))
+server.route('POST', '/api/v1/generations', (req) => {
+  generation = { id: 'g-1', status: 'queued', prompt: req.body.prompt, created_at: '2026-11-23T05:00:00Z' }
+  return json(generation, 202)
+})
+server.route('GET', '/api/v1/generations/{id}', () => json(generation))
+server.route('GET', '/api/v1/wallpapers/{id}', () => json(wallpaper(4, { prompt: '霓虹雨夜里的一只猫', liked: true, like_count: 9 })))
+server.route('GET', '/api/v1/me/wallpapers', () => json({ items: [wallpaper(2, { public: false }), wallpaper(1)], next_cursor: null }))
+
+const text = (comp) => comp.dom.textContent.replace(/\s+/g, ' ')
+
+// inside finds `inner` within the element of `outer`: a stand-in's own
+// nodes do not match a descendant selector that starts in the page.
+function inside(comp, outer, inner) {
+  const host = comp.dom.querySelector(outer)
+  return host && host.querySelector(inner)
+}
+
+describe('create', () => {
+  let comp
+  afterEach(() => comp.instance.onUnload())
+
+  test('renders the form with counter, pickers and quota, then the progress', async () => {
+    comp = renderPage('pages/create/create')
+    await flush()
+
+    expect(comp.dom.querySelector('.main--counter').textContent).toBe('0/1000')
+    expect(text(comp)).toContain('今日剩余 7 / 10 次')
+    expect(text(comp)).toContain('竖屏 9:16（手机壁纸）')
+    expect(text(comp)).toContain('鲜艳')
+
+    comp.instance.onPromptInput({ detail: { value: '一只猫🐱' } })
+    await flush()
+    expect(comp.dom.querySelector('.main--counter').textContent).toBe('4/1000')
+
+    await comp.instance.onSubmit()
+    await flush()
+    expect(comp.dom.querySelector('.main--counter')).toBeNull()
+    expect(text(comp)).toContain('排队中…')
+    expect(text(comp)).toContain('一只猫🐱')
+  })
+
+  test('renders the result with its two actions', async () => {
+    comp = renderPage('pages/create/create')
+    await flush()
+
+    comp.instance.finish({ id: 'g-2', status: 'succeeded', prompt: 'x', wallpaper: wallpaper(8) })
+    await flush()
+
+    expect(inside(comp, '.main--result-image', '.image-src').getAttribute('data-src')).toBe('https://img.test/w-8.thumb.jpg')
+    expect(text(comp)).toContain('查看大图')
+    expect(text(comp)).toContain('再来一张')
+  })
+})
+
+test('detail renders the thumbnail first, then the original, with likes and the share button', async () => {
+  const comp = renderPage('pages/detail/detail', { id: 'w-4' })
+  await flush()
+
+  const frame = () => inside(comp, '.main--full', '.image-src').getAttribute('data-src')
+  expect(frame()).toBe('https://img.test/w-4.thumb.jpg')
+  expect(inside(comp, '.main--preload', '.image-src').getAttribute('data-src')).toBe('https://img.test/w-4.png')
+  expect(text(comp)).toContain('♥9')
+  expect(text(comp)).toContain('霓虹雨夜里的一只猫')
+  expect(inside(comp, '.main--share', '.button-probe').getAttribute('data-open-type')).toBe('share')
+
+  comp.instance.onOriginalLoad()
+  await flush()
+  expect(frame()).toBe('https://img.test/w-4.png')
+  expect(comp.dom.querySelector('.main--preload')).toBeNull()
+})
+
+test('mine renders the chooseAvatar button, the nickname input, the quota and my wallpapers', async () => {
+  const comp = renderPage('pages/mine/mine')
+  await flush()
+
+  expect(inside(comp, '.main--avatar-button', '.button-probe').getAttribute('data-open-type')).toBe('chooseAvatar')
+  const nickname = inside(comp, '.main--nickname', '.input-probe')
+  expect(nickname.getAttribute('data-type')).toBe('nickname')
+  expect(nickname.getAttribute('data-value')).toBe('小明')
+  expect(text(comp)).toContain('今日已用 3 / 10 次，剩余 7 次')
+  const items = comp.dom.querySelectorAll('.main--item')
+  expect(items).toHaveLength(2)
+  expect(items[0].textContent).toContain('私密')
+  expect(items[1].textContent).toContain('公开')
+  expect(items[0].querySelector('.main--delete').getAttribute('data-id')).toBe('w-2')
+})
