@@ -8,9 +8,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
+	"image/png"
 	"io"
+	"math/rand/v2"
+	"mime/multipart"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -97,6 +102,7 @@ func checkThroughProxy(t *testing.T, p proxied) {
 	// tells them apart.
 	const clientIP = "127.0.0.2"
 	client := clientFrom(t, clientIP, pair)
+	var accessToken string // from the login case
 
 	tests := []struct {
 		name, method, url, body string
@@ -131,6 +137,7 @@ func checkThroughProxy(t *testing.T, p proxied) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				accessToken = s.AccessToken
 				req.Header.Set("Authorization", "Bearer "+s.AccessToken)
 				resp, err := client.Do(req)
 				if err != nil {
@@ -198,6 +205,56 @@ func checkThroughProxy(t *testing.T, p proxied) {
 			}
 		})
 	}
+
+	// wx.uploadFile and wx.downloadFile through the proxy: a body far over
+	// the proxy's in-memory buffer, then the stored image.
+	t.Run("avatar upload and download", func(t *testing.T) {
+		if accessToken == "" {
+			t.Skip("the login case failed")
+		}
+		var form bytes.Buffer
+		mw := multipart.NewWriter(&form)
+		part, err := mw.CreateFormFile("file", "avatar.png")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := part.Write(noisePNG(t, 700)); err != nil {
+			t.Fatal(err)
+		}
+		if err := mw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		req, err := http.NewRequest(http.MethodPut, https+"/api/v1/me/avatar", &form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		req.Header.Set("Authorization", "Bearer "+accessToken)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("PUT /api/v1/me/avatar (%d bytes): status %d, body %.300s", form.Len(), resp.StatusCode, body)
+		}
+		var u struct {
+			AvatarURL string `json:"avatar_url"`
+		}
+		if err := json.Unmarshal(body, &u); err != nil {
+			t.Fatal(err)
+		}
+		// https because wallpaperd believed the proxy's X-Forwarded-Proto.
+		avatar, err := url.Parse(u.AvatarURL)
+		if err != nil || avatar.Scheme != "https" {
+			t.Fatalf("avatar_url %q, want an https URL", u.AvatarURL)
+		}
+		img := get(t, client, https+avatar.RequestURI())
+		if img.StatusCode != http.StatusOK || !strings.HasPrefix(img.Header.Get("Content-Type"), "image/") {
+			t.Errorf("GET %s through the proxy: %d %s", avatar.RequestURI(), img.StatusCode, img.Header.Get("Content-Type"))
+		}
+	})
 
 	// Every request that reached wallpaperd so far was logged with the
 	// client's address, the spoofed one included.
@@ -506,4 +563,23 @@ func writeTestFile(t *testing.T, path, data string) {
 	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// noisePNG encodes a size×size image of random pixels: it does not
+// compress, so the upload is about 3 bytes a pixel.
+func noisePNG(t *testing.T, size int) []byte {
+	t.Helper()
+	img := image.NewNRGBA(image.Rect(0, 0, size, size))
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range img.Pix {
+		img.Pix[i] = byte(rng.UintN(256))
+		if i%4 == 3 {
+			img.Pix[i] = 255 // opaque: encoded as RGB
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
