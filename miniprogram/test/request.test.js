@@ -126,6 +126,19 @@ describe('session', () => {
     expect(wx.login).not.toHaveBeenCalled()
   })
 
+  test('a refresh the server cannot answer is an error, without a new login', async () => {
+    await loggedIn()
+    server.expireAccessTokens()
+    server.route('POST', '/api/v1/auth/refresh', () => error(503, 'unavailable', 'database unavailable'), { auth: false })
+
+    const results = await Promise.allSettled([1, 2].map(() => client.request({ method: 'GET', path: '/api/v1/me' })))
+
+    results.forEach((r) => expect(r).toMatchObject({ status: 'rejected', reason: { statusCode: 503, code: 'unavailable' } }))
+    expect(server.callsTo('POST', '/api/v1/auth/refresh')).toHaveLength(1)
+    expect(wx.login).not.toHaveBeenCalled()
+    expect(wx.getStorageSync(STORAGE_KEYS.refresh)).not.toBe('')
+  })
+
   test('a failed login rejects every waiting request with the login error', async () => {
     wx.login.mockImplementation((opts) => Promise.resolve().then(() => opts.fail({ errMsg: 'login:fail' })))
 

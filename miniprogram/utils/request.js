@@ -239,8 +239,9 @@ function createClient(options = {}) {
         saveSession(parseBody(res.data))
         return
       }
-      // A 5xx says nothing about the token: logging in would not help.
-      if (res.statusCode >= 500) throw errorFromResponse(res)
+      // A 5xx or a 429 says nothing about the token: logging in would not
+      // help, and would spend a wx.login code.
+      if (res.statusCode >= 500 || res.statusCode === 429) throw errorFromResponse(res)
     }
     clearSession()
     await login()
