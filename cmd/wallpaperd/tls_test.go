@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"syscall"
@@ -338,5 +339,41 @@ func waitForLog(t *testing.T, logs *syncBuffer, parts ...string) {
 			t.Fatalf("no log line with %q; log:\n%s", parts, logs)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestRedirectToHTTPS(t *testing.T) {
+	tests := []struct {
+		name, httpsPort, host, target string
+		wantStatus                    int
+		wantLocation                  string
+	}{
+		{name: "default port left out", httpsPort: "443", host: "api.example.com", target: "/api/v1/wallpapers?limit=5",
+			wantStatus: http.StatusMovedPermanently, wantLocation: "https://api.example.com/api/v1/wallpapers?limit=5"},
+		{name: "plain port replaced", httpsPort: "443", host: "api.example.com:80", target: "/healthz",
+			wantStatus: http.StatusMovedPermanently, wantLocation: "https://api.example.com/healthz"},
+		{name: "other HTTPS port kept", httpsPort: "8443", host: "api.example.com:8080", target: "/healthz",
+			wantStatus: http.StatusMovedPermanently, wantLocation: "https://api.example.com:8443/healthz"},
+		{name: "IPv6 literal", httpsPort: "443", host: "[2001:db8::1]:80", target: "/x",
+			wantStatus: http.StatusMovedPermanently, wantLocation: "https://[2001:db8::1]/x"},
+		{name: "IPv6 literal, other port", httpsPort: "8443", host: "[2001:db8::1]", target: "/x",
+			wantStatus: http.StatusMovedPermanently, wantLocation: "https://[2001:db8::1]:8443/x"},
+		{name: "a path like a host stays a path", httpsPort: "443", host: "api.example.com", target: "//evil.example/x",
+			wantStatus: http.StatusMovedPermanently, wantLocation: "https://api.example.com//evil.example/x"},
+		{name: "no host", httpsPort: "443", host: "", target: "/x", wantStatus: http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, "http://placeholder"+tt.target, nil)
+			req.Host = tt.host
+			rec := httptest.NewRecorder()
+			redirectToHTTPS(tt.httpsPort).ServeHTTP(rec, req)
+			if rec.Code != tt.wantStatus {
+				t.Fatalf("status = %d, want %d", rec.Code, tt.wantStatus)
+			}
+			if got := rec.Header().Get("Location"); got != tt.wantLocation {
+				t.Errorf("Location = %q, want %q", got, tt.wantLocation)
+			}
+		})
 	}
 }
