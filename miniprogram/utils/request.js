@@ -291,13 +291,6 @@ function createClient(options = {}) {
     upload(opts) {
       return send(Object.assign({ method: 'POST' }, opts), transmitUpload)
     },
-    hasSession() {
-      return Boolean(accessToken())
-    },
-    currentUser() {
-      return wx.getStorageSync(STORAGE_KEYS.user) || null
-    },
-    clearSession,
   }
 }
 
