@@ -95,7 +95,9 @@ func listenFront(opts frontOptions, h http.Handler, logger *slog.Logger) (*front
 			_ = ln.Close()
 			return nil, fmt.Errorf("listening on %s: %w", opts.RedirectAddr, err)
 		}
-		f.redirect = &listener{srv: newRedirectServer(opts.RedirectAddr, httpsPort), ln: rln}
+		redirect := newRedirectServer(opts.RedirectAddr, httpsPort)
+		redirect.ErrorLog = srv.ErrorLog
+		f.redirect = &listener{srv: redirect, ln: rln}
 	}
 	return f, nil
 }
