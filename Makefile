@@ -35,6 +35,11 @@ build: ## Build bin/wallpaperd
 migrate: ## Apply pending migrations (DATABASE_URL, or the dev database)
 	go run ./cmd/wallpaperd migrate up
 
+# Not part of test: it takes minutes and measures, it does not check.
+.PHONY: bench
+bench: ## Gallery at 1,000,000 wallpapers: seed a throwaway database, run wallpaperd, HTTP vs raw SQL (BENCH_FLAGS, docs/benchmarks.md)
+	go run ./cmd/wallpaperd-bench $(BENCH_FLAGS)
+
 ## ---- tools ----
 
 $(TOOLS_BIN)/swag:

@@ -48,6 +48,16 @@ const (
 // $2 user) and next page ($1, $2, $3 as the feed, $4 user).
 var ListSQL = struct{ FeedFirst, FeedAfter, MineFirst, MineAfter string }{feedFirst, feedAfter, mineFirst, mineAfter}
 
+// The detail statement and the caller's likes among a page of ids.
+const (
+	wallpaperByID = `SELECT ` + wallpaperColumns + wallpaperFrom + `WHERE w.id = $1`
+	likedAmong    = `SELECT wallpaper_id FROM likes WHERE user_id = $1 AND wallpaper_id = ANY($2)`
+)
+
+// ItemSQL exposes, for the benchmark's raw-SQL baseline like ListSQL, the
+// detail statement ($1 id) and the liked-flags statement ($1 user, $2 ids).
+var ItemSQL = struct{ Wallpaper, LikedAmong string }{wallpaperByID, likedAmong}
+
 // Feed implements wallpaper.GalleryReader.
 func (s *Gallery) Feed(ctx context.Context, after *wallpaper.Cursor, limit int) ([]wallpaper.Wallpaper, error) {
 	if after == nil {
@@ -84,7 +94,7 @@ func (s *Gallery) query(ctx context.Context, sql string, args ...any) ([]wallpap
 
 // Wallpaper implements wallpaper.GalleryReader.
 func (s *Gallery) Wallpaper(ctx context.Context, id uuid.UUID) (*wallpaper.Wallpaper, error) {
-	w, err := scanWallpaper(s.pool.QueryRow(ctx, `SELECT `+wallpaperColumns+wallpaperFrom+`WHERE w.id = $1`, id))
+	w, err := scanWallpaper(s.pool.QueryRow(ctx, wallpaperByID, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, wallpaper.ErrNotFound.With("wallpaper not found", nil)
 	}
@@ -150,7 +160,7 @@ func (s *Gallery) DeleteWallpaper(ctx context.Context, id uuid.UUID, check func(
 
 // LikedAmong implements wallpaper.LikeStore.
 func (s *Gallery) LikedAmong(ctx context.Context, userID uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
-	rows, err := s.pool.Query(ctx, `SELECT wallpaper_id FROM likes WHERE user_id = $1 AND wallpaper_id = ANY($2)`, userID, ids)
+	rows, err := s.pool.Query(ctx, likedAmong, userID, ids)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: reading likes: %w", err)
 	}

@@ -1,0 +1,113 @@
+// Command wallpaperd-bench measures the gallery at a million wallpapers.
+//
+// It creates a fresh database on a Postgres server (dropped at the end),
+// migrates it, seeds users and wallpapers with COPY, builds and starts the
+// real wallpaperd binary against it, and drives it over loopback at a fixed
+// concurrency: the first feed page, a page 50,000 items deep, a detail and
+// a user's own list. It runs the same SQL through pgx at the same
+// concurrency (the database's own ceiling) and prints one table with both.
+//
+// Usage (make bench runs it with the defaults):
+//
+//	go run ./cmd/wallpaperd-bench [-wallpapers 1000000] [-users 10000] [-c 32] [-d 10s]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "wallpaperd-bench:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the command line.
+type options struct {
+	adminURL    string
+	wallpapers  int
+	users       int
+	concurrency int
+	duration    time.Duration
+	warmup      time.Duration
+	server      string // a built wallpaperd; empty: build one
+}
+
+func parseOptions(args []string) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("wallpaperd-bench", flag.ContinueOnError)
+	admin := os.Getenv("BENCH_DATABASE_URL")
+	if admin == "" {
+		admin = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	}
+	fs.StringVar(&o.adminURL, "admin-url", admin, "a database URL on the server to create the bench database on ($BENCH_DATABASE_URL)")
+	fs.IntVar(&o.wallpapers, "wallpapers", 1_000_000, "wallpapers to seed")
+	fs.IntVar(&o.users, "users", 10_000, "users owning them (the bench user is one of them)")
+	fs.IntVar(&o.concurrency, "c", 32, "concurrent requests")
+	fs.DurationVar(&o.duration, "d", 10*time.Second, "measuring time of each scenario")
+	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured time before each scenario")
+	fs.StringVar(&o.server, "server", "", "a wallpaperd binary to run (default: go build ./cmd/wallpaperd)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if o.users < 1 || o.wallpapers < o.users || o.concurrency < 1 || o.duration <= 0 {
+		return o, errors.New("need users >= 1, wallpapers >= users, c >= 1, d > 0")
+	}
+	return o, nil
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	o, err := parseOptions(args)
+	if err != nil {
+		return err
+	}
+	machine, err := describeMachine(ctx, o.adminURL)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out, machine)
+
+	db, err := createDatabase(ctx, o.adminURL)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := db.drop(); err != nil {
+			fmt.Fprintln(os.Stderr, "wallpaperd-bench: dropping the bench database:", err)
+		}
+	}()
+	fmt.Fprintf(out, "database %s created and migrated\n", db.name)
+
+	seedStart := time.Now()
+	fixture, err := seed(ctx, db, o.users, o.wallpapers, out)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "seeded %d wallpapers across %d users in %v\n", o.wallpapers, o.users, time.Since(seedStart).Round(100*time.Millisecond))
+
+	srv, err := startServer(ctx, o, db.url)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	fmt.Fprintf(out, "wallpaperd serving at %s (log: %s)\n", srv.base, srv.logPath)
+
+	results, err := measure(ctx, o, db, srv, fixture, out)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out)
+	report(out, o, machine, results)
+	return nil
+}

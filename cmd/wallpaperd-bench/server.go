@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// server is a running wallpaperd process.
+type server struct {
+	base    string // http://127.0.0.1:PORT
+	logPath string
+	cmd     *exec.Cmd
+	exited  chan error
+	dir     string
+}
+
+// startServer builds wallpaperd (unless o.server names a binary) and runs
+// it in dev mode against databaseURL on a free loopback port, its log in a
+// file, and waits until it is ready.
+func startServer(ctx context.Context, o options, databaseURL string) (*server, error) {
+	dir, err := os.MkdirTemp("", "wallpaperd-bench-")
+	if err != nil {
+		return nil, err
+	}
+	bin := o.server
+	if bin == "" {
+		root, err := moduleRoot()
+		if err != nil {
+			return nil, err
+		}
+		bin = filepath.Join(dir, "wallpaperd")
+		build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./cmd/wallpaperd")
+		build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return nil, fmt.Errorf("building wallpaperd: %w", err)
+		}
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := l.Addr().String()
+	l.Close()
+
+	s := &server{base: "http://" + addr, logPath: filepath.Join(dir, "wallpaperd.log"), dir: dir, exited: make(chan error, 1)}
+	logFile, err := os.Create(s.logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close()
+	s.cmd = exec.Command(bin, "serve")
+	// The working directory is the temporary one, so no .env is read.
+	s.cmd.Dir = dir
+	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
+	s.cmd.Env = []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + os.Getenv("HOME"),
+		"APP_ENV=dev",
+		"DATABASE_URL=" + databaseURL,
+		"HTTP_ADDR=" + addr,
+		"DATA_DIR=" + filepath.Join(dir, "data"),
+		"SWAGGER_ENABLED=false",
+		"WORKERS=2",
+	}
+	if err := s.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting wallpaperd: %w", err)
+	}
+	go func() { s.exited <- s.cmd.Wait() }()
+
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		select {
+		case err := <-s.exited:
+			return nil, fmt.Errorf("wallpaperd exited at start (%v); see %s", err, s.logPath)
+		default:
+		}
+		resp, err := http.Get(s.base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			return nil, fmt.Errorf("wallpaperd not ready within a minute; see %s", s.logPath)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// stop ends the server gracefully (SIGTERM), then for good.
+func (s *server) stop() {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(30 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+	}
+}
+
+// moduleRoot walks up from the working directory to go.mod.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("run from inside the wallpaperd module, or pass -server")
+		}
+		dir = parent
+	}
+}
