@@ -85,7 +85,7 @@ lint: $(TOOLS_BIN)/staticcheck ## gofmt, go vet and staticcheck
 	staticcheck -tags browser ./test/browser/
 
 .PHONY: test
-test: verify lint test-go fuzz lint-openapi test-browser test-newman ## Every test: generated docs, lint, Go tests on real Postgres and S3, fuzzing, the API contract checks
+test: verify lint test-go fuzz lint-openapi test-browser test-newman test-miniprogram ## Every test: generated docs, lint, Go tests on real Postgres and S3, fuzzing, the API contract checks, the mini-program
 	@echo "make test: all green"
 
 .PHONY: test-go
@@ -135,4 +135,4 @@ test-newman: node_modules ## The Postman collection (api/) with newman against w
 
 .PHONY: test-miniprogram
 test-miniprogram: ## Mini-program tests (jest + miniprogram-simulate; contract check against docs/swagger.json)
-	cd miniprogram && npm ci && npm test
+	cd miniprogram && npm ci --no-audit --no-fund && npm test
