@@ -270,6 +270,10 @@ func TestGalleryUserWallpapers(t *testing.T) {
 		if !ok || w.Public != public || w.Author.ID != alice {
 			t.Errorf("alice's list holds %+v", w)
 		}
+		// Lists leave the model parameters to the detail (cheaper pages).
+		if w.Params != nil {
+			t.Errorf("a list item carries params %v", w.Params)
+		}
 	}
 	if got, err := store.UserWallpapers(context.Background(), uuid.New(), nil, 10); err != nil || len(got) != 0 {
 		t.Errorf("an unknown user's list = %v, %v; want empty", got, err)
