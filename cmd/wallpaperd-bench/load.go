@@ -28,6 +28,15 @@ type stats struct {
 	requests int
 	elapsed  time.Duration
 	p50, p99 time.Duration
+	cpu      time.Duration // the server's CPU time over the measured phase (HTTP only)
+}
+
+// cpuPerRequest is the server's CPU time per request.
+func (s stats) cpuPerRequest() time.Duration {
+	if s.requests == 0 {
+		return 0
+	}
+	return s.cpu / time.Duration(s.requests)
 }
 
 func (s stats) rps() float64 { return float64(s.requests) / s.elapsed.Seconds() }
@@ -40,7 +49,8 @@ type result struct {
 
 // drive runs op from c goroutines for warmup (unmeasured), then for d,
 // and returns the latencies. i numbers the calls, for cycling inputs.
-func drive(ctx context.Context, c int, warmup, d time.Duration, op func(ctx context.Context, i int) error) (stats, error) {
+// cpu, when not nil, reads the server's CPU time used so far.
+func drive(ctx context.Context, c int, warmup, d time.Duration, cpu func() time.Duration, op func(ctx context.Context, i int) error) (stats, error) {
 	var counter atomic.Int64
 	phase := func(d time.Duration, record bool) (stats, error) {
 		ctx, cancel := context.WithCancel(ctx)
@@ -86,7 +96,13 @@ func drive(ctx context.Context, c int, warmup, d time.Duration, op func(ctx cont
 	if _, err := phase(warmup, false); err != nil {
 		return stats{}, err
 	}
-	return phase(d, true)
+	if cpu == nil {
+		return phase(d, true)
+	}
+	before := cpu()
+	st, err := phase(d, true)
+	st.cpu = cpu() - before
+	return st, err
 }
 
 // client is the load generator's HTTP side: enough idle connections for
@@ -213,7 +229,7 @@ func measure(ctx context.Context, o options, db *benchDB, srv *server, fx *fixtu
 	if err != nil {
 		return nil, err
 	}
-	const depth = 50_000
+	depth := o.depth
 	walkStart := time.Now()
 	cursor, err := deepCursor(ctx, hc, srv.base, depth)
 	if err != nil {
@@ -255,7 +271,7 @@ func measure(ctx context.Context, o options, db *benchDB, srv *server, fx *fixtu
 			sql:  []func(int) (string, []any){func(int) (string, []any) { return postgres.ListSQL.FeedFirst, []any{limit} }},
 		},
 		{
-			name: "feed, 50,000 deep",
+			name: fmt.Sprintf("feed, %d deep", depth),
 			url:  func(int) string { return srv.base + "/api/v1/wallpapers?cursor=" + url.QueryEscape(cursor) },
 			sql: []func(int) (string, []any){func(int) (string, []any) {
 				return postgres.ListSQL.FeedAfter, []any{limit, deepAt, deepID}
@@ -288,13 +304,13 @@ func measure(ctx context.Context, o options, db *benchDB, srv *server, fx *fixtu
 		if sc.auth {
 			tok = token
 		}
-		h, err := drive(ctx, o.concurrency, o.warmup, o.duration, func(ctx context.Context, i int) error {
+		h, err := drive(ctx, o.concurrency, o.warmup, o.duration, srv.cpuTime, func(ctx context.Context, i int) error {
 			return get(ctx, hc, sc.url(i), tok)
 		})
 		if err != nil {
 			return nil, fmt.Errorf("%s over HTTP: %w", sc.name, err)
 		}
-		s, err := drive(ctx, o.concurrency, o.warmup, o.duration, sqlOp(sqlPool, sc.sql...))
+		s, err := drive(ctx, o.concurrency, o.warmup, o.duration, nil, sqlOp(sqlPool, sc.sql...))
 		if err != nil {
 			return nil, fmt.Errorf("%s as SQL: %w", sc.name, err)
 		}
@@ -341,7 +357,7 @@ func (m machine) String() string {
 }
 
 func describeMachine(ctx context.Context, adminURL string) (machine, error) {
-	m := machine{cpus: runtime.NumCPU(), goVer: runtime.Version(), memory: "?", load: "?", when: time.Now().UTC()}
+	m := machine{cpus: runtime.NumCPU(), goVer: runtime.Version(), memory: "?", when: time.Now().UTC()}
 	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
 			if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
@@ -351,9 +367,7 @@ func describeMachine(ctx context.Context, adminURL string) (machine, error) {
 			}
 		}
 	}
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		m.load = strings.Join(strings.Fields(string(b))[:3], " ")
-	}
+	m.load = loadAverage()
 	conn, err := pgx.Connect(ctx, adminURL)
 	if err != nil {
 		return m, fmt.Errorf("connecting to Postgres: %w", err)
@@ -372,12 +386,12 @@ func report(out io.Writer, o options, m machine, rs []result) {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "%d wallpapers, %d users, %d concurrent, %v per scenario after %v warm-up\n\n",
 		o.wallpapers, o.users, o.concurrency, o.duration, o.warmup)
-	fmt.Fprintln(&b, "| scenario | HTTP rps | HTTP p50 ms | HTTP p99 ms | SQL rps | SQL p50 ms | SQL p99 ms | HTTP/SQL rps |")
-	fmt.Fprintln(&b, "|---|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(&b, "| scenario | HTTP rps | HTTP p50 ms | HTTP p99 ms | SQL rps | SQL p50 ms | SQL p99 ms | HTTP/SQL rps | wallpaperd CPU ms/req |")
+	fmt.Fprintln(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rs {
-		fmt.Fprintf(&b, "| %s | %.0f | %s | %s | %.0f | %s | %s | %.0f %% |\n", r.name,
+		fmt.Fprintf(&b, "| %s | %.0f | %s | %s | %.0f | %s | %s | %.0f %% | %s |\n", r.name,
 			r.http.rps(), ms(r.http.p50), ms(r.http.p99), r.sql.rps(), ms(r.sql.p50), ms(r.sql.p99),
-			100*r.http.rps()/r.sql.rps())
+			100*r.http.rps()/r.sql.rps(), ms(r.http.cpuPerRequest()))
 	}
 	first, deep := rs[0], rs[1]
 	verdict := func(ok bool) string {
@@ -394,5 +408,14 @@ func report(out io.Writer, o options, m machine, rs []result) {
 	fmt.Fprintf(&b, "- feed at >= 50 %% of raw SQL: %s (%.0f %%)\n", verdict(feedShare >= 0.5), 100*feedShare)
 	fmt.Fprintf(&b, "- feed p99 < 20 ms at %d concurrent: %s (%s ms first page, %s ms deep)\n", o.concurrency,
 		verdict(first.http.p99 < 20*time.Millisecond && deep.http.p99 < 20*time.Millisecond), ms(first.http.p99), ms(deep.http.p99))
+	fmt.Fprintf(&b, "\nload average at the end: %s\n", loadAverage())
 	_, _ = out.Write(b.Bytes())
+}
+
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
 }

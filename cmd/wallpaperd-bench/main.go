@@ -39,6 +39,7 @@ type options struct {
 	wallpapers  int
 	users       int
 	concurrency int
+	depth       int // items behind the deep page
 	duration    time.Duration
 	warmup      time.Duration
 	server      string // a built wallpaperd; empty: build one
@@ -55,14 +56,15 @@ func parseOptions(args []string) (options, error) {
 	fs.IntVar(&o.wallpapers, "wallpapers", 1_000_000, "wallpapers to seed")
 	fs.IntVar(&o.users, "users", 10_000, "users owning them (the bench user is one of them)")
 	fs.IntVar(&o.concurrency, "c", 32, "concurrent requests")
+	fs.IntVar(&o.depth, "depth", 50_000, "items before the deep feed page")
 	fs.DurationVar(&o.duration, "d", 10*time.Second, "measuring time of each scenario")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured time before each scenario")
 	fs.StringVar(&o.server, "server", "", "a wallpaperd binary to run (default: go build ./cmd/wallpaperd)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	if o.users < 1 || o.wallpapers < o.users || o.concurrency < 1 || o.duration <= 0 {
-		return o, errors.New("need users >= 1, wallpapers >= users, c >= 1, d > 0")
+	if o.users < 1 || o.wallpapers < o.users || o.concurrency < 1 || o.duration <= 0 || o.depth < 1 || o.depth > o.wallpapers*8/10 {
+		return o, errors.New("need users >= 1, wallpapers >= users, c >= 1, d > 0, 1 <= depth <= 80 % of wallpapers (9 in 10 are public)")
 	}
 	return o, nil
 }
