@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/getkin/kin-openapi/openapi2"
 	"github.com/getkin/kin-openapi/openapi2conv"
@@ -48,8 +49,16 @@ type Spec struct {
 }
 
 // LoadSpec reads docs/swagger.json from the module root, found by walking up
-// from the working directory (a test's package directory) to go.mod.
-func LoadSpec() (*Spec, error) {
+// from the working directory (a test's package directory) to go.mod. The
+// document is read and checked once per test binary; every caller shares
+// the result, which validation only reads.
+func LoadSpec() (*Spec, error) { return loadSpecOnce() }
+
+// loadSpecOnce spares each test the parse and the document check (tens of
+// milliseconds, more under -race).
+var loadSpecOnce = sync.OnceValues(loadSpec)
+
+func loadSpec() (*Spec, error) {
 	root, err := moduleRoot()
 	if err != nil {
 		return nil, err
