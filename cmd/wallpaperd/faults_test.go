@@ -1,0 +1,675 @@
+package main
+
+// Fault tests: the promise is that every accepted generation ends as a
+// wallpaper or as a failure with its quota unit returned, and that a
+// fault in a dependency degrades the service without corrupting it. Each
+// test runs the whole service as serve wires it (newApp) on its own
+// database, against a real dependency that is made to fail: the fake
+// OpenAI scripted to answer badly, a real S3 server (versitygw) killed and
+// restarted, real Postgres connections terminated. The process tests
+// (faults_process_test.go) kill and stop the real binary.
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wallpaperd/wallpaperd/internal/config"
+	"github.com/wallpaperd/wallpaperd/internal/httpapi"
+	"github.com/wallpaperd/wallpaperd/internal/httpapi/apitest"
+	"github.com/wallpaperd/wallpaperd/internal/imagegen/imagegentest"
+	"github.com/wallpaperd/wallpaperd/internal/postgres"
+	"github.com/wallpaperd/wallpaperd/internal/postgres/pgtest"
+)
+
+// faultService is the whole service in this process with its workers
+// running, on a fresh database.
+type faultService struct {
+	app     *app
+	pool    *pgxpool.Pool
+	handler http.Handler
+	api     *apitest.Client
+	dbURL   string
+}
+
+// startFaultService wires the service from vars (on top of fast-retry
+// test defaults) and stops it when the test ends.
+func startFaultService(t *testing.T, vars map[string]string) *faultService {
+	t.Helper()
+	dbURL := pgtest.NewURL(t)
+	env := map[string]string{
+		"DATA_DIR":         t.TempDir(),
+		"DATABASE_URL":     dbURL,
+		"JOB_RETRY_BASE":   "50ms",
+		"JOB_MAX_ATTEMPTS": "3",
+		"WORKERS":          "4",
+		"DAILY_QUOTA":      "50",
+		"SHUTDOWN_TIMEOUT": "4s",
+	}
+	for k, v := range vars {
+		env[k] = v
+	}
+	cfg, err := config.Parse(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	pool, err := postgres.Open(context.Background(), dbURL, postgres.PoolConfig{MaxConns: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	a, err := newApp(context.Background(), cfg, logger, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler, err := httpapi.New(a.httpConfig(cfg), a.httpDeps(logger, func(context.Context) error { return nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("workers: %v", err)
+		}
+		stopCtx, stop := context.WithTimeout(context.Background(), 20*time.Second)
+		defer stop()
+		if err := a.stop(stopCtx); err != nil {
+			t.Errorf("stopping the workers: %v", err)
+		}
+	})
+	return &faultService{app: a, pool: pool, handler: handler, api: apitest.New(t, handler), dbURL: dbURL}
+}
+
+func (s *faultService) login(t *testing.T, name string) string {
+	t.Helper()
+	res := s.api.Do(http.MethodPost, "/api/v1/auth/login", map[string]string{"code": "dev-" + name})
+	if res.Status != http.StatusOK {
+		t.Fatalf("login %s: %d %s", name, res.Status, res.Body)
+	}
+	var sess httpapi.Session
+	res.JSON(t, &sess)
+	return sess.AccessToken
+}
+
+// submit posts a generation and returns its id; the test ends unless it
+// is accepted.
+func (s *faultService) submit(t *testing.T, token, prompt string) string {
+	t.Helper()
+	// The smallest size: painting and thumbnailing under -race on a busy
+	// machine is what a fault test waits for most.
+	res := s.api.Do(http.MethodPost, "/api/v1/generations", map[string]string{"prompt": prompt, "size": "1024x1024"}, apitest.Bearer(token))
+	if res.Status != http.StatusAccepted {
+		t.Fatalf("submit: %d %s", res.Status, res.Body)
+	}
+	var g httpapi.Generation
+	res.JSON(t, &g)
+	return g.ID
+}
+
+// finished polls a generation until it succeeded or failed.
+func (s *faultService) finished(t *testing.T, token, id string, within time.Duration) httpapi.Generation {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		res := s.api.Do(http.MethodGet, "/api/v1/generations/"+id, nil, apitest.Bearer(token))
+		if res.Status != http.StatusOK {
+			t.Fatalf("polling %s: %d %s", id, res.Status, res.Body)
+		}
+		var g httpapi.Generation
+		res.JSON(t, &g)
+		if g.Status == "succeeded" || g.Status == "failed" {
+			return g
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("generation %s still %s after %v", id, g.Status, within)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// usedToday is the caller's quota use as GET /me reports it.
+func (s *faultService) usedToday(t *testing.T, token string) int {
+	t.Helper()
+	res := s.api.Do(http.MethodGet, "/api/v1/me", nil, apitest.Bearer(token))
+	if res.Status != http.StatusOK {
+		t.Fatalf("GET /me: %d %s", res.Status, res.Body)
+	}
+	var me httpapi.Me
+	res.JSON(t, &me)
+	return me.Quota.UsedToday
+}
+
+// metric reads one sample of the service's /metrics, 0 when absent.
+func (s *faultService) metric(t *testing.T, series string) float64 {
+	t.Helper()
+	return scrapeMetric(t, s.app.metrics.Handler(), series)
+}
+
+func scrapeMetric(t *testing.T, h http.Handler, series string) float64 {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	sc := bufio.NewScanner(rec.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("metric %s: %v", series, err)
+			}
+			return f
+		}
+	}
+	return 0
+}
+
+const (
+	quotaSpent    = `wallpaperd_quota_units_total{event="spent"}`
+	quotaRefunded = `wallpaperd_quota_units_total{event="refunded"}`
+)
+
+// TestFaultImageModel: each way the image model misbehaves ends the
+// generation in the right state with the right quota, on the API, in the
+// database and in the metrics.
+func TestFaultImageModel(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		vars     map[string]string
+		replies  func(t *testing.T) []imagegentest.Reply
+		status   string
+		code     string // of a failure
+		attempts int
+		calls    int // image requests the model received
+	}{
+		{
+			name:    "500 then success",
+			replies: func(*testing.T) []imagegentest.Reply { return []imagegentest.Reply{imagegentest.ServerError()} },
+			status:  "succeeded", attempts: 2, calls: 2,
+		},
+		{
+			name: "429 with Retry-After, then success",
+			replies: func(*testing.T) []imagegentest.Reply {
+				return []imagegentest.Reply{imagegentest.RateLimited("1")}
+			},
+			status: "succeeded", attempts: 2, calls: 2,
+		},
+		{
+			name: "429 on every attempt: fails after the bounded attempts, refunded",
+			replies: func(*testing.T) []imagegentest.Reply {
+				r := imagegentest.RateLimited("1")
+				return []imagegentest.Reply{r, r, r}
+			},
+			status: "failed", code: "upstream_rate_limited", attempts: 3, calls: 3,
+		},
+		{
+			name: "a hang past the job timeout, then success",
+			vars: map[string]string{"JOB_TIMEOUT": "15s"},
+			replies: func(*testing.T) []imagegentest.Reply {
+				return []imagegentest.Reply{imagegentest.Hang()}
+			},
+			status: "succeeded", attempts: 2, calls: 2,
+		},
+		{
+			name: "hangs on every attempt: fails with a timeout, refunded",
+			vars: map[string]string{"JOB_TIMEOUT": "15s", "JOB_MAX_ATTEMPTS": "2"},
+			replies: func(*testing.T) []imagegentest.Reply {
+				return []imagegentest.Reply{imagegentest.Hang(), imagegentest.Hang()}
+			},
+			status: "failed", code: "upstream_timeout", attempts: 2, calls: 2,
+		},
+		{
+			name: "content policy: fails at once, refunded",
+			replies: func(*testing.T) []imagegentest.Reply {
+				return []imagegentest.Reply{imagegentest.ContentPolicy()}
+			},
+			status: "failed", code: "content_policy", attempts: 1, calls: 1,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			fake := imagegentest.NewFakeOpenAI(t)
+			fake.Enqueue(tt.replies(t)...)
+			vars := map[string]string{"OPENAI_API_KEY": imagegentest.APIKey, "OPENAI_BASE_URL": fake.BaseURL(), "OPENAI_TIMEOUT": "30s"}
+			for k, v := range tt.vars {
+				vars[k] = v
+			}
+			s := startFaultService(t, vars)
+			token := s.login(t, "model")
+			id := s.submit(t, token, "a lighthouse in a storm")
+			if used := s.usedToday(t, token); used != 1 {
+				t.Fatalf("after acceptance used_today = %d, want 1", used)
+			}
+
+			g := s.finished(t, token, id, 60*time.Second)
+			if g.Status != tt.status || g.Attempts != tt.attempts {
+				t.Fatalf("generation %s after %d attempts, want %s after %d (error %+v)", g.Status, g.Attempts, tt.status, tt.attempts, g.Error)
+			}
+			if got := fake.Calls(); got != tt.calls {
+				t.Errorf("the model got %d requests, want %d", got, tt.calls)
+			}
+			wantUsed, wantRefunded := 1, 0.0
+			if tt.status == "failed" {
+				if g.Error == nil || g.Error.Code != tt.code {
+					t.Errorf("error %+v, want code %s", g.Error, tt.code)
+				}
+				if g.Wallpaper != nil {
+					t.Errorf("a failed generation has a wallpaper: %+v", g.Wallpaper)
+				}
+				wantUsed, wantRefunded = 0, 1
+			} else if g.Wallpaper == nil || g.Error != nil {
+				t.Errorf("succeeded with wallpaper %+v and error %+v", g.Wallpaper, g.Error)
+			}
+			if used := s.usedToday(t, token); used != wantUsed {
+				t.Errorf("used_today = %d, want %d", used, wantUsed)
+			}
+			var refunded bool
+			if err := s.pool.QueryRow(context.Background(), `SELECT refunded FROM generations WHERE id = $1`, id).Scan(&refunded); err != nil {
+				t.Fatal(err)
+			}
+			if refunded != (tt.status == "failed") {
+				t.Errorf("generations.refunded = %v", refunded)
+			}
+			if got := s.metric(t, quotaSpent); got != 1 {
+				t.Errorf("quota spent metric = %v, want 1", got)
+			}
+			if got := s.metric(t, quotaRefunded); got != wantRefunded {
+				t.Errorf("quota refunded metric = %v, want %v", got, wantRefunded)
+			}
+		})
+	}
+}
+
+// versity is a versitygw process this test controls: stopped and started
+// again on the same port over the same directory.
+type versity struct {
+	bin, addr, dir string
+	cfg            map[string]string // the S3_* settings
+	cmd            *exec.Cmd
+	exited         chan struct{}
+}
+
+func startVersity(t *testing.T) *versity {
+	t.Helper()
+	bin := os.Getenv("VERSITYGW_BIN")
+	if bin == "" {
+		bin, _ = exec.LookPath("versitygw")
+	}
+	if bin == "" {
+		if p, _ := filepath.Abs("../../.tools/bin/versitygw"); fileExists(p) {
+			bin = p
+		}
+	}
+	if bin == "" {
+		if os.Getenv("REQUIRE_S3") == "1" {
+			t.Fatal("REQUIRE_S3=1 but there is no versitygw binary (make tools)")
+		}
+		t.Skip("no versitygw binary (make tools)")
+	}
+	v := &versity{bin: bin, addr: freeLoopbackAddr(t), dir: t.TempDir()}
+	v.cfg = map[string]string{
+		"S3_BUCKET": "faults", "S3_REGION": "us-east-1", "S3_ENDPOINT": "http://" + v.addr,
+		"S3_FORCE_PATH_STYLE": "true", "S3_ACCESS_KEY_ID": "AKFAULTS0123456789", "S3_SECRET_ACCESS_KEY": "faults-secret-0123456789abcdef",
+	}
+	v.start(t)
+	t.Cleanup(v.stop)
+	if _, err := v.client().CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("faults")}); err != nil {
+		t.Fatalf("creating the bucket: %v", err)
+	}
+	return v
+}
+
+func (v *versity) start(t *testing.T) {
+	t.Helper()
+	v.cmd = exec.Command(v.bin, "--port", v.addr, "--quiet", "posix", v.dir)
+	v.cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+v.cfg["S3_ACCESS_KEY_ID"], "ROOT_SECRET_KEY="+v.cfg["S3_SECRET_ACCESS_KEY"])
+	if err := v.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	v.exited = make(chan struct{})
+	go func(cmd *exec.Cmd, exited chan struct{}) { _ = cmd.Wait(); close(exited) }(v.cmd, v.exited)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get("http://" + v.addr + "/")
+		if err == nil {
+			resp.Body.Close()
+			return
+		}
+		select {
+		case <-v.exited:
+			t.Fatalf("versitygw exited at start")
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("versitygw does not answer on %s", v.addr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stop kills the server, as a crash or a network cut would.
+func (v *versity) stop() {
+	if v.cmd == nil {
+		return
+	}
+	_ = v.cmd.Process.Kill()
+	<-v.exited
+	v.cmd = nil
+}
+
+func (v *versity) client() *s3.Client {
+	return s3.New(s3.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(v.cfg["S3_ENDPOINT"]), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(v.cfg["S3_ACCESS_KEY_ID"], v.cfg["S3_SECRET_ACCESS_KEY"], ""),
+	})
+}
+
+// TestFaultStorage: with the S3 server down, jobs fail at storing and are
+// retried; once it is back they succeed, and every wallpaper's image and
+// thumbnail exist in the bucket.
+func TestFaultStorage(t *testing.T) {
+	t.Parallel()
+	gw := startVersity(t)
+	fake := imagegentest.NewFakeOpenAI(t)
+	vars := map[string]string{
+		"OPENAI_API_KEY": imagegentest.APIKey, "OPENAI_BASE_URL": fake.BaseURL(),
+		"JOB_MAX_ATTEMPTS": "10", "JOB_RETRY_BASE": "100ms", "WORKERS": "2",
+	}
+	for k, v := range gw.cfg {
+		vars[k] = v
+	}
+	s := startFaultService(t, vars)
+	token := s.login(t, "storage")
+
+	// One generation stored while S3 is up, then S3 goes away.
+	before := s.submit(t, token, "before the outage")
+	if g := s.finished(t, token, before, 60*time.Second); g.Status != "succeeded" {
+		t.Fatalf("with S3 up: %s %+v", g.Status, g.Error)
+	}
+	gw.stop()
+	const n = 4
+	ids := []string{before}
+	for i := range n {
+		ids = append(ids, s.submit(t, token, fmt.Sprintf("during the outage %d", i)))
+	}
+	// Every first attempt meets the dead server; wait until they all have.
+	waitFor(t, 60*time.Second, "the jobs to fail at storing", func() bool {
+		return s.metric(t, `wallpaperd_dependency_calls_total{dependency="storage",operation="put",outcome="error"}`) >= n
+	})
+	gw.start(t)
+
+	for _, id := range ids {
+		if g := s.finished(t, token, id, 90*time.Second); g.Status != "succeeded" {
+			t.Errorf("generation %s: %s %+v", id, g.Status, g.Error)
+		}
+	}
+	if used := s.usedToday(t, token); used != len(ids) {
+		t.Errorf("used_today = %d, want %d", used, len(ids))
+	}
+	// Nothing references a missing object.
+	rows, err := s.pool.Query(context.Background(), `SELECT image_key, thumbnail_key FROM wallpapers`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) ([2]string, error) {
+		var k [2]string
+		err := r.Scan(&k[0], &k[1])
+		return k, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != len(ids) {
+		t.Fatalf("%d wallpapers, want %d", len(keys), len(ids))
+	}
+	client := gw.client()
+	for _, pair := range keys {
+		for _, key := range pair {
+			if _, err := client.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String("faults"), Key: aws.String(key)}); err != nil {
+				t.Errorf("wallpaper object %s is missing: %v", key, err)
+			}
+		}
+	}
+}
+
+// TestFaultDatabase: the service's Postgres connections are terminated
+// again and again under traffic. Requests answer 503 (never 500) while it
+// happens, the service recovers by itself, and no accepted generation is
+// lost: every one ends succeeded, with the quota exact.
+func TestFaultDatabase(t *testing.T) {
+	t.Parallel()
+	fake := imagegentest.NewFakeOpenAI(t)
+	s := startFaultService(t, map[string]string{
+		"OPENAI_API_KEY": imagegentest.APIKey, "OPENAI_BASE_URL": fake.BaseURL(),
+		"JOB_MAX_ATTEMPTS": "10", "JOB_RETRY_BASE": "100ms", "WORKERS": "2",
+	})
+	dbName := databaseName(t, s.dbURL)
+	users := []string{"db-a", "db-b", "db-c"}
+	tokens := map[string]string{}
+	for _, u := range users {
+		tokens[u] = s.login(t, u)
+	}
+
+	admin, err := pgx.Connect(context.Background(), pgtest.AdminURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.Background())
+
+	var (
+		mu       sync.Mutex
+		statuses = map[int]int{}
+		accepted = map[string][]string{} // user → generation ids answered 202
+	)
+	record := func(status int, body []byte) {
+		mu.Lock()
+		defer mu.Unlock()
+		statuses[status]++
+		if status >= 500 {
+			var e httpapi.ErrorBody
+			if err := json.Unmarshal(body, &e); err != nil || status != http.StatusServiceUnavailable || e.Code != "unavailable" {
+				t.Errorf("%d %s during the outage; want 503 unavailable", status, body)
+			}
+		}
+	}
+	ctx, stopTraffic := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, u := range users {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ctx.Err() == nil; i++ {
+				status, body := do(s.handler, http.MethodGet, "/api/v1/me", tokens[u], "")
+				record(status, body)
+				status, body = do(s.handler, http.MethodGet, "/api/v1/wallpapers?limit=5", "", "")
+				record(status, body)
+				if i < 3 {
+					status, body = do(s.handler, http.MethodPost, "/api/v1/generations", tokens[u], fmt.Sprintf(`{"prompt":"under fire %d","size":"1024x1024"}`, i))
+					record(status, body)
+					if status == http.StatusAccepted {
+						var g httpapi.Generation
+						if err := json.Unmarshal(body, &g); err != nil {
+							t.Error(err)
+						}
+						mu.Lock()
+						accepted[u] = append(accepted[u], g.ID)
+						mu.Unlock()
+					}
+				}
+			}
+		}()
+	}
+	// Terminate every connection of the service, five times over.
+	var killed int
+	for range 5 {
+		time.Sleep(300 * time.Millisecond)
+		var n int
+		err := admin.QueryRow(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+			WHERE datname = $1 AND application_name = 'wallpaperd' AND pid <> pg_backend_pid()`, dbName).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		killed += n
+	}
+	time.Sleep(300 * time.Millisecond)
+	stopTraffic()
+	wg.Wait()
+	t.Logf("terminated %d connections; answers during the outage: %v", killed, statuses)
+	if killed == 0 {
+		t.Fatal("no connection of the service was terminated: the test tested nothing")
+	}
+
+	// The service recovers by itself: requests succeed again.
+	waitFor(t, 30*time.Second, "GET /me to answer 200 again", func() bool {
+		status, _ := do(s.handler, http.MethodGet, "/api/v1/me", tokens["db-a"], "")
+		return status == http.StatusOK
+	})
+	// No accepted generation is lost, and the quota matches what exists:
+	// a request whose commit raced a terminated connection may have
+	// answered 503 after committing, so the database is the reference.
+	for _, u := range users {
+		for _, id := range accepted[u] {
+			waitFor(t, 120*time.Second, "generation "+id+" to finish", func() bool {
+				var status string
+				_ = s.pool.QueryRow(context.Background(), `SELECT status FROM generations WHERE id = $1`, id).Scan(&status)
+				if status == "queued" || status == "running" {
+					return false
+				}
+				if status != "succeeded" {
+					t.Errorf("accepted generation %s ended %s", id, status)
+				}
+				return true
+			}, func() string { return riverJobs(t, s.pool, id) })
+		}
+		var total, unfinished int
+		err := s.pool.QueryRow(context.Background(), `SELECT count(*), count(*) FILTER (WHERE g.status <> 'succeeded')
+			FROM generations g JOIN users u ON u.id = g.user_id WHERE u.openid = $1`, "dev:"+u).Scan(&total, &unfinished)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 120*time.Second, "every generation of "+u+" to succeed", func() bool {
+			_ = s.pool.QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE g.status <> 'succeeded')
+				FROM generations g JOIN users u ON u.id = g.user_id WHERE u.openid = $1`, "dev:"+u).Scan(&unfinished)
+			return unfinished == 0
+		})
+		if total < len(accepted[u]) {
+			t.Errorf("%s: %d generations stored, %d accepted", u, total, len(accepted[u]))
+		}
+		if used := s.usedToday(t, tokens[u]); used != total {
+			t.Errorf("%s: used_today = %d, %d generations stored", u, used, total)
+		}
+	}
+}
+
+// do sends one request to h and returns the status and body.
+func do(h http.Handler, method, path, token, body string) (int, []byte) {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, path, rd)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Code, rec.Body.Bytes()
+}
+
+// waitFor polls cond until it holds; the test ends when it does not
+// within d.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool, explain ...func() string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			var why []string
+			for _, e := range explain {
+				why = append(why, e())
+			}
+			t.Fatalf("waited %v for %s %s", d, what, strings.Join(why, "; "))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func databaseName(t *testing.T, url string) string {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg.Database
+}
+
+func freeLoopbackAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+
+// riverJobs describes the River jobs of a generation, for a failure
+// message.
+func riverJobs(t *testing.T, pool *pgxpool.Pool, generationID string) string {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), `SELECT id, state, attempt, max_attempts, attempted_at, scheduled_at, errors::text
+		FROM river_job WHERE args->>'generation_id' = $1`, generationID)
+	if err != nil {
+		return err.Error()
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id int64
+		var state string
+		var attempt, maxAttempts int
+		var attemptedAt, scheduledAt *time.Time
+		var errs *string
+		if err := rows.Scan(&id, &state, &attempt, &maxAttempts, &attemptedAt, &scheduledAt, &errs); err != nil {
+			return err.Error()
+		}
+		out = append(out, fmt.Sprintf("job %d %s attempt %d/%d attempted %v scheduled %v errors %v", id, state, attempt, maxAttempts, attemptedAt, scheduledAt, errs))
+	}
+	return "river: " + strings.Join(out, " | ") + " (now " + time.Now().UTC().String() + ")"
+}
