@@ -52,7 +52,7 @@ var errKeyRaced = errors.New("idempotency key taken concurrently")
 // CreateGeneration implements wallpaper.GenerationStore.
 func (s *Generations) CreateGeneration(ctx context.Context, ng wallpaper.NewGeneration) (*wallpaper.Generation, bool, error) {
 	for try := 0; ; try++ {
-		existing, err := s.create(ctx, ng)
+		existing, createdAt, err := s.create(ctx, ng)
 		if errors.Is(err, errKeyRaced) && try == 0 {
 			continue
 		}
@@ -66,14 +66,18 @@ func (s *Generations) CreateGeneration(ctx context.Context, ng wallpaper.NewGene
 		if s.quota != nil {
 			s.quota.QuotaSpent()
 		}
-		g, err := s.Generation(ctx, ng.ID)
-		return g, true, err
+		// Answer with the generation as accepted: re-reading it could
+		// already show a worker's progress.
+		g := ng.Generation
+		g.Status, g.Attempts, g.CreatedAt = wallpaper.StatusQueued, 0, createdAt
+		return &g, true, nil
 	}
 }
 
 // create runs the acceptance transaction. It returns the id of an existing
-// generation with the same key, or uuid.Nil when it created ng.
-func (s *Generations) create(ctx context.Context, ng wallpaper.NewGeneration) (existing uuid.UUID, err error) {
+// generation with the same key, or uuid.Nil and the creation time when it
+// created ng.
+func (s *Generations) create(ctx context.Context, ng wallpaper.NewGeneration) (existing uuid.UUID, createdAt time.Time, err error) {
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if ng.IdempotencyKey != "" {
 			// A key older than the window no longer names anything.
@@ -109,17 +113,18 @@ func (s *Generations) create(ctx context.Context, ng wallpaper.NewGeneration) (e
 		if err != nil {
 			return fmt.Errorf("spending quota: %w", err)
 		}
-		tag, err := tx.Exec(ctx, `INSERT INTO generations
+		err = tx.QueryRow(ctx, `INSERT INTO generations
 			(id, user_id, prompt, size, style, quality, status, quota_day, idempotency_key, request_hash)
 			VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, NULLIF($8, ''), $9)
-			ON CONFLICT (user_id, idempotency_key) DO NOTHING`,
+			ON CONFLICT (user_id, idempotency_key) DO NOTHING
+			RETURNING created_at`,
 			ng.ID, ng.UserID, ng.Prompt, ng.Options.Size, ng.Options.Style, ng.Options.Quality,
-			ng.QuotaDay, ng.IdempotencyKey, ng.RequestHash)
+			ng.QuotaDay, ng.IdempotencyKey, ng.RequestHash).Scan(&createdAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errKeyRaced
+		}
 		if err != nil {
 			return fmt.Errorf("inserting generation: %w", err)
-		}
-		if tag.RowsAffected() == 0 {
-			return errKeyRaced
 		}
 		if err := s.enqueue(ctx, tx, ng.ID); err != nil {
 			return fmt.Errorf("enqueueing generation job: %w", err)
@@ -127,9 +132,9 @@ func (s *Generations) create(ctx context.Context, ng wallpaper.NewGeneration) (e
 		return nil
 	})
 	if err != nil {
-		return uuid.Nil, fmt.Errorf("postgres: accepting generation: %w", err)
+		return uuid.Nil, time.Time{}, fmt.Errorf("postgres: accepting generation: %w", err)
 	}
-	return existing, nil
+	return existing, createdAt, nil
 }
 
 const generationColumns = `g.id, g.user_id, g.prompt, g.size, g.style, g.quality, g.status, g.attempts,
