@@ -103,7 +103,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer srv.stop()
-	fmt.Fprintf(out, "wallpaperd serving at %s (log: %s)\n", srv.base, srv.logPath)
+	fmt.Fprintf(out, "wallpaperd serving at %s (log, removed at the end: %s)\n", srv.base, srv.logPath)
 
 	results, err := measure(ctx, o, db, srv, fixture, out)
 	if err != nil {

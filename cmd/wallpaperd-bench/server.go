@@ -93,14 +93,16 @@ func startServer(ctx context.Context, o options, databaseURL string) (*server, e
 			}
 		}
 		if time.Now().After(deadline) {
-			s.stop()
+			_ = s.cmd.Process.Kill() // the log stays for the reader
+			<-s.exited
 			return nil, fmt.Errorf("wallpaperd not ready within a minute; see %s", s.logPath)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 }
 
-// stop ends the server gracefully (SIGTERM), then for good.
+// stop ends the server gracefully (SIGTERM), then for good, and removes
+// its directory (the binary built for it, its data and its log).
 func (s *server) stop() {
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -109,6 +111,7 @@ func (s *server) stop() {
 		_ = s.cmd.Process.Kill()
 		<-s.exited
 	}
+	_ = os.RemoveAll(s.dir)
 }
 
 // cpuTime is the CPU time (user and system) the server has used so far,
