@@ -244,7 +244,9 @@ func (a *app) start(ctx context.Context) error {
 	events, unsubscribe := a.queue.Client().Subscribe(metrics.JobEvents...)
 	defer unsubscribe()
 	go a.metrics.WatchJobs(ctx, events)
-	if err := a.queue.Start(ctx); err != nil {
+	// River cancels running jobs at once when its start context ends; the
+	// shutdown signal must not do that: stop lets them finish softly first.
+	if err := a.queue.Start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
 	<-ctx.Done()

@@ -648,7 +648,6 @@ func fileExists(p string) bool {
 	return err == nil
 }
 
-
 // riverJobs describes the River jobs of a generation, for a failure
 // message.
 func riverJobs(t *testing.T, pool *pgxpool.Pool, generationID string) string {
