@@ -61,11 +61,12 @@ func (cc CursorCodec) Decode(list List, s string) (*Cursor, error) {
 	if s == "" {
 		return nil, nil
 	}
-	if len(s) > 64 {
+	// The exact length, because the decoder skips \r and \n, and Strict
+	// because it would otherwise ignore the last character's spare bits:
+	// either way several strings would decode to one cursor.
+	if len(s) != base64.RawURLEncoding.EncodedLen(cursorLen+cursorMACLen) {
 		return nil, ErrBadCursor
 	}
-	// Strict: the last character's spare bits must be zero, or several
-	// strings would decode to one cursor and a changed cursor would pass.
 	raw, err := base64.RawURLEncoding.Strict().DecodeString(s)
 	if err != nil || len(raw) != cursorLen+cursorMACLen {
 		return nil, ErrBadCursor

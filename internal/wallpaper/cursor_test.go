@@ -112,6 +112,8 @@ func TestCursorRejected(t *testing.T) {
 		{name: "truncated", list: wallpaper.ListFeed, cursor: feed[:len(feed)-1]},
 		{name: "extended", list: wallpaper.ListFeed, cursor: feed + "A"},
 		{name: "padded", list: wallpaper.ListFeed, cursor: feed + "="},
+		{name: "a newline inside", list: wallpaper.ListFeed, cursor: feed[:10] + "\n" + feed[10:]},
+		{name: "a newline instead of a character", list: wallpaper.ListFeed, cursor: feed[:10] + "\n" + feed[11:]},
 		{name: "standard base64", list: wallpaper.ListFeed, cursor: base64.StdEncoding.EncodeToString(mustRaw(t, feed))},
 		{name: "not base64", list: wallpaper.ListFeed, cursor: "!!!!"},
 		{name: "too long", list: wallpaper.ListFeed, cursor: strings.Repeat("A", 65)},
