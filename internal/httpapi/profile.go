@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -237,9 +236,22 @@ func (s *Server) absoluteURL(c *gin.Context, u string) string {
 	if !strings.HasPrefix(u, "/") || strings.HasPrefix(u, "//") {
 		return u
 	}
-	scheme := "http"
-	if s.isHTTPS(c) {
-		scheme = "https"
+	return s.origin(c) + u
+}
+
+const ctxOrigin = "origin"
+
+// origin is scheme://host as the client reached us, worked out once per
+// request: a feed page makes dozens of URLs.
+func (s *Server) origin(c *gin.Context) string {
+	if o, ok := c.Get(ctxOrigin); ok {
+		return o.(string)
 	}
-	return fmt.Sprintf("%s://%s%s", scheme, c.Request.Host, u)
+	scheme := "http://"
+	if s.isHTTPS(c) {
+		scheme = "https://"
+	}
+	o := scheme + c.Request.Host
+	c.Set(ctxOrigin, o)
+	return o
 }
