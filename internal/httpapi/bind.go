@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -36,6 +37,12 @@ func bindJSON(c *gin.Context, dst any) error {
 	// any other body that is not an object.
 	if raw[0] != '{' {
 		return failure.InvalidRequest("the body must be a JSON object")
+	}
+	// encoding/json turns invalid UTF-8 inside strings into U+FFFD, so a
+	// prompt or nickname of broken bytes would be stored mangled instead
+	// of refused; JSON is UTF-8 (RFC 8259), so refuse the body.
+	if !utf8.Valid(raw) {
+		return failure.InvalidRequest("the body is not valid UTF-8")
 	}
 	fields := json.NewDecoder(bytes.NewReader(raw))
 	fields.DisallowUnknownFields()

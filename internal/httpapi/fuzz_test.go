@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 )
@@ -56,6 +57,9 @@ func FuzzBindJSON(f *testing.F) {
 		case http.StatusOK:
 			if !json.Valid(body) || bytes.TrimSpace(body)[0] != '{' {
 				t.Fatalf("accepted %q, which is not one JSON object", body)
+			}
+			if !utf8.Valid(body) {
+				t.Fatalf("accepted %q, which is not UTF-8", body)
 			}
 		case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
 			var e ErrorBody

@@ -116,8 +116,8 @@ func newRouter(cfg Config, deps Deps) (*gin.Engine, error) {
 	}
 	if deps.Media != nil {
 		// storage.Local's handler reads the key from the full /media/… path.
-		r.GET("/media/*path", gin.WrapH(deps.Media))
-		r.HEAD("/media/*path", gin.WrapH(deps.Media))
+		r.GET("/media/*path", mediaHandler(deps.Media))
+		r.HEAD("/media/*path", mediaHandler(deps.Media))
 	}
 	if cfg.Swagger {
 		s.swaggerRoutes(r)
@@ -181,6 +181,43 @@ var (
 	errNoRoute  = failure.New(failure.NotFound, "not_found", "no such endpoint")
 	errNoMethod = failure.New(failure.Invalid, "method_not_allowed", "method not allowed on this endpoint")
 )
+
+var errNoMedia = failure.New(failure.NotFound, "not_found", "no such image")
+
+// mediaHandler serves stored images; the store's plain-text 404 (a bad or
+// unknown key, a traversal attempt) becomes the API's JSON error like
+// every other error.
+func mediaHandler(h http.Handler) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		w := &mediaErrorWriter{ResponseWriter: c.Writer}
+		h.ServeHTTP(w, c.Request)
+		if w.notFound {
+			writeError(c, errNoMedia)
+		}
+	}
+}
+
+// mediaErrorWriter swallows a 404 and its text body.
+type mediaErrorWriter struct {
+	http.ResponseWriter
+	notFound bool
+}
+
+func (w *mediaErrorWriter) WriteHeader(status int) {
+	if status == http.StatusNotFound {
+		w.notFound = true
+		w.Header().Del("Content-Type")
+		return
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *mediaErrorWriter) Write(b []byte) (int, error) {
+	if w.notFound {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
 
 // methodOverride lets a POST carrying `X-HTTP-Method-Override: PATCH` reach
 // the PATCH route: wx.request cannot send PATCH. Only that one override is
