@@ -37,7 +37,7 @@ migrate: ## Apply pending migrations (DATABASE_URL, or the dev database)
 
 # Not part of test: it takes minutes and measures, it does not check.
 .PHONY: bench
-bench: ## Gallery at 1,000,000 wallpapers: seed a throwaway database, run wallpaperd, HTTP vs raw SQL (BENCH_FLAGS, docs/benchmarks.md)
+bench: bench-load ## Load test at size, then the gallery at 1,000,000 wallpapers: seed a throwaway database, run wallpaperd, HTTP vs raw SQL (BENCH_FLAGS, docs/benchmarks.md)
 	go run ./cmd/wallpaperd-bench $(BENCH_FLAGS)
 
 ## ---- tools ----
@@ -83,14 +83,34 @@ lint: $(TOOLS_BIN)/staticcheck ## gofmt, go vet and staticcheck
 	staticcheck $(GO_PKGS)
 	go vet -tags browser ./test/browser/
 	staticcheck -tags browser ./test/browser/
+	go vet -tags load ./cmd/wallpaperd/
+	staticcheck -tags load ./cmd/wallpaperd/
 
 .PHONY: test
-test: verify lint test-go fuzz lint-openapi test-browser test-newman test-miniprogram ## Every test: generated docs, lint, Go tests on real Postgres and S3, fuzzing, the API contract checks, the mini-program
+test: verify lint test-go fuzz test-load lint-openapi test-browser test-newman test-miniprogram ## Every test: generated docs, lint, Go tests on real Postgres and S3, fuzzing, the API contract checks, the mini-program
 	@echo "make test: all green"
 
 .PHONY: test-go
 test-go: $(TOOLS_BIN)/versitygw nginx ## Go tests with -race against real Postgres, a real S3 server and nginx
 	REQUIRE_S3=1 REQUIRE_NGINX=1 go test $(GO_TEST_FLAGS) $(GO_PKGS)
+
+# The load test (cmd/wallpaperd/load_test.go, build tag load): simulated
+# users over loopback against a fake image API with 200-800 ms latency.
+# make test runs it small with -race; make bench runs it at LOAD_USERS
+# without -race and writes its figures for docs/benchmarks.md.
+LOAD_USERS       ?= 200
+LOAD_GENERATIONS ?= 3
+
+.PHONY: test-load
+test-load: ## Load test at a small size with -race: nothing lost, quota exact, no leaks
+	go test $(GO_TEST_FLAGS) -tags load -run '^TestLoad$$' ./cmd/wallpaperd/ -args -load.label='(small, -race)'
+
+.PHONY: bench-load
+bench-load: ## Load test at LOAD_USERS users (200) x LOAD_GENERATIONS (3); figures in var/load.md
+	@mkdir -p var
+	go test -count=1 -timeout 30m -tags load -run '^TestLoad$$' -v ./cmd/wallpaperd/ -args \
+		-load.users=$(LOAD_USERS) -load.generations=$(LOAD_GENERATIONS) -load.heap-mib=1024 \
+		-load.report=$(CURDIR)/var/load.md -load.label='(no -race)'
 
 # Each fuzz target runs for FUZZTIME from its seeds (f.Add and the
 # committed testdata/fuzz/ corpus); a failing input is written to
