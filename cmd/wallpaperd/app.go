@@ -184,7 +184,7 @@ func (a *app) wireGenerations(cfg *config.Config, logger *slog.Logger) error {
 	cursors := wallpaper.NewCursorCodec(derivedKey(secret.Reveal(), "cursor"))
 	var moderator wallpaper.PromptChecker
 	if a.wechat != nil {
-		moderator = promptChecker{users: postgres.NewUsers(a.pool), wechat: a.wechat}
+		moderator = a.metrics.PromptChecker(promptChecker{users: postgres.NewUsers(a.pool), wechat: a.wechat})
 	}
 	a.generations = wallpaper.NewService(wallpaper.ServiceConfig{
 		Generations: gens,

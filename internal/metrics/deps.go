@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/wallpaperd/wallpaperd/internal/auth"
 	"github.com/wallpaperd/wallpaperd/internal/failure"
 	"github.com/wallpaperd/wallpaperd/internal/wallpaper"
@@ -118,7 +120,25 @@ func (m *Metrics) Moderation(fn func(ctx context.Context, openID, text string) (
 	return func(ctx context.Context, openID, text string) (bool, error) {
 		start := time.Now()
 		ok, err := fn(ctx, openID, text)
-		m.observe(depWeChat, "msg_sec_check", start, err)
+		m.observe(depWeChat, "msg_sec_check_nickname", start, err)
 		return ok, err
 	}
+}
+
+// PromptChecker counts and times WeChat's msgSecCheck on prompts; a
+// refused prompt is counted with the outcome prompt_rejected.
+func (m *Metrics) PromptChecker(p wallpaper.PromptChecker) wallpaper.PromptChecker {
+	return promptChecker{m: m, next: p}
+}
+
+type promptChecker struct {
+	m    *Metrics
+	next wallpaper.PromptChecker
+}
+
+func (p promptChecker) CheckPrompt(ctx context.Context, userID uuid.UUID, prompt string) error {
+	start := time.Now()
+	err := p.next.CheckPrompt(ctx, userID, prompt)
+	p.m.observe(depWeChat, "msg_sec_check_prompt", start, err)
+	return err
 }
