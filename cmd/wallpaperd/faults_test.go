@@ -304,6 +304,23 @@ func TestFaultImageModel(t *testing.T) {
 			if got := s.metric(t, quotaRefunded); got != wantRefunded {
 				t.Errorf("quota refunded metric = %v, want %v", got, wantRefunded)
 			}
+			// The job metrics (from River's events, delivered a moment
+			// later): each failed attempt retried, then how it ended.
+			end := "completed"
+			if tt.status == "failed" {
+				end = "cancelled" // a generation failed for good is never retried
+			}
+			jobs := func(outcome string) float64 {
+				return s.metric(t, `wallpaperd_jobs_total{kind="generate_wallpaper",outcome="`+outcome+`"}`)
+			}
+			waitFor(t, 30*time.Second, "the job metrics", func() bool {
+				return jobs(end) == 1 && jobs("retryable") == float64(tt.attempts-1)
+			}, func() string {
+				return fmt.Sprintf("completed %v, cancelled %v, retryable %v", jobs("completed"), jobs("cancelled"), jobs("retryable"))
+			})
+			if got := s.metric(t, `wallpaperd_dependency_calls_total{dependency="image_model",operation="generate",outcome="ok"}`); got != float64(boolInt(tt.status == "succeeded")) {
+				t.Errorf("image model ok calls = %v", got)
+			}
 		})
 	}
 }
@@ -671,4 +688,11 @@ func riverJobs(t *testing.T, pool *pgxpool.Pool, generationID string) string {
 		out = append(out, fmt.Sprintf("job %d %s attempt %d/%d attempted %v scheduled %v errors %v", id, state, attempt, maxAttempts, attemptedAt, scheduledAt, errs))
 	}
 	return "river: " + strings.Join(out, " | ") + " (now " + time.Now().UTC().String() + ")"
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
