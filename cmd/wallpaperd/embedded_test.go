@@ -20,6 +20,7 @@ import (
 // machine's own binaries, migrate, and serve /readyz. initdb refuses root,
 // so as root the binary runs as nobody.
 func TestEmbeddedPostgres(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts a Postgres server")
 	}
