@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -77,10 +78,19 @@ func newSlowModel(t *testing.T, delay time.Duration) *slowModel {
 
 func (m *slowModel) baseURL() string { return m.srv.URL + "/v1" }
 
-// binary builds wallpaperd once per test process.
+// binary builds wallpaperd once per test process, into a directory named
+// for the process; the directories of test processes that have ended are
+// removed first (no TestMain owns the cleanup).
 var binary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "wallpaperd-faults-")
-	if err != nil {
+	stale, _ := filepath.Glob(filepath.Join(os.TempDir(), "wallpaperd-faults-*"))
+	for _, d := range stale {
+		pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(d), "wallpaperd-faults-"))
+		if err == nil && syscall.Kill(pid, 0) == syscall.ESRCH {
+			_ = os.RemoveAll(d)
+		}
+	}
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("wallpaperd-faults-%d", os.Getpid()))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
 	bin := filepath.Join(dir, "wallpaperd")
