@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -34,92 +33,34 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/wallpaperd/wallpaperd/internal/config"
 	"github.com/wallpaperd/wallpaperd/internal/httpapi"
 	"github.com/wallpaperd/wallpaperd/internal/httpapi/apitest"
 	"github.com/wallpaperd/wallpaperd/internal/imagegen/imagegentest"
-	"github.com/wallpaperd/wallpaperd/internal/postgres"
 	"github.com/wallpaperd/wallpaperd/internal/postgres/pgtest"
 )
 
 // faultService is the whole service in this process with its workers
-// running, on a fresh database.
+// running, on a fresh database (a testApp with the fault tests' defaults).
 type faultService struct {
-	app     *app
-	pool    *pgxpool.Pool
-	handler http.Handler
-	api     *apitest.Client
-	dbURL   string
+	*testApp
+	dbURL string
 }
 
 // startFaultService wires the service from vars (on top of fast-retry
 // test defaults) and stops it when the test ends.
 func startFaultService(t *testing.T, vars map[string]string) *faultService {
 	t.Helper()
-	dbURL := pgtest.NewURL(t)
-	env := map[string]string{
-		"DATA_DIR":         t.TempDir(),
-		"DATABASE_URL":     dbURL,
-		"JOB_RETRY_BASE":   "50ms",
-		"JOB_MAX_ATTEMPTS": "3",
-		"WORKERS":          "4",
-		"DAILY_QUOTA":      "50",
-		"SHUTDOWN_TIMEOUT": "4s",
-	}
+	env := testVars(t)
+	env["JOB_MAX_ATTEMPTS"] = "3"
+	env["DAILY_QUOTA"] = "50"
+	env["SHUTDOWN_TIMEOUT"] = "4s"
 	for k, v := range vars {
 		env[k] = v
 	}
-	cfg, err := config.Parse(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
-	pool, err := postgres.Open(context.Background(), dbURL, postgres.PoolConfig{MaxConns: 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	a, err := newApp(context.Background(), cfg, logger, pool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	handler, err := httpapi.New(a.httpConfig(cfg), a.httpDeps(logger, func(context.Context) error { return nil }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("workers: %v", err)
-		}
-		stopCtx, stop := context.WithTimeout(context.Background(), 20*time.Second)
-		defer stop()
-		if err := a.stop(stopCtx); err != nil {
-			t.Errorf("stopping the workers: %v", err)
-		}
-	})
-	return &faultService{app: a, pool: pool, handler: handler, api: apitest.New(t, handler), dbURL: dbURL}
+	ta := newTestApp(t, env, "")
+	return &faultService{testApp: ta, dbURL: ta.cfg.DatabaseURL.Reveal()}
 }
 
-func (s *faultService) login(t *testing.T, name string) string {
-	t.Helper()
-	res := s.api.Do(http.MethodPost, "/api/v1/auth/login", map[string]string{"code": "dev-" + name})
-	if res.Status != http.StatusOK {
-		t.Fatalf("login %s: %d %s", name, res.Status, res.Body)
-	}
-	var sess httpapi.Session
-	res.JSON(t, &sess)
-	return sess.AccessToken
-}
-
-// submit posts a generation and returns its id; the test ends unless it
-// is accepted.
 func (s *faultService) submit(t *testing.T, token, prompt string) string {
 	t.Helper()
 	// The smallest size: painting and thumbnailing under -race on a busy

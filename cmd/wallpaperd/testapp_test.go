@@ -20,15 +20,20 @@ import (
 	"github.com/wallpaperd/wallpaperd/internal/postgres/pgtest"
 )
 
+// TestMain drops the template database this process cloned test
+// databases from.
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
 // testApp is the whole service as serve wires it, on a fresh database,
 // with its workers running: the HTTP API through the spec-checking client,
 // and a real listener for downloading the images it links to.
 type testApp struct {
-	cfg  *config.Config
-	app  *app
-	pool *pgxpool.Pool
-	api  *apitest.Client
-	srv  *httptest.Server
+	cfg     *config.Config
+	app     *app
+	pool    *pgxpool.Pool
+	handler http.Handler
+	api     *apitest.Client
+	srv     *httptest.Server
 }
 
 // testVars are the settings every test app starts from: dev defaults, a
@@ -72,17 +77,25 @@ func newTestApp(t *testing.T, vars map[string]string, databaseURL string) *testA
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.queue.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	// The workers run as serve runs them: start until the context ends,
+	// then stop within the shutdown bound.
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- a.start(runCtx) }()
 	t.Cleanup(func() {
-		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = a.stop(stopCtx)
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("workers: %v", err)
+		}
+		stopCtx, stop := context.WithTimeout(context.Background(), 20*time.Second)
+		defer stop()
+		if err := a.stop(stopCtx); err != nil {
+			t.Errorf("stopping the workers: %v", err)
+		}
 	})
 	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
-	return &testApp{cfg: cfg, app: a, pool: pool, api: apitest.New(t, handler), srv: srv}
+	return &testApp{cfg: cfg, app: a, pool: pool, handler: handler, api: apitest.New(t, handler), srv: srv}
 }
 
 // login logs in with a dev code and returns the access token.
