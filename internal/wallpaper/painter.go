@@ -90,6 +90,11 @@ func (p *Painter) Paint(ctx context.Context, id uuid.UUID, lastAttempt bool) err
 		err = fmt.Errorf("recording the wallpaper: %w", err)
 	}
 
+	if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		// The attempt outran its deadline; whatever step noticed first
+		// (often storage) is not the cause.
+		err = fmt.Errorf("%w: %w", ctx.Err(), err)
+	}
 	var ie *ImageError
 	permanent := errors.As(err, &ie) && !ie.Retryable
 	if !permanent && !lastAttempt {
@@ -194,12 +199,12 @@ func failureOf(err error) Failure {
 		}
 		return Failure{Code: ie.Code, Message: msg}
 	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return Failure{Code: "upstream_timeout", Message: "the generation took too long; your quota unit is returned"}
+	}
 	var se storageErr
 	if errors.As(err, &se) {
 		return Failure{Code: "storage_unavailable", Message: "the image could not be stored; your quota unit is returned"}
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return Failure{Code: "upstream_timeout", Message: "the image model took too long; your quota unit is returned"}
 	}
 	return Failure{Code: "internal_error", Message: "the generation failed on our side; your quota unit is returned"}
 }

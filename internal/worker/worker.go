@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -69,8 +70,9 @@ func New(pool *pgxpool.Pool, cfg Config, painter Painter, objects ObjectDeleter,
 	if cfg.SweepInterval == 0 {
 		cfg.SweepInterval = time.Minute
 	}
+	retry := backoff{base: cfg.RetryBase, max: 5 * time.Minute}
 	workers := river.NewWorkers()
-	if err := river.AddWorkerSafely(workers, &generateWorker{painter: painter, timeout: cfg.JobTimeout}); err != nil {
+	if err := river.AddWorkerSafely(workers, &generateWorker{painter: painter, timeout: cfg.JobTimeout, backoff: retry}); err != nil {
 		return nil, err
 	}
 	if err := river.AddWorkerSafely(workers, &deleteObjectsWorker{objects: objects}); err != nil {
@@ -84,7 +86,7 @@ func New(pool *pgxpool.Pool, cfg Config, painter Painter, objects ObjectDeleter,
 		Workers:              workers,
 		JobTimeout:           cfg.JobTimeout,
 		RescueStuckJobsAfter: cfg.RescueAfter,
-		RetryPolicy:          backoff{base: cfg.RetryBase, max: 5 * time.Minute},
+		RetryPolicy:          retry,
 		Logger:               slog.New(quieter{cfg.Logger.Handler()}),
 		PeriodicJobs: []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(cfg.SweepInterval),
@@ -152,7 +154,15 @@ type generateWorker struct {
 	river.WorkerDefaults[GenerateArgs]
 	painter Painter
 	timeout time.Duration
+	backoff backoff
+	// hints holds, by job id, the image provider's Retry-After from the
+	// attempt that just failed; NextRetry, called right after Work in the
+	// same process, takes it out.
+	hints sync.Map
 }
+
+// maxRetryAfter caps a provider's Retry-After hint.
+const maxRetryAfter = 10 * time.Minute
 
 func (w *generateWorker) Timeout(*river.Job[GenerateArgs]) time.Duration { return w.timeout }
 
@@ -161,7 +171,24 @@ func (w *generateWorker) Work(ctx context.Context, job *river.Job[GenerateArgs])
 	if errors.Is(err, wallpaper.ErrFinished) {
 		return river.JobCancel(err) // finished as failed: never retried
 	}
+	var ie *wallpaper.ImageError
+	if errors.As(err, &ie) && ie.RetryAfter > 0 {
+		w.hints.Store(job.ID, min(ie.RetryAfter, maxRetryAfter))
+	}
 	return err
+}
+
+// NextRetry waits the usual back-off, or longer when the image provider
+// said when to come back (a 429's Retry-After). Attempts still count, so a
+// provider that always says "later" ends in a failure with a refund.
+func (w *generateWorker) NextRetry(job *river.Job[GenerateArgs]) time.Time {
+	next := w.backoff.NextRetry(job.JobRow)
+	if hint, ok := w.hints.LoadAndDelete(job.ID); ok {
+		if at := time.Now().Add(hint.(time.Duration)); at.After(next) {
+			return at
+		}
+	}
+	return next
 }
 
 // DeleteObjectsArgs are the arguments of an object-deletion job.
