@@ -34,7 +34,6 @@ type app struct {
 	wechat  *wechat.Client
 	auth    *auth.Service
 	users   *user.Service
-	quota   httpapi.QuotaReader
 
 	generations *wallpaper.Service
 	gallery     *wallpaper.Gallery
@@ -52,13 +51,17 @@ type objectStore interface {
 func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, pool *pgxpool.Pool) (*app, error) {
 	a := &app{pool: pool, metrics: metrics.New()}
 	a.metrics.ObservePool(pool)
+	secret, err := cfg.ResolveJWTSecret()
+	if err != nil {
+		return nil, err
+	}
 	if err := a.wireStorage(ctx, cfg); err != nil {
 		return nil, err
 	}
-	if err := a.wireAuth(cfg, logger); err != nil {
+	if err := a.wireAuth(cfg, secret, logger); err != nil {
 		return nil, err
 	}
-	if err := a.wireGenerations(cfg, logger); err != nil {
+	if err := a.wireGenerations(cfg, secret, logger); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -85,11 +88,7 @@ func (a *app) wireStorage(ctx context.Context, cfg *config.Config) error {
 
 // wireAuth builds login, sessions and profiles. Without WeChat
 // credentials (dev only: prod refuses to start) dev-NAME codes log in.
-func (a *app) wireAuth(cfg *config.Config, logger *slog.Logger) error {
-	secret, err := cfg.ResolveJWTSecret()
-	if err != nil {
-		return err
-	}
+func (a *app) wireAuth(cfg *config.Config, secret config.Secret, logger *slog.Logger) error {
 	access, err := auth.NewAccessTokens([]byte(secret.Reveal()), cfg.AccessTokenTTL, nil)
 	if err != nil {
 		return err
@@ -116,8 +115,6 @@ func (a *app) wireAuth(cfg *config.Config, logger *slog.Logger) error {
 		return err
 	}
 	a.users = user.NewService(users, a.objects, moderate, logger)
-	// The generation service replaces this with the metered quota.
-	a.quota = user.FixedQuota{DailyLimit: cfg.DailyQuota, Location: cfg.QuotaLocation}
 	return nil
 }
 
@@ -144,18 +141,14 @@ func (a *app) mainMetrics(cfg *config.Config) http.Handler {
 }
 
 func (a *app) httpDeps(logger *slog.Logger, ready func(context.Context) error) httpapi.Deps {
-	return httpapi.Deps{Logger: logger, Ready: ready, Media: a.media, Auth: a.auth, Users: a.users, Quota: a.quota,
+	return httpapi.Deps{Logger: logger, Ready: ready, Media: a.media, Auth: a.auth, Users: a.users, Quota: a.generations,
 		Generations: a.generations, Gallery: a.gallery, Objects: a.objects}
 }
 
 // wireGenerations builds the generation flow: the store (quota, idempotency
 // and the job enqueued in one transaction), the painter the job runs, the
 // image model and the River queue.
-func (a *app) wireGenerations(cfg *config.Config, logger *slog.Logger) error {
-	secret, err := cfg.ResolveJWTSecret()
-	if err != nil {
-		return err
-	}
+func (a *app) wireGenerations(cfg *config.Config, secret config.Secret, logger *slog.Logger) error {
 	// The queue needs the store (the painter records results through it)
 	// and the store needs the queue (to enqueue inside its transaction).
 	var queue *worker.Queue
@@ -193,7 +186,6 @@ func (a *app) wireGenerations(cfg *config.Config, logger *slog.Logger) error {
 		Policy:      wallpaper.QuotaPolicy{DailyLimit: cfg.DailyQuota, Location: cfg.QuotaLocation},
 		Cursors:     cursors,
 	})
-	a.quota = a.generations
 	gallery := postgres.NewGallery(a.pool, queue.EnqueueDeleteObjects)
 	a.gallery = wallpaper.NewGallery(gallery, gallery, gallery, cursors)
 	return nil
@@ -222,7 +214,9 @@ func (p promptChecker) CheckPrompt(ctx context.Context, userID uuid.UUID, prompt
 	if err != nil {
 		return err
 	}
-	v, err := p.wechat.CheckText(ctx, u.OpenID, wechat.SceneProfile, prompt)
+	// A prompt is text a user publishes with the wallpaper, closest to
+	// msgSecCheck's comment scene (the profile scene is for nicknames).
+	v, err := p.wechat.CheckText(ctx, u.OpenID, wechat.SceneComment, prompt)
 	if err != nil {
 		return err
 	}

@@ -94,7 +94,7 @@ func newAuthEnv(t *testing.T, o envOptions) *authEnv {
 		Media:  local.Handler(),
 		Auth:   authSvc,
 		Users:  user.NewService(users, local, moderate, logger),
-		Quota:  user.FixedQuota{DailyLimit: 10, Location: time.UTC},
+		Quota:  fixedQuota{limit: 10},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -75,7 +75,7 @@ func newGalleryEnv(t *testing.T) *galleryEnv {
 		Ready:   func(context.Context) error { return nil },
 		Auth:    authSvc,
 		Users:   user.NewService(users, objects, nil, logger),
-		Quota:   user.FixedQuota{DailyLimit: 10, Location: time.UTC},
+		Quota:   fixedQuota{limit: 10},
 		Gallery: wallpaper.NewGallery(store, store, store, wallpaper.NewCursorCodec([]byte("gallery-test-cursor-key"))),
 		Objects: objects,
 	})

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -204,22 +203,5 @@ func TestRenameModeration(t *testing.T) {
 	}
 	if _, err := svc.Rename(ctx, uuid.New(), "Ghost"); !errors.Is(err, user.ErrNotFound) {
 		t.Errorf("Rename of a missing user = %v; want ErrNotFound", err)
-	}
-}
-
-func TestFixedQuota(t *testing.T) {
-	t.Parallel()
-	shanghai, err := time.LoadLocation("Asia/Shanghai")
-	if err != nil {
-		t.Skip("no time zone database:", err)
-	}
-	now := time.Date(2026, 11, 23, 17, 30, 0, 0, time.UTC) // 01:30 on the 24th in Shanghai
-	q, err := user.FixedQuota{DailyLimit: 10, Location: shanghai, Now: func() time.Time { return now }}.Quota(context.Background(), uuid.New())
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := time.Date(2026, 11, 25, 0, 0, 0, 0, shanghai)
-	if q.DailyLimit != 10 || q.Remaining != 10 || q.UsedToday != 0 || !q.ResetsAt.Equal(want) {
-		t.Fatalf("Quota = %+v; want 10/10/0 resetting at %v", q, want)
 	}
 }

@@ -16,7 +16,9 @@ import (
 // painterFunc is a Painter made of a function.
 type painterFunc func(ctx context.Context, id uuid.UUID, lastAttempt bool) error
 
-func (f painterFunc) Paint(ctx context.Context, id uuid.UUID, last bool) error { return f(ctx, id, last) }
+func (f painterFunc) Paint(ctx context.Context, id uuid.UUID, last bool) error {
+	return f(ctx, id, last)
+}
 
 func job(id int64, attempt, maxAttempts int) *river.Job[GenerateArgs] {
 	return &river.Job[GenerateArgs]{
