@@ -39,6 +39,7 @@ type app struct {
 	gallery     *wallpaper.Gallery
 	queue       *worker.Queue
 	metrics     *metrics.Metrics
+	unsubscribe func() // job events, while the workers run
 }
 
 // objectStore is what storage.Local and storage.S3 both are.
@@ -233,19 +234,22 @@ func derivedKey(secret, purpose string) []byte {
 	return m.Sum(nil)
 }
 
-// start runs the background workers until ctx ends.
+// start starts the background workers and returns; they run until stop.
+// Job metrics are watched until ctx ends.
 func (a *app) start(ctx context.Context) error {
 	events, unsubscribe := a.queue.Client().Subscribe(metrics.JobEvents...)
-	defer unsubscribe()
+	a.unsubscribe = unsubscribe
 	go a.metrics.WatchJobs(ctx, events)
 	// River cancels running jobs at once when its start context ends; the
 	// shutdown signal must not do that: stop lets them finish softly first.
-	if err := a.queue.Start(context.WithoutCancel(ctx)); err != nil {
-		return err
-	}
-	<-ctx.Done()
-	return nil
+	return a.queue.Start(context.WithoutCancel(ctx))
 }
 
 // stop lets in-flight jobs finish within ctx's deadline, then cancels them.
-func (a *app) stop(ctx context.Context) error { return a.queue.Stop(ctx) }
+func (a *app) stop(ctx context.Context) error {
+	err := a.queue.Stop(ctx)
+	if a.unsubscribe != nil {
+		a.unsubscribe()
+	}
+	return err
+}

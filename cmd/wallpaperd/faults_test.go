@@ -53,7 +53,6 @@ func startFaultService(t *testing.T, vars map[string]string) *faultService {
 	env := testVars(t)
 	env["JOB_MAX_ATTEMPTS"] = "3"
 	env["DAILY_QUOTA"] = "50"
-	env["SHUTDOWN_TIMEOUT"] = "4s"
 	for k, v := range vars {
 		env[k] = v
 	}

@@ -108,9 +108,11 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 		return err
 	}
 
+	if err := app.start(ctx); err != nil {
+		return fmt.Errorf("starting the workers: %w", err)
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return fr.serve(gctx) })
-	g.Go(func() error { return app.start(gctx) })
 	if metricsSrv != nil {
 		logger.Info("serving metrics", "addr", metricsLn.Addr().String())
 		g.Go(func() error {

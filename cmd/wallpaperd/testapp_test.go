@@ -40,10 +40,11 @@ type testApp struct {
 // fresh data directory, fast retries.
 func testVars(t *testing.T) map[string]string {
 	return map[string]string{
-		"DATA_DIR":       t.TempDir(),
-		"JOB_RETRY_BASE": "50ms",
-		"WORKERS":        "4",
-		"JWT_SECRET":     "test-secret-test-secret-test-secret-0123",
+		"DATA_DIR":         t.TempDir(),
+		"JOB_RETRY_BASE":   "50ms",
+		"WORKERS":          "4",
+		"SHUTDOWN_TIMEOUT": "4s",
+		"JWT_SECRET":       "test-secret-test-secret-test-secret-0123",
 	}
 }
 
@@ -77,16 +78,14 @@ func newTestApp(t *testing.T, vars map[string]string, databaseURL string) *testA
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The workers run as serve runs them: start until the context ends,
-	// then stop within the shutdown bound.
+	// The workers run as serve runs them: started, then stopped within
+	// the shutdown bound.
 	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- a.start(runCtx) }()
+	if err := a.start(runCtx); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("workers: %v", err)
-		}
+		defer cancel()
 		stopCtx, stop := context.WithTimeout(context.Background(), 20*time.Second)
 		defer stop()
 		if err := a.stop(stopCtx); err != nil {
