@@ -43,6 +43,12 @@ var errUnavailable = failure.New(failure.Unavailable, "unavailable", "the servic
 // with a failure kind show their code and message; a database that cannot
 // be reached is a 503; anything else is a 500 whose details stay in the log.
 func writeError(c *gin.Context, err error) {
+	if errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil {
+		// The client went away mid-request: nobody reads the answer, and it
+		// is not our fault. 499 is the de-facto status for it in logs.
+		c.AbortWithStatus(499)
+		return
+	}
 	fe := failure.From(err)
 	if fe == nil && isUnavailable(err) {
 		fe = errUnavailable.With("", err)

@@ -189,3 +189,25 @@ func TestMethodOverrideOnlyPatch(t *testing.T) {
 		}
 	}
 }
+
+func TestClientGoneIsNotAnInternalError(t *testing.T) {
+	r := testRouter(t, func(context.Context) error { return nil })
+	r.GET("/test/slow", func(c *gin.Context) {
+		<-c.Request.Context().Done() // the database call sees the client leave
+		writeError(c, c.Request.Context().Err())
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	rec := httptest.NewRecorder()
+	r.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/test/slow", nil).WithContext(ctx))
+	if rec.Code != 499 || rec.Body.Len() != 0 {
+		t.Errorf("client gone: %d %q, want 499 and no body", rec.Code, rec.Body.String())
+	}
+	// The same error while the client is still there is a real failure.
+	r.GET("/test/cancelled", func(c *gin.Context) { writeError(c, context.Canceled) })
+	rec = httptest.NewRecorder()
+	r.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/test/cancelled", nil))
+	if rec.Code != http.StatusInternalServerError {
+		t.Errorf("cancelled work with the client present: %d, want 500", rec.Code)
+	}
+}
