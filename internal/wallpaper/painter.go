@@ -119,6 +119,11 @@ func (p *Painter) paint(ctx context.Context, g *Generation) (*Wallpaper, error) 
 	if err != nil {
 		return nil, err
 	}
+	// Decoding and resizing are CPU work that does not watch ctx: check it
+	// between steps so a cancelled attempt stops promptly.
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	decoded, format, err := picture.Decode(img.Data, maxImagePixels)
 	if err != nil {
 		return nil, &ImageError{Code: "invalid_image", Message: "the image model returned a broken image", Retryable: true, Err: err}
@@ -128,9 +133,15 @@ func (p *Painter) paint(ctx context.Context, g *Generation) (*Wallpaper, error) 
 		return nil, &ImageError{Code: "invalid_image", Message: "the image model returned the wrong size", Retryable: true,
 			Err: fmt.Errorf("asked for %dx%d, got %dx%d", want[0], want[1], b.Dx(), b.Dy())}
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	thumb, err := picture.EncodeJPEG(picture.Thumbnail(decoded, ThumbnailShortSide), thumbnailQuality)
 	if err != nil {
 		return nil, fmt.Errorf("encoding the thumbnail: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	imageKey := ObjectKey(g.ID, "original."+extension(format))
 	thumbKey := ObjectKey(g.ID, "thumb.jpg")
