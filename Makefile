@@ -131,13 +131,13 @@ fuzz: ## Run every fuzz target for FUZZTIME (10s) each: request decoding, prompt
 
 ## ---- API contract: OpenAPI lint, Swagger UI in a browser, Postman ----
 
-node_modules: package.json package-lock.json ## Node tools for the API checks (Redocly, newman), from the lockfile
-	npm ci --no-audit --no-fund
-	@touch node_modules
+api/node_modules: api/package.json api/package-lock.json ## Node tools for the API checks (Redocly, newman), from api/'s lockfile
+	cd api && npm ci --no-audit --no-fund
+	@touch api/node_modules
 
 .PHONY: lint-openapi
-lint-openapi: node_modules ## Lint docs/swagger.json with Redocly (rules and accepted findings: redocly.yaml)
-	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true npx --no-install redocly lint --format=stylish docs/swagger.json
+lint-openapi: api/node_modules ## Lint docs/swagger.json with Redocly (rules and accepted findings: api/redocly.yaml)
+	cd api && REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true npx --no-install redocly lint --format=stylish ../docs/swagger.json
 
 .PHONY: chromium
 chromium: ## Install Debian's headless Chromium when it is missing (for test-browser; apt-get, as root or with sudo)
@@ -150,8 +150,8 @@ test-browser: chromium ## Swagger UI served by a running wallpaperd, checked in 
 	go test -tags browser -count=1 -timeout 10m ./test/browser/
 
 .PHONY: test-newman
-test-newman: node_modules ## The Postman collection (api/) with newman against wallpaperd on a fresh database
-	scripts/newman.sh
+test-newman: api/node_modules ## The Postman collection (api/) with newman against wallpaperd on a fresh database
+	api/newman.sh
 
 .PHONY: test-miniprogram
 test-miniprogram: ## Mini-program tests (jest + miniprogram-simulate; contract check against docs/swagger.json)

@@ -91,7 +91,7 @@ if [[ -z $ready ]]; then
 fi
 
 # shellcheck disable=SC2086 # NEWMAN_ARGS is a list of words on purpose
-npx --no-install newman run api/wallpaperd.postman_collection.json \
+npx --no-install --prefix api newman run api/wallpaperd.postman_collection.json \
 	--environment api/local.postman_environment.json \
 	--env-var "baseUrl=$base" \
 	--working-dir api \
