@@ -2,14 +2,12 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/wallpaperd/wallpaperd/internal/tlscert/tlscerttest"
 )
@@ -64,44 +62,9 @@ func startCaddy(t *testing.T, caddy, upstream string, pair tlscerttest.Pair) (ht
 	confPath := filepath.Join(dir, "Caddyfile")
 	writeTestFile(t, confPath, conf)
 
-	var out syncBuffer
 	cmd := exec.Command(caddy, "run", "--config", confPath, "--adapter", "caddyfile")
 	// Caddy keeps its state under HOME/XDG dirs: a temp dir, not the user's.
 	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting caddy: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt) // graceful stop of this caddy only
-		select {
-		case <-exited:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
-
-	deadline := time.Now().Add(30 * time.Second)
-	for _, port := range []int{httpsPort, plainPort} {
-		for {
-			conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
-			if err == nil {
-				conn.Close()
-				break
-			}
-			select {
-			case err := <-exited:
-				t.Fatalf("caddy exited: %v\n%s", err, out.String())
-			default:
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("caddy is not listening on %d; output:\n%s", port, out.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	startListening(t, "caddy", cmd, nil, httpsPort, plainPort)
 	return fmt.Sprintf("https://127.0.0.1:%d", httpsPort), fmt.Sprintf("http://127.0.0.1:%d", plainPort)
 }

@@ -503,16 +503,28 @@ http {
 	mainPath := filepath.Join(dir, "nginx.conf")
 	writeTestFile(t, mainPath, mainConf)
 
-	var out syncBuffer
 	cmd := exec.Command(nginx, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", mainPath, "-g", "daemon off;")
+	startListening(t, "nginx", cmd, func() string {
+		errLog, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+		return string(errLog)
+	}, httpsPort, plainPort)
+	return fmt.Sprintf("https://127.0.0.1:%d", httpsPort), fmt.Sprintf("http://127.0.0.1:%d", plainPort)
+}
+
+// startListening starts a reverse proxy, stops it (SIGINT, then SIGKILL)
+// when the test ends, and waits until it accepts connections on every port.
+// explain, when set, adds the proxy's own log to a failure.
+func startListening(t *testing.T, name string, cmd *exec.Cmd, explain func() string, ports ...int) {
+	t.Helper()
+	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting nginx: %v", err)
+		t.Fatalf("starting %s: %v", name, err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt) // fast shutdown of this nginx only
+		_ = cmd.Process.Signal(os.Interrupt) // graceful stop of this process only
 		select {
 		case <-exited:
 		case <-time.After(20 * time.Second):
@@ -520,10 +532,14 @@ http {
 			<-exited
 		}
 	})
-
-	// Ready once both ports accept connections.
+	report := func() string {
+		if explain == nil {
+			return out.String()
+		}
+		return out.String() + "\n" + explain()
+	}
 	deadline := time.Now().Add(30 * time.Second)
-	for _, port := range []int{httpsPort, plainPort} {
+	for _, port := range ports {
 		for {
 			conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
 			if err == nil {
@@ -532,17 +548,15 @@ http {
 			}
 			select {
 			case err := <-exited:
-				errLog, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-				t.Fatalf("nginx exited: %v\n%s\n%s", err, out.String(), errLog)
+				t.Fatalf("%s exited: %v\n%s", name, err, report())
 			default:
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("nginx is not listening on %d", port)
+				t.Fatalf("%s is not listening on %d; output:\n%s", name, port, report())
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	return fmt.Sprintf("https://127.0.0.1:%d", httpsPort), fmt.Sprintf("http://127.0.0.1:%d", plainPort)
 }
 
 // freePort asks the kernel for a free loopback port. nginx cannot take an
