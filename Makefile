@@ -54,13 +54,17 @@ $(TOOLS_BIN)/versitygw:
 .PHONY: tools
 tools: $(TOOLS_BIN)/swag $(TOOLS_BIN)/staticcheck $(TOOLS_BIN)/versitygw ## Install the pinned Go tools into .tools/bin
 
-# The nginx test (cmd/wallpaperd/nginx_test.go) runs deploy/nginx/wallpaperd.conf
-# with Debian's nginx; it is a system package, not a Go tool.
-.PHONY: nginx
-nginx: ## Install Debian's nginx for the nginx test when it is missing (apt-get, as root or with sudo)
-	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { \
+# The proxy tests (cmd/wallpaperd/nginx_test.go, caddy_test.go) run
+# deploy/nginx/wallpaperd.conf and deploy/Caddyfile with Debian's nginx and
+# Caddy; they are system packages, not Go tools.
+SYSTEM_PACKAGES := nginx caddy
+
+.PHONY: system-packages
+system-packages: ## Install the Debian packages the Go tests drive (nginx, Caddy) when missing (apt-get, as root or with sudo)
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	test -z "$$missing" || { \
 		sudo=$$(test "$$(id -u)" = 0 || echo sudo); \
-		$$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y nginx; }
+		$$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; }
 
 ## ---- code generation ----
 
@@ -83,18 +87,23 @@ lint: $(TOOLS_BIN)/staticcheck ## gofmt, go vet and staticcheck
 	staticcheck $(GO_PKGS)
 	go vet -tags browser ./test/browser/
 	staticcheck -tags browser ./test/browser/
-	go vet -tags load ./cmd/wallpaperd/
-	staticcheck -tags load ./cmd/wallpaperd/
+	go vet -tags load ./internal/app/
+	staticcheck -tags load ./internal/app/
 
 .PHONY: test
 test: verify lint test-go fuzz test-load lint-openapi test-browser test-newman test-miniprogram ## Every test: generated docs, lint, Go tests on real Postgres and S3, fuzzing, the API contract checks, the mini-program
 	@echo "make test: all green"
 
-.PHONY: test-go
-test-go: $(TOOLS_BIN)/versitygw nginx ## Go tests with -race against real Postgres, a real S3 server and nginx
-	REQUIRE_S3=1 REQUIRE_NGINX=1 go test $(GO_TEST_FLAGS) $(GO_PKGS)
+.PHONY: check
+check: lint ## The quick loop: build, gofmt, vet, staticcheck and the Go tests (no apt installs, no browser; what is missing is skipped)
+	go build ./cmd/...
+	go test $(GO_TEST_FLAGS) $(GO_PKGS)
 
-# The load test (cmd/wallpaperd/load_test.go, build tag load): simulated
+.PHONY: test-go
+test-go: $(TOOLS_BIN)/versitygw system-packages ## Go tests with -race against real Postgres, a real S3 server, nginx and Caddy
+	REQUIRE_S3=1 REQUIRE_NGINX=1 REQUIRE_CADDY=1 go test $(GO_TEST_FLAGS) $(GO_PKGS)
+
+# The load test (internal/app/load_test.go, build tag load): simulated
 # users over loopback against a fake image API with 200-800 ms latency.
 # make test runs it small with -race; make bench runs it at LOAD_USERS
 # without -race and writes its figures for docs/benchmarks.md.
@@ -103,12 +112,12 @@ LOAD_GENERATIONS ?= 3
 
 .PHONY: test-load
 test-load: ## Load test at a small size with -race: nothing lost, quota exact, no leaks
-	go test $(GO_TEST_FLAGS) -tags load -run '^TestLoad$$' ./cmd/wallpaperd/ -args -load.label='(small, -race)'
+	go test $(GO_TEST_FLAGS) -tags load -run '^TestLoad$$' ./internal/app/ -args -load.label='(small, -race)'
 
 .PHONY: bench-load
 bench-load: ## Load test at LOAD_USERS users (200) x LOAD_GENERATIONS (3); figures in var/load.md
 	@mkdir -p var
-	go test -count=1 -timeout 30m -tags load -run '^TestLoad$$' -v ./cmd/wallpaperd/ -args \
+	go test -count=1 -timeout 30m -tags load -run '^TestLoad$$' -v ./internal/app/ -args \
 		-load.users=$(LOAD_USERS) -load.generations=$(LOAD_GENERATIONS) -load.heap-mib=1024 \
 		-load.report=$(CURDIR)/var/load.md -load.label='(no -race)'
 

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/wallpaperd/wallpaperd/internal/testenv"
 )
 
 // server is a running wallpaperd process.
@@ -35,15 +36,8 @@ func startServer(ctx context.Context, o options, databaseURL string) (*server, e
 	}
 	bin := o.server
 	if bin == "" {
-		root, err := moduleRoot()
-		if err != nil {
-			return nil, err
-		}
-		bin = filepath.Join(dir, "wallpaperd")
-		build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./cmd/wallpaperd")
-		build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			return nil, fmt.Errorf("building wallpaperd: %w", err)
+		if bin, err = testenv.Build(filepath.Join(dir, "wallpaperd")); err != nil {
+			return nil, fmt.Errorf("building wallpaperd (run from inside the module, or pass -server): %w", err)
 		}
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -130,22 +124,4 @@ func (s *server) cpuTime() time.Duration {
 	stime, _ := strconv.ParseInt(fields[12], 10, 64)
 	// Linux reports clock ticks of 1/100 s (USER_HZ) on every platform Go supports.
 	return time.Duration(utime+stime) * 10 * time.Millisecond
-}
-
-// moduleRoot walks up from the working directory to go.mod.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("run from inside the wallpaperd module, or pass -server")
-		}
-		dir = parent
-	}
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wallpaperd/wallpaperd/internal/apptest"
+	"github.com/wallpaperd/wallpaperd/internal/testenv"
 	"github.com/wallpaperd/wallpaperd/internal/tlscert/tlscerttest"
 )
 
@@ -18,10 +20,10 @@ const caddySite = "../../deploy/Caddyfile"
 // TestNginx. Caddy is optional: the test is skipped without it unless
 // REQUIRE_CADDY=1 (Debian: apt-get install caddy).
 func TestCaddy(t *testing.T) {
-	caddy := findBinary(t, "caddy", "REQUIRE_CADDY", "apt-get install caddy")
-	wpd := startWallpaperd(t, proxiedEnv())
+	caddy := testenv.Program(t, "caddy", "REQUIRE_CADDY")
+	wpd := apptest.Start(t, proxiedEnv())
 	pair := tlscerttest.Write(t, t.TempDir(), 1)
-	https, plain := startCaddy(t, caddy, wpd.addr, pair)
+	https, plain := startCaddy(t, caddy, wpd.Addr, pair)
 	checkThroughProxy(t, proxied{
 		wpd: wpd, pair: pair, https: https, plain: plain,
 		// Caddy's automatic redirect keeps the method (308) and leaves out
@@ -46,7 +48,7 @@ func startCaddy(t *testing.T, caddy, upstream string, pair tlscerttest.Pair) (ht
 	if err != nil {
 		t.Fatal(err)
 	}
-	httpsPort, plainPort := freePort(t), freePort(t)
+	httpsPort, plainPort := testenv.FreePort(t), testenv.FreePort(t)
 	conf := string(site)
 	for _, r := range []struct{ old, new string }{
 		{"{\n\tservers {", fmt.Sprintf("{\n\tadmin off\n\tskip_install_trust\n\thttp_port %d\n\thttps_port %d\n\tservers {", plainPort, httpsPort)},

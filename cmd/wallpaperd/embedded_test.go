@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wallpaperd/wallpaperd/internal/testenv"
 )
 
 // TestEmbeddedPostgres runs the real binary in dev mode where no Postgres
@@ -39,12 +40,8 @@ func TestEmbeddedPostgres(t *testing.T) {
 	}
 	// A copy of the test process's build, where the unprivileged user can
 	// run it.
-	built, err := binary()
-	if err != nil {
-		t.Fatal(err)
-	}
 	bin := filepath.Join(work, "wallpaperd")
-	if err := copyFile(built, bin, 0o755); err != nil {
+	if err := copyFile(testenv.Binary(t), bin, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	dataDir := filepath.Join(work, "data")
@@ -65,7 +62,7 @@ func TestEmbeddedPostgres(t *testing.T) {
 		}
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
 	}
-	port := freeTCPPort(t)
+	port := testenv.FreePort(t)
 	cmd.Dir = dataDir
 	cmd.Env = []string{
 		"PATH=" + os.Getenv("PATH"),
@@ -73,7 +70,7 @@ func TestEmbeddedPostgres(t *testing.T) {
 		"APP_ENV=dev",
 		"DATA_DIR=" + dataDir,
 		"HTTP_ADDR=127.0.0.1:" + strconv.Itoa(port),
-		"LOCAL_PG_ADDR=127.0.0.1:" + strconv.Itoa(freeTCPPort(t)), // nothing answers there
+		"LOCAL_PG_ADDR=127.0.0.1:" + strconv.Itoa(testenv.FreePort(t)), // nothing answers there
 		"PG_BIN_DIR=" + os.Getenv("PG_BIN_DIR"),
 	}
 	var out bytes.Buffer
@@ -125,16 +122,6 @@ func TestEmbeddedPostgres(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dataDir, "postgres", "data", "postmaster.pid")); err == nil {
 		t.Errorf("the embedded Postgres still runs after wallpaperd stopped")
 	}
-}
-
-func freeTCPPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func copyFile(from, to string, mode os.FileMode) error {

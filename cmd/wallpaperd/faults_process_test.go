@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -11,11 +10,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,6 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/wallpaperd/wallpaperd/internal/apptest"
 	"github.com/wallpaperd/wallpaperd/internal/imagegen/imagegentest"
 	"github.com/wallpaperd/wallpaperd/internal/postgres"
 	"github.com/wallpaperd/wallpaperd/internal/postgres/pgtest"
@@ -78,146 +73,15 @@ func newSlowModel(t *testing.T, delay time.Duration) *slowModel {
 
 func (m *slowModel) baseURL() string { return m.srv.URL + "/v1" }
 
-// binary builds wallpaperd once per test process, into a directory named
-// for the process; the directories of test processes that have ended are
-// removed first (no TestMain owns the cleanup).
-var binary = sync.OnceValues(func() (string, error) {
-	stale, _ := filepath.Glob(filepath.Join(os.TempDir(), "wallpaperd-faults-*"))
-	for _, d := range stale {
-		pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(d), "wallpaperd-faults-"))
-		if err == nil && syscall.Kill(pid, 0) == syscall.ESRCH {
-			_ = os.RemoveAll(d)
-		}
-	}
-	dir := filepath.Join(os.TempDir(), fmt.Sprintf("wallpaperd-faults-%d", os.Getpid()))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "wallpaperd")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %v: %s", err, out)
-	}
-	return bin, nil
-})
-
-// proc is a running wallpaperd process.
-type proc struct {
-	cmd    *exec.Cmd
-	addr   string
-	log    *syncLog
-	exited chan struct{}
-	err    error // set when exited is closed
-}
-
-type syncLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *syncLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *syncLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-var servingAddr = regexp.MustCompile(`msg=serving addr=(\S+)`)
-
-// startProc runs the binary with env and waits until it serves.
-func startProc(t *testing.T, env map[string]string) *proc {
-	t.Helper()
-	bin, err := binary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{cmd: exec.Command(bin, "serve"), log: &syncLog{}, exited: make(chan struct{})}
-	p.cmd.Dir = t.TempDir() // no .env from the source tree
-	p.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	for k, v := range env {
-		p.cmd.Env = append(p.cmd.Env, k+"="+v)
-	}
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.err = p.cmd.Wait(); close(p.exited) }()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-		if t.Failed() {
-			t.Logf("wallpaperd log:\n%s", p.log)
-		}
-	})
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if m := servingAddr.FindStringSubmatch(p.log.String()); m != nil {
-			p.addr = m[1]
-			return p
-		}
-		select {
-		case <-p.exited:
-			t.Fatalf("wallpaperd exited before serving: %v\n%s", p.err, p.log)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("wallpaperd does not serve:\n%s", p.log)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// call sends a JSON request to the process and decodes the answer into out.
-func (p *proc) call(t *testing.T, method, path, token, body string, out any) int {
-	t.Helper()
-	req, err := http.NewRequest(method, "http://"+p.addr+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if out != nil && resp.StatusCode < 300 {
-		if err := json.Unmarshal(data, out); err != nil {
-			t.Fatalf("%s %s: %v: %s", method, path, err, data)
-		}
-	}
-	return resp.StatusCode
-}
-
-func (p *proc) login(t *testing.T, name string) string {
-	t.Helper()
-	var s struct {
-		AccessToken string `json:"access_token"`
-	}
-	if st := p.call(t, http.MethodPost, "/api/v1/auth/login", "", `{"code":"dev-`+name+`"}`, &s); st != http.StatusOK {
-		t.Fatalf("login: %d", st)
-	}
-	return s.AccessToken
-}
-
-func (p *proc) submit(t *testing.T, token string, n int) []string {
+// submit posts n generations to the process and returns their ids.
+func submit(t *testing.T, p *apptest.Process, token string, n int) []string {
 	t.Helper()
 	var ids []string
 	for i := range n {
 		var g struct {
 			ID string `json:"id"`
 		}
-		if st := p.call(t, http.MethodPost, "/api/v1/generations", token, fmt.Sprintf(`{"prompt":"process fault %d"}`, i), &g); st != http.StatusAccepted {
+		if st := p.Call(t, http.MethodPost, "/api/v1/generations", token, fmt.Sprintf(`{"prompt":"process fault %d"}`, i), &g); st != http.StatusAccepted {
 			t.Fatalf("submit: %d", st)
 		}
 		ids = append(ids, g.ID)
@@ -229,7 +93,7 @@ func (p *proc) submit(t *testing.T, token string, n int) []string {
 // with model.
 func processEnv(t *testing.T, dbURL string, model *slowModel, extra map[string]string) map[string]string {
 	env := map[string]string{
-		"APP_ENV": "dev", "HTTP_ADDR": "127.0.0.1:0", "DATABASE_URL": dbURL, "DATA_DIR": t.TempDir(),
+		"DATABASE_URL":   dbURL,
 		"OPENAI_API_KEY": imagegentest.APIKey, "OPENAI_BASE_URL": model.baseURL(),
 		"WORKERS": "4", "JOB_RETRY_BASE": "100ms", "JOB_MAX_ATTEMPTS": "5",
 	}
@@ -279,21 +143,18 @@ func TestFaultProcessKilled(t *testing.T) {
 	model := newSlowModel(t, 2*time.Second)
 	env := processEnv(t, dbURL, model, map[string]string{"JOB_TIMEOUT": "4s", "JOB_RESCUE_AFTER": "5s"})
 
-	first := startProc(t, env)
-	token := first.login(t, "killed")
-	ids := first.submit(t, token, 4)
-	waitFor(t, 60*time.Second, "the model to be painting", func() bool { return model.received.Load() >= 2 })
-	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-first.exited
+	first := apptest.Start(t, env)
+	token := first.Login(t, "killed")
+	ids := submit(t, first, token, 4)
+	apptest.WaitFor(t, 60*time.Second, "the model to be painting", func() bool { return model.received.Load() >= 2 })
+	first.Kill()
 	if st := statuses(t, pool); st["succeeded"] == len(ids) {
 		t.Fatalf("every job finished before the kill (%v): the test tested nothing", st)
 	}
 
 	model.delay.Store(int64(100 * time.Millisecond))
-	second := startProc(t, env)
-	waitFor(t, 120*time.Second, "every generation to finish", func() bool {
+	second := apptest.Start(t, env)
+	apptest.WaitFor(t, 120*time.Second, "every generation to finish", func() bool {
 		st := statuses(t, pool)
 		return st["queued"]+st["running"] == 0
 	}, func() string { return fmt.Sprint(statuses(t, pool)) })
@@ -301,7 +162,7 @@ func TestFaultProcessKilled(t *testing.T) {
 		t.Errorf("after the restart: %v, want %d succeeded", st, len(ids))
 	}
 	var used int
-	if st := second.call(t, http.MethodGet, "/api/v1/me", token, "", &struct {
+	if st := second.Call(t, http.MethodGet, "/api/v1/me", token, "", &struct {
 		Quota struct {
 			UsedToday *int `json:"used_today"`
 		} `json:"quota"`
@@ -332,13 +193,13 @@ func TestFaultProcessTerminated(t *testing.T) {
 	const shutdown = 8 * time.Second
 	env := processEnv(t, dbURL, model, map[string]string{"JOB_TIMEOUT": "60s", "SHUTDOWN_TIMEOUT": shutdown.String()})
 
-	p := startProc(t, env)
-	token := p.login(t, "terminated")
-	ids := p.submit(t, token, 2)
-	waitFor(t, 60*time.Second, "the model to be painting", func() bool { return model.received.Load() >= int64(len(ids)) })
+	p := apptest.Start(t, env)
+	token := p.Login(t, "terminated")
+	ids := submit(t, p, token, 2)
+	apptest.WaitFor(t, 60*time.Second, "the model to be painting", func() bool { return model.received.Load() >= int64(len(ids)) })
 
 	// A request in flight: headers and half the body sent.
-	conn, err := net.Dial("tcp", p.addr)
+	conn, err := net.Dial("tcp", p.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,10 +209,8 @@ func TestFaultProcessTerminated(t *testing.T) {
 	time.Sleep(200 * time.Millisecond) // let the server start reading it
 
 	start := time.Now()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 30*time.Second, "the shutdown to begin", func() bool { return strings.Contains(p.log.String(), "shutting down") })
+	p.Signal(t, syscall.SIGTERM)
+	apptest.WaitFor(t, 30*time.Second, "the shutdown to begin", func() bool { return strings.Contains(p.Log(), "shutting down") })
 	if _, err := io.WriteString(conn, body[8:]); err != nil {
 		t.Fatalf("finishing the in-flight request: %v", err)
 	}
@@ -364,14 +223,13 @@ func TestFaultProcessTerminated(t *testing.T) {
 		t.Errorf("the in-flight login answered %d, want 200", resp.StatusCode)
 	}
 
-	select {
-	case <-p.exited:
-	case <-time.After(shutdown + 20*time.Second):
+	ended, exitErr := p.Wait(shutdown + 20*time.Second)
+	if !ended {
 		t.Fatalf("wallpaperd still running %v after SIGTERM", time.Since(start))
 	}
 	elapsed := time.Since(start)
-	if p.err != nil {
-		t.Errorf("exit: %v", p.err)
+	if exitErr != nil {
+		t.Errorf("exit: %v", exitErr)
 	}
 	// Soft stop, then the hard cancel River gets 10 s for: the bound.
 	if bound := shutdown + 10*time.Second; elapsed > bound {
@@ -399,8 +257,8 @@ func TestFaultProcessTerminated(t *testing.T) {
 	}
 
 	model.delay.Store(int64(100 * time.Millisecond))
-	startProc(t, env)
-	waitFor(t, 120*time.Second, "every generation to finish", func() bool {
+	apptest.Start(t, env)
+	apptest.WaitFor(t, 120*time.Second, "every generation to finish", func() bool {
 		st := statuses(t, pool)
 		return st["queued"]+st["running"] == 0
 	}, func() string { return fmt.Sprint(statuses(t, pool)) })

@@ -84,11 +84,7 @@ func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
-	level := slog.LevelInfo
-	if os.Getenv("LOG_LEVEL") == "debug" {
-		level = slog.LevelDebug
-	}
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
 	if cfg.Prod() {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}

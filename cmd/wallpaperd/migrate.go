@@ -18,7 +18,7 @@ func migrate(ctx context.Context, cfg *config.Config, logger *slog.Logger, args 
 	if err != nil {
 		return err
 	}
-	defer db.close()
+	defer db.close(logger)
 	m, err := postgres.NewMigrator(db.pool, logger)
 	if err != nil {
 		return err

@@ -3,10 +3,8 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"image"
 	"image/png"
@@ -21,11 +19,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/wallpaperd/wallpaperd/internal/postgres/pgtest"
+	"github.com/wallpaperd/wallpaperd/internal/apptest"
+	"github.com/wallpaperd/wallpaperd/internal/testenv"
 	"github.com/wallpaperd/wallpaperd/internal/tlscert/tlscerttest"
 )
 
@@ -61,10 +59,10 @@ func TestDeployDocIncludesNginxSite(t *testing.T) {
 // checks the API through it, and that wallpaperd logs the client's address,
 // not nginx's.
 func TestNginx(t *testing.T) {
-	nginx := findBinary(t, "nginx", "REQUIRE_NGINX", "make nginx")
-	wpd := startWallpaperd(t, proxiedEnv())
+	nginx := testenv.Program(t, "nginx", "REQUIRE_NGINX", "/usr/sbin/nginx")
+	wpd := apptest.Start(t, proxiedEnv())
 	pair := tlscerttest.Write(t, t.TempDir(), 1)
-	https, plain := startNginx(t, nginx, wpd.addr, pair)
+	https, plain := startNginx(t, nginx, wpd.Addr, pair)
 	checkThroughProxy(t, proxied{
 		wpd: wpd, pair: pair, https: https, plain: plain,
 		redirectStatus: http.StatusMovedPermanently, redirectBase: "https://127.0.0.1",
@@ -85,7 +83,7 @@ func proxiedEnv() map[string]string {
 
 // proxied is a wallpaperd behind a running proxy.
 type proxied struct {
-	wpd            *wallpaperd
+	wpd            *apptest.Process
 	pair           tlscerttest.Pair
 	https          string // the proxy's HTTPS base URL
 	plain          string // its plain-HTTP base URL, which redirects
@@ -260,9 +258,9 @@ func checkThroughProxy(t *testing.T, p proxied) {
 	// client's address, the spoofed one included.
 	t.Run("client address logged", func(t *testing.T) {
 		for _, path := range []string{"/healthz", "/readyz", "/api/v1/auth/login", "/api/v1/me", "/api/v1/wallpapers"} {
-			ips := wpd.loggedClientIPs(path)
+			ips := loggedClientIPs(wpd, path)
 			if len(ips) == 0 {
-				t.Errorf("no access-log line for %s; log:\n%s", path, wpd.log.String())
+				t.Errorf("no access-log line for %s; log:\n%s", path, wpd.Log())
 			}
 			for _, ip := range ips {
 				if ip != clientIP {
@@ -327,123 +325,19 @@ func clientFrom(t *testing.T, ip string, pair tlscerttest.Pair) *http.Client {
 	}
 }
 
-// findBinary returns the path of a system program (nginx, caddy); without
-// it the test is skipped, unless the require variable is 1 (make test sets
-// REQUIRE_NGINX=1 after `make nginx` installed it).
-func findBinary(t *testing.T, name, require, install string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	for _, dir := range []string{"/usr/sbin", "/usr/bin"} {
-		if p := filepath.Join(dir, name); isExecutable(p) {
-			return p
-		}
-	}
-	if os.Getenv(require) == "1" {
-		t.Fatalf("%s is not installed: run `%s`", name, install)
-	}
-	t.Skipf("%s is not installed (%s); %s=1 makes this a failure", name, install, require)
-	return ""
-}
+var accessLine = regexp.MustCompile(`msg="http request" .*path=(\S+) .*client_ip=(\S+)`)
 
-func isExecutable(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
-}
-
-// syncBuffer is wallpaperd's stdout, written by its goroutines and read by
-// the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-type wallpaperd struct {
-	addr string
-	log  *syncBuffer
-}
-
-var (
-	servingLine = regexp.MustCompile(`msg=serving addr=(\S+)`)
-	accessLine  = regexp.MustCompile(`msg="http request" .*path=(\S+) .*client_ip=(\S+)`)
-)
-
-// loggedClientIPs returns the client_ip of each access-log line for path.
-func (w *wallpaperd) loggedClientIPs(path string) []string {
+// loggedClientIPs returns the client_ip of each of p's access-log lines
+// for path.
+func loggedClientIPs(p *apptest.Process, path string) []string {
 	var ips []string
-	sc := bufio.NewScanner(strings.NewReader(w.log.String()))
+	sc := bufio.NewScanner(strings.NewReader(p.Log()))
 	for sc.Scan() {
 		if m := accessLine.FindStringSubmatch(sc.Text()); m != nil && m[1] == path {
 			ips = append(ips, m[2])
 		}
 	}
 	return ips
-}
-
-// startWallpaperd runs the whole program, as `wallpaperd serve` in dev mode
-// on a database of its own, until the test ends.
-func startWallpaperd(t *testing.T, extraEnv map[string]string) *wallpaperd {
-	t.Helper()
-	env := map[string]string{
-		"APP_ENV":      "dev",
-		"HTTP_ADDR":    "127.0.0.1:0",
-		"DATABASE_URL": pgtest.NewURL(t),
-		"DATA_DIR":     t.TempDir(),
-	}
-	for k, v := range extraEnv {
-		env[k] = v
-	}
-	var environ []string
-	for k, v := range env {
-		environ = append(environ, k+"="+v)
-	}
-	w := &wallpaperd{log: &syncBuffer{}}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve"}, environ, w.log) }()
-	t.Cleanup(func() {
-		cancel()
-		err := <-done
-		switch {
-		case err == nil:
-		case errors.Is(err, context.Canceled):
-			// These tests can end while the job queue is still starting;
-			// the queue then reports the cancellation as its error.
-			t.Logf("wallpaperd stopped during start-up: %v", err)
-		default:
-			t.Errorf("wallpaperd: %v", err)
-		}
-	})
-
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if m := servingLine.FindStringSubmatch(w.log.String()); m != nil {
-			w.addr = m[1]
-			return w
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("wallpaperd stopped before serving: %v\n%s", err, w.log)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("wallpaperd did not start serving; log:\n%s", w.log)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // startNginx runs nginx in the foreground with a main configuration of the
@@ -462,7 +356,7 @@ func startNginx(t *testing.T, nginx, upstream string, pair tlscerttest.Pair) (ht
 	if err != nil {
 		t.Fatal(err)
 	}
-	httpsPort, plainPort := freePort(t), freePort(t)
+	httpsPort, plainPort := testenv.FreePort(t), testenv.FreePort(t)
 	conf := string(site)
 	for _, r := range []struct{ old, new string }{
 		{"server 127.0.0.1:8080;", "server " + upstream + ";"},
@@ -516,7 +410,7 @@ http {
 // explain, when set, adds the proxy's own log to a failure.
 func startListening(t *testing.T, name string, cmd *exec.Cmd, explain func() string, ports ...int) {
 	t.Helper()
-	var out syncBuffer
+	var out apptest.Log
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", name, err)
@@ -557,19 +451,6 @@ func startListening(t *testing.T, name string, cmd *exec.Cmd, explain func() str
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-}
-
-// freePort asks the kernel for a free loopback port. nginx cannot take an
-// open listener, so there is a small window in which another process could
-// take the port; the next run would pick another.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 func writeTestFile(t *testing.T, path, data string) {

@@ -15,8 +15,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/wallpaperd/wallpaperd/internal/app"
 	"github.com/wallpaperd/wallpaperd/internal/config"
-	"github.com/wallpaperd/wallpaperd/internal/httpapi"
 	"github.com/wallpaperd/wallpaperd/internal/metrics"
 	"github.com/wallpaperd/wallpaperd/internal/postgres"
 )
@@ -28,10 +28,10 @@ type database struct {
 	stop func() error
 }
 
-func (d *database) close() {
+func (d *database) close(logger *slog.Logger) {
 	d.pool.Close()
 	if err := d.stop(); err != nil {
-		slog.Warn("stopping embedded Postgres", "err", err)
+		logger.Warn("stopping embedded Postgres", "err", err)
 	}
 }
 
@@ -63,7 +63,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer db.close()
+	defer db.close(logger)
 
 	migrator, err := postgres.NewMigrator(db.pool, logger)
 	if err != nil {
@@ -82,11 +82,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 		return err
 	}
 
-	app, err := newApp(ctx, cfg, logger, db.pool)
-	if err != nil {
-		return err
-	}
-	router, err := httpapi.New(app.httpConfig(cfg), app.httpDeps(logger, postgres.Ready(db.pool, migrator)))
+	service, err := app.New(ctx, cfg, app.Deps{Pool: db.pool, Logger: logger, Ready: postgres.Ready(db.pool, migrator)})
 	if err != nil {
 		return err
 	}
@@ -96,19 +92,19 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	reload := make(chan os.Signal, 1)
 	signal.Notify(reload, syscall.SIGHUP)
 	defer signal.Stop(reload)
-	fr, err := listenFront(frontOptionsFrom(cfg, reload), router, logger)
+	fr, err := listenFront(frontOptionsFrom(cfg, reload), service.Handler, logger)
 	if err != nil {
 		return err
 	}
 	logger.Info("serving", "addr", fr.api.ln.Addr().String(), "scheme", fr.scheme(),
 		"redirect_addr", cfg.TLSRedirectAddr, "swagger", swaggerURL(cfg, fr.scheme(), fr.api.ln.Addr()))
 
-	metricsSrv, metricsLn, err := listenMetrics(cfg, app)
+	metricsSrv, metricsLn, err := listenMetrics(cfg, service.Metrics)
 	if err != nil {
 		return err
 	}
 
-	if err := app.start(ctx); err != nil {
+	if err := service.Start(ctx); err != nil {
 		return fmt.Errorf("starting the workers: %w", err)
 	}
 	g, gctx := errgroup.WithContext(ctx)
@@ -128,7 +124,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 		defer cancel()
 		errHTTP := fr.shutdown(shutdownCtx)
-		errApp := app.stop(shutdownCtx)
+		errApp := service.Stop(shutdownCtx)
 		var errMetrics error
 		if metricsSrv != nil {
 			errMetrics = metricsSrv.Shutdown(shutdownCtx)
@@ -142,7 +138,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 
 // listenMetrics opens METRICS_ADDR, the listener serving only /metrics
 // (token-protected when METRICS_TOKEN is set); nil when it is not set.
-func listenMetrics(cfg *config.Config, a *app) (*http.Server, net.Listener, error) {
+func listenMetrics(cfg *config.Config, m *metrics.Metrics) (*http.Server, net.Listener, error) {
 	addr := metrics.Expose(cfg.Prod(), cfg.MetricsAddr, cfg.MetricsToken.Reveal()).Addr
 	if addr == "" {
 		return nil, nil, nil
@@ -152,7 +148,7 @@ func listenMetrics(cfg *config.Config, a *app) (*http.Server, net.Listener, erro
 		return nil, nil, fmt.Errorf("METRICS_ADDR: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", a.metrics.Protected(cfg.MetricsToken.Reveal()))
+	mux.Handle("GET /metrics", m.Protected(cfg.MetricsToken.Reveal()))
 	return newHTTPServer(addr, mux), ln, nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wallpaperd/wallpaperd/internal/apptest"
 	"github.com/wallpaperd/wallpaperd/internal/httpapi"
 	"github.com/wallpaperd/wallpaperd/internal/tlscert/tlscerttest"
 )
@@ -35,9 +36,9 @@ func testRouter(t *testing.T) http.Handler {
 
 // startFront runs the listeners the way serve does, until the test ends;
 // their log, debug level included, goes to the returned buffer.
-func startFront(t *testing.T, opts frontOptions, h http.Handler) (*front, *syncBuffer) {
+func startFront(t *testing.T, opts frontOptions, h http.Handler) (*front, *apptest.Log) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &apptest.Log{}
 	fr, err := listenFront(opts, h, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatalf("listenFront: %v", err)
@@ -300,14 +301,14 @@ func TestSlowClientIsCutOff(t *testing.T) {
 // TLS_KEY_FILE, serves HTTPS with HTTP/2 on HTTP_ADDR.
 func TestServeTLSFromConfig(t *testing.T) {
 	pair := tlscerttest.Write(t, t.TempDir(), 7)
-	wpd := startWallpaperd(t, map[string]string{
+	wpd := apptest.Start(t, map[string]string{
 		"TLS_CERT_FILE":     pair.CertFile,
 		"TLS_KEY_FILE":      pair.KeyFile,
 		"TLS_REDIRECT_ADDR": "127.0.0.1:0",
 	})
 	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pair.Pool()}, ForceAttemptHTTP2: true}
 	defer transport.CloseIdleConnections()
-	resp := get(t, &http.Client{Transport: transport}, "https://"+wpd.addr+"/healthz")
+	resp := get(t, &http.Client{Transport: transport}, "https://"+wpd.Addr+"/healthz")
 	if resp.StatusCode != http.StatusOK || resp.ProtoMajor != 2 {
 		t.Errorf("GET /healthz: %s over %s, want 200 over HTTP/2", resp.Status, resp.Proto)
 	}
@@ -315,14 +316,14 @@ func TestServeTLSFromConfig(t *testing.T) {
 		t.Error("not served with the configured certificate")
 	}
 	checkHeader(t, resp, "Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-	if !strings.Contains(wpd.log.String(), "scheme=https") {
-		t.Errorf("start-up log does not say https:\n%s", wpd.log)
+	if !strings.Contains(wpd.Log(), "scheme=https") {
+		t.Errorf("start-up log does not say https:\n%s", wpd.Log())
 	}
 }
 
 // waitForLog waits until one line of logs holds every part; the server
 // logs a failed handshake after the client has already seen it fail.
-func waitForLog(t *testing.T, logs *syncBuffer, parts ...string) {
+func waitForLog(t *testing.T, logs *apptest.Log, parts ...string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {

@@ -1,9 +1,12 @@
-// Package config owns wallpaperd's settings: every environment variable of
-// PRODUCT.md, parsed once into a typed struct, with the embedded dev defaults
-// and the refusals that protect a production deployment.
+// Package config owns wallpaperd's settings: every environment variable
+// (README.md lists them), parsed once into a typed struct, with the
+// embedded dev defaults and the refusals that protect a production
+// deployment.
 package config
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -47,6 +50,14 @@ func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
 // Reveal returns the secret itself, for the one place that must use it.
 func (s Secret) Reveal() string { return string(s) }
+
+// Derive gives each use of one secret a key of its own (HMAC-SHA256 of the
+// purpose under the secret), so that no key serves two purposes.
+func (s Secret) Derive(purpose string) []byte {
+	m := hmac.New(sha256.New, []byte(s))
+	m.Write([]byte("wallpaperd/" + purpose))
+	return m.Sum(nil)
+}
 
 // Config is the resolved configuration of one wallpaperd process.
 type Config struct {
@@ -97,6 +108,9 @@ type Config struct {
 	TLSKeyFile      string   `env:"TLS_KEY_FILE"`
 	TLSRedirectAddr string   `env:"TLS_REDIRECT_ADDR"`
 	TrustedProxies  []string `env:"TRUSTED_PROXIES" envSeparator:","`
+
+	// LogLevel is the least severe level logged: debug, info, warn, error.
+	LogLevel slog.Level `env:"LOG_LEVEL" envDefault:"info"`
 
 	// QuotaLocation is QuotaTZ loaded; set by Load.
 	QuotaLocation *time.Location `env:"-"`
@@ -332,7 +346,8 @@ func (c *Config) validate() error {
 }
 
 // TrustedPrefixes returns TRUSTED_PROXIES as prefixes; a bare address is a
-// single-host prefix. Load has validated them.
+// single-host prefix, and spaces around an entry do not matter. Parse has
+// validated them.
 func (c *Config) TrustedPrefixes() []netip.Prefix {
 	out := make([]netip.Prefix, 0, len(c.TrustedProxies))
 	for _, p := range c.TrustedProxies {
@@ -394,6 +409,7 @@ func (c *Config) LogValue() slog.Value {
 		slog.Any("cors_allowed_origins", c.CORSAllowedOrigins),
 		slog.String("tls_cert_file", c.TLSCertFile),
 		slog.Any("trusted_proxies", c.TrustedProxies),
+		slog.String("log_level", c.LogLevel.String()),
 	)
 }
 

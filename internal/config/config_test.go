@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -36,6 +37,7 @@ func TestDefaults(t *testing.T) {
 		{"dev login", c.WeChatConfigured(), false},
 		{"offline images", c.OfflineImages(), true},
 		{"local storage", c.LocalStorage(), true},
+		{"LOG_LEVEL", c.LogLevel, slog.LevelInfo},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -63,6 +65,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad proxy", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8,not-an-ip"}, "TRUSTED_PROXIES"},
 		{"half S3 credentials", map[string]string{"S3_ACCESS_KEY_ID": "AK"}, "S3_ACCESS_KEY_ID"},
 		{"zero workers", map[string]string{"WORKERS": "0"}, "WORKERS"},
+		{"unknown log level", map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -216,5 +219,43 @@ func TestResolveJWTSecret(t *testing.T) {
 	}
 	if perm := info.Mode().Perm(); perm != 0o600 {
 		t.Errorf("secret file mode = %o, want 600", perm)
+	}
+}
+
+func TestLogLevel(t *testing.T) {
+	for in, want := range map[string]slog.Level{"debug": slog.LevelDebug, "INFO": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError} {
+		c, err := Parse(map[string]string{"LOG_LEVEL": in})
+		if err != nil {
+			t.Fatalf("LOG_LEVEL=%s: %v", in, err)
+		}
+		if c.LogLevel != want {
+			t.Errorf("LOG_LEVEL=%s: %v, want %v", in, c.LogLevel, want)
+		}
+	}
+}
+
+func TestTrustedPrefixes(t *testing.T) {
+	// TRUSTED_PROXIES="127.0.0.1, ::1" splits into entries with spaces.
+	c, err := Parse(map[string]string{"TRUSTED_PROXIES": "127.0.0.1, ::1,10.0.0.0/8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(c.TrustedPrefixes())
+	if want := "[127.0.0.1/32 ::1/128 10.0.0.0/8]"; got != want {
+		t.Errorf("TrustedPrefixes = %s, want %s", got, want)
+	}
+}
+
+func TestSecretDerive(t *testing.T) {
+	s := Secret("test-secret-test-secret-test-secret-0123")
+	a, b := s.Derive("cursor"), s.Derive("other")
+	if len(a) != 32 || bytes.Equal(a, b) {
+		t.Fatalf("Derive: %x and %x; want 32 distinct bytes each", a, b)
+	}
+	if !bytes.Equal(a, s.Derive("cursor")) {
+		t.Error("Derive is not stable")
+	}
+	if bytes.Equal(a, Secret("another-secret-another-secret-0123456").Derive("cursor")) {
+		t.Error("two secrets derive the same key")
 	}
 }

@@ -1,14 +1,13 @@
 package httpapi_test
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"io"
-	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -17,14 +16,11 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 
+	"github.com/wallpaperd/wallpaperd/internal/apptest"
 	"github.com/wallpaperd/wallpaperd/internal/auth"
 	"github.com/wallpaperd/wallpaperd/internal/httpapi"
 	"github.com/wallpaperd/wallpaperd/internal/httpapi/apitest"
-	"github.com/wallpaperd/wallpaperd/internal/postgres"
 	"github.com/wallpaperd/wallpaperd/internal/postgres/pgtest"
-	"github.com/wallpaperd/wallpaperd/internal/storage"
-	"github.com/wallpaperd/wallpaperd/internal/user"
-	"github.com/wallpaperd/wallpaperd/internal/wechat"
 	"github.com/wallpaperd/wallpaperd/internal/wechat/wechattest"
 )
 
@@ -32,10 +28,11 @@ import (
 // tests (every end-to-end test of httpapi_test runs on real Postgres).
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-var jwtKey = []byte("test-jwt-key-test-jwt-key-test-jwt-key")
+// jwtKey signs the test service's access tokens (forged ones too).
+var jwtKey = []byte(apptest.JWTSecret)
 
-// authEnv is the real router on a fresh database, wired like newApp: dev
-// login, or (withWeChat) a prod-like service talking to a fake WeChat.
+// authEnv is the whole service (apptest) for the session and profile
+// tests: dev login, or (withWeChat) login through a fake WeChat.
 type authEnv struct {
 	api      *apitest.Client
 	handler  http.Handler
@@ -44,63 +41,23 @@ type authEnv struct {
 }
 
 type envOptions struct {
-	withWeChat     bool // prod: WeChat configured, no dev login
+	withWeChat     bool // WeChat configured: no dev login
 	loginRate      int  // logins a minute per IP; default: plenty
 	trustedProxies []string
 }
 
 func newAuthEnv(t *testing.T, o envOptions) *authEnv {
 	t.Helper()
-	pool := pgtest.NewPool(t)
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	access, err := auth.NewAccessTokens(jwtKey, time.Hour, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := &authEnv{mediaDir: t.TempDir()}
-	var exchanger auth.CodeExchanger
-	var moderate user.Moderator
-	if o.withWeChat {
-		env.wechat = wechattest.New(t)
-		wc, err := wechat.New(wechat.Config{
-			AppID: wechattest.AppID, AppSecret: wechattest.AppSecret, BaseURL: env.wechat.URL, Logger: logger,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		exchanger, moderate = wc, wc.Allows(wechat.SceneProfile)
-	}
-	users := postgres.NewUsers(pool)
-	authSvc, err := auth.NewService(auth.Config{RefreshTTL: 24 * time.Hour, DevLogin: !o.withWeChat},
-		users, postgres.NewRefreshTokens(pool), access, exchanger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	local, err := storage.NewLocal(env.mediaDir, "")
-	if err != nil {
-		t.Fatal(err)
-	}
 	if o.loginRate == 0 {
 		o.loginRate = 10000
 	}
-	env.handler, err = httpapi.New(httpapi.Config{
-		Prod:               o.withWeChat,
-		MaxBodyBytes:       4 << 20,
-		LoginRatePerMinute: o.loginRate,
-		TrustedProxies:     o.trustedProxies,
-	}, httpapi.Deps{
-		Logger: logger,
-		Ready:  func(context.Context) error { return nil },
-		Media:  local.Handler(),
-		Auth:   authSvc,
-		Users:  user.NewService(users, local, moderate, logger),
-		Quota:  fixedQuota{limit: 10},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	env.api = apitest.New(t, env.handler)
-	return env
+	s := apptest.New(t, apptest.Options{WeChat: o.withWeChat, NoWorkers: true, Vars: map[string]string{
+		"ACCESS_TOKEN_TTL":      "1h",
+		"REFRESH_TOKEN_TTL":     "24h",
+		"LOGIN_RATE_PER_MINUTE": strconv.Itoa(o.loginRate),
+		"TRUSTED_PROXIES":       strings.Join(o.trustedProxies, ","),
+	}})
+	return &authEnv{api: s.API, handler: s.App.Handler, wechat: s.WeChat, mediaDir: filepath.Join(s.Config.DataDir, "media")}
 }
 
 // login logs in with code and returns the session; the test ends unless

@@ -5,12 +5,10 @@ import (
 	"errors"
 	"log/slog"
 	"math"
-	"net"
 	"net/http"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/wallpaperd/wallpaperd/internal/failure"
 )
@@ -37,11 +35,10 @@ var statusOf = map[failure.Kind]int{
 	failure.Unavailable:      http.StatusServiceUnavailable,
 }
 
-var errUnavailable = failure.New(failure.Unavailable, "unavailable", "the service is briefly unavailable, try again")
-
 // writeError is the one place an error becomes an HTTP response. Errors
-// with a failure kind show their code and message; a database that cannot
-// be reached is a 503; anything else is a 500 whose details stay in the log.
+// with a failure kind show their code and message (the adapters give a
+// dependency that cannot serve right now the kind Unavailable: a 503);
+// anything else is a 500 whose details stay in the log.
 func writeError(c *gin.Context, err error) {
 	if errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil {
 		// The client went away mid-request: nobody reads the answer, and it
@@ -50,12 +47,8 @@ func writeError(c *gin.Context, err error) {
 		return
 	}
 	fe := failure.From(err)
-	if fe == nil && isUnavailable(err) {
-		fe = errUnavailable.With("", err)
-		fe.RetryAfter = 1e9
-	}
 	if fe == nil || fe.Kind == failure.Internal {
-		slog.ErrorContext(c.Request.Context(), "internal error", "err", err, "request_id", requestID(c), "route", c.FullPath())
+		logger(c).ErrorContext(c.Request.Context(), "internal error", "err", err, "request_id", requestID(c), "route", c.FullPath())
 		c.AbortWithStatusJSON(http.StatusInternalServerError, ErrorBody{
 			Code: "internal_error", Message: "something went wrong on our side", RequestID: requestID(c),
 		})
@@ -63,7 +56,7 @@ func writeError(c *gin.Context, err error) {
 	}
 	status := statusOf[fe.Kind]
 	if fe.Err != nil || status >= 500 {
-		slog.WarnContext(c.Request.Context(), "request failed", "code", fe.Code, "err", err, "request_id", requestID(c))
+		logger(c).WarnContext(c.Request.Context(), "request failed", "code", fe.Code, "err", err, "request_id", requestID(c))
 	}
 	if fe.RetryAfter > 0 {
 		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(fe.RetryAfter.Seconds()))))
@@ -74,27 +67,18 @@ func writeError(c *gin.Context, err error) {
 	c.AbortWithStatusJSON(status, ErrorBody{Code: fe.Code, Message: fe.Message, RequestID: requestID(c)})
 }
 
-// isUnavailable recognises a database (or network) that cannot be reached
-// right now: the request may succeed if tried again shortly.
-func isUnavailable(err error) bool {
-	var ce *pgconn.ConnectError
-	if errors.As(err, &ce) {
-		return true
+// loggerKey holds the router's logger in each request's context.
+const loggerKey = "wallpaperd.logger"
+
+// withLogger makes the injected logger reachable where only the request
+// is (writeError).
+func withLogger(l *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) { c.Set(loggerKey, l) }
+}
+
+func logger(c *gin.Context) *slog.Logger {
+	if l, ok := c.Get(loggerKey); ok {
+		return l.(*slog.Logger)
 	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		switch pgErr.Code[:2] {
-		case "08", "57": // connection exception, operator intervention (admin shutdown, terminated)
-			return true
-		}
-		return pgErr.Code == "40001" || pgErr.Code == "40P01" // serialization failure, deadlock: retryable
-	}
-	var ne net.Error
-	if errors.As(err, &ne) {
-		return true
-	}
-	if errors.Is(err, context.DeadlineExceeded) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
-		return true
-	}
-	return errors.Is(err, net.ErrClosed)
+	return slog.Default()
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -15,21 +13,15 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/wallpaperd/wallpaperd/internal/auth"
+	"github.com/wallpaperd/wallpaperd/internal/apptest"
 	"github.com/wallpaperd/wallpaperd/internal/httpapi"
 	"github.com/wallpaperd/wallpaperd/internal/httpapi/apitest"
-	"github.com/wallpaperd/wallpaperd/internal/postgres"
-	"github.com/wallpaperd/wallpaperd/internal/postgres/pgtest"
 	"github.com/wallpaperd/wallpaperd/internal/storage"
-	"github.com/wallpaperd/wallpaperd/internal/storage/storagetest"
-	"github.com/wallpaperd/wallpaperd/internal/user"
-	"github.com/wallpaperd/wallpaperd/internal/wallpaper"
-	"github.com/wallpaperd/wallpaperd/internal/worker"
 )
 
-// galleryEnv is the real router wired like newApp for the gallery: dev
-// login, the Postgres stores, a real S3 server (versitygw) and the River
-// queue running the object-deletion jobs.
+// galleryEnv is the whole service (apptest) for the gallery tests: dev
+// login, a real S3 server (versitygw), and the workers running the
+// object-deletion jobs.
 type galleryEnv struct {
 	api     *apitest.Client
 	pool    *pgxpool.Pool
@@ -38,51 +30,12 @@ type galleryEnv struct {
 
 func newGalleryEnv(t *testing.T) *galleryEnv {
 	t.Helper()
-	ctx := context.Background()
-	pool := pgtest.NewPool(t)
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	objects, err := storage.NewS3(ctx, storagetest.StartS3(t))
+	s := apptest.New(t, apptest.Options{S3: true, Vars: map[string]string{"WORKERS": "2"}})
+	objects, err := storage.NewS3(context.Background(), s.S3.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	access, err := auth.NewAccessTokens(jwtKey, time.Hour, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	users := postgres.NewUsers(pool)
-	authSvc, err := auth.NewService(auth.Config{RefreshTTL: 24 * time.Hour, DevLogin: true},
-		users, postgres.NewRefreshTokens(pool), access, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gens := postgres.NewGenerations(pool, nil)
-	queue, err := worker.New(pool, worker.Config{Workers: 2, JobTimeout: time.Minute, RetryBase: 50 * time.Millisecond,
-		SoftStopTimeout: 5 * time.Second, Logger: logger}, nil, objects, gens)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := queue.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = queue.Stop(stopCtx)
-	})
-	store := postgres.NewGallery(pool, queue.EnqueueDeleteObjects)
-	handler, err := httpapi.New(httpapi.Config{MaxBodyBytes: 1 << 20, LoginRatePerMinute: 10000}, httpapi.Deps{
-		Logger:  logger,
-		Ready:   func(context.Context) error { return nil },
-		Auth:    authSvc,
-		Users:   user.NewService(users, objects, nil, logger),
-		Quota:   fixedQuota{limit: 10},
-		Gallery: wallpaper.NewGallery(store, store, store, wallpaper.NewCursorCodec([]byte("gallery-test-cursor-key"))),
-		Objects: objects,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &galleryEnv{api: apitest.New(t, handler), pool: pool, objects: objects}
+	return &galleryEnv{api: s.API, pool: s.Pool, objects: objects}
 }
 
 // galleryUser is a logged-in user.

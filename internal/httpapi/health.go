@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/wallpaperd/wallpaperd/internal/failure"
 )
 
 // Status is the body of /healthz and /readyz.
@@ -38,7 +39,7 @@ func (s *Server) readyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
 	defer cancel()
 	if err := s.deps.Ready(ctx); err != nil {
-		writeError(c, errUnavailable.With("not ready: "+err.Error(), err))
+		writeError(c, failure.ErrUnavailable.With("not ready: "+err.Error(), err))
 		return
 	}
 	c.JSON(http.StatusOK, Status{Status: "ok"})

@@ -2,7 +2,7 @@ package httpapi
 
 import "github.com/gin-gonic/gin"
 
-// apiRoutes registers the /api/v1 endpoints of PRODUCT.md.
+// apiRoutes registers the /api/v1 endpoints (documented in docs/swagger.json).
 func (s *Server) apiRoutes(api *gin.RouterGroup) {
 	s.authRoutes(api)
 	s.profileRoutes(api)

@@ -5,7 +5,6 @@ package httpapi
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -25,8 +24,8 @@ import (
 type Config struct {
 	Prod               bool
 	MaxBodyBytes       int64
-	CORSAllowedOrigins []string // empty: any origin, without credentials
-	TrustedProxies     []string // CIDRs whose X-Forwarded-* headers are believed
+	CORSAllowedOrigins []string       // empty: any origin, without credentials
+	TrustedProxies     []netip.Prefix // peers whose X-Forwarded-* headers are believed
 	Swagger            bool
 	// LoginRatePerMinute bounds POST /auth/login per client IP.
 	LoginRatePerMinute int
@@ -79,17 +78,10 @@ func New(cfg Config, deps Deps) (http.Handler, error) {
 func newRouter(cfg Config, deps Deps) (*gin.Engine, error) {
 	// Release mode always: our own access log replaces Gin's debug output.
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{cfg: cfg, deps: deps}
-	// Gin gets the parsed prefixes, not the raw list: it would refuse the
-	// " ::1" of "127.0.0.1, ::1" that the configuration accepts.
+	s := &Server{cfg: cfg, deps: deps, trusted: cfg.TrustedProxies}
 	ginTrusted := make([]string, 0, len(cfg.TrustedProxies))
 	for _, p := range cfg.TrustedProxies {
-		prefix, err := parsePrefix(p)
-		if err != nil {
-			return nil, fmt.Errorf("httpapi: trusted proxy %q: %w", p, err)
-		}
-		s.trusted = append(s.trusted, prefix)
-		ginTrusted = append(ginTrusted, prefix.Masked().String())
+		ginTrusted = append(ginTrusted, p.Masked().String())
 	}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
@@ -104,7 +96,7 @@ func newRouter(cfg Config, deps Deps) (*gin.Engine, error) {
 		// Outside recovery, so a panic is counted as the 500 it becomes.
 		r.Use(cfg.Observe)
 	}
-	r.Use(requestIDMiddleware, recovery(deps.Logger), accessLog(deps.Logger),
+	r.Use(withLogger(deps.Logger), requestIDMiddleware, recovery(deps.Logger), accessLog(deps.Logger),
 		securityHeaders(s.isHTTPS), corsMiddleware(cfg.CORSAllowedOrigins), bodyLimit(cfg.MaxBodyBytes))
 	r.NoRoute(func(c *gin.Context) { writeError(c, errNoRoute) })
 	r.NoMethod(func(c *gin.Context) { writeError(c, errNoMethod) })
@@ -163,18 +155,6 @@ func corsMiddleware(origins []string) gin.HandlerFunc {
 		cfg.AllowOrigins = origins
 	}
 	return cors.New(cfg)
-}
-
-func parsePrefix(s string) (netip.Prefix, error) {
-	s = strings.TrimSpace(s)
-	if strings.Contains(s, "/") {
-		return netip.ParsePrefix(s)
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 var (

@@ -15,7 +15,6 @@ import (
 
 	"github.com/sashabaranov/go-openai"
 
-	"github.com/wallpaperd/wallpaperd/internal/config"
 	"github.com/wallpaperd/wallpaperd/internal/picture"
 	"github.com/wallpaperd/wallpaperd/internal/wallpaper"
 )
@@ -41,13 +40,19 @@ const (
 	msgInvalidImage  = "The image model returned an unusable image."
 )
 
+// OpenAI's image models this generator speaks to.
+const (
+	ModelDallE3    = "dall-e-3"    // answers with a URL to download
+	ModelGPTImage1 = "gpt-image-1" // answers inline, in base64
+)
+
 // OpenAIConfig says which model OpenAI paints with and how to reach it.
 type OpenAIConfig struct {
 	APIKey string
 	// BaseURL is the API root including /v1, for OpenAI-compatible relays;
 	// empty for api.openai.com.
 	BaseURL string
-	// Model is config.ModelDallE3 or config.ModelGPTImage1.
+	// Model is ModelDallE3 or ModelGPTImage1.
 	Model string
 	// HTTPClient makes the API calls and the image downloads; nil is a
 	// new client. Timeouts come from the fields below, not from it.
@@ -55,11 +60,6 @@ type OpenAIConfig struct {
 	RequestTimeout  time.Duration // DefaultRequestTimeout when zero
 	DownloadTimeout time.Duration // DefaultDownloadTimeout when zero
 	MaxImageBytes   int64         // DefaultMaxImageBytes when zero
-}
-
-// OpenAIConfigFrom maps wallpaperd's OPENAI_* settings to an OpenAIConfig.
-func OpenAIConfigFrom(c config.OpenAI) OpenAIConfig {
-	return OpenAIConfig{APIKey: c.APIKey.Reveal(), BaseURL: c.BaseURL, Model: c.ImageModel}
 }
 
 // OpenAI paints with OpenAI's Images API: dall-e-3, whose image is
@@ -77,9 +77,9 @@ func NewOpenAI(cfg OpenAIConfig) (*OpenAI, error) {
 		return nil, errors.New("imagegen: OpenAI needs an API key")
 	}
 	switch cfg.Model {
-	case config.ModelDallE3, config.ModelGPTImage1:
+	case ModelDallE3, ModelGPTImage1:
 	default:
-		return nil, fmt.Errorf("imagegen: model %q is not %s or %s", cfg.Model, config.ModelDallE3, config.ModelGPTImage1)
+		return nil, fmt.Errorf("imagegen: model %q is not %s or %s", cfg.Model, ModelDallE3, ModelGPTImage1)
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = DefaultRequestTimeout
@@ -117,7 +117,7 @@ func (o *OpenAI) modelRequest(req wallpaper.ImageRequest) (openai.ImageRequest, 
 	}
 
 	r := openai.ImageRequest{Prompt: req.Prompt, Model: o.cfg.Model, N: 1, User: req.User}
-	if o.cfg.Model == config.ModelGPTImage1 {
+	if o.cfg.Model == ModelGPTImage1 {
 		// gpt-image-1 has no 16:9 sizes and no style; it always answers
 		// in base64 and refuses response_format.
 		r.Size = map[string]string{

@@ -11,7 +11,6 @@ import (
 
 	"github.com/sashabaranov/go-openai"
 
-	"github.com/wallpaperd/wallpaperd/internal/config"
 	"github.com/wallpaperd/wallpaperd/internal/imagegen"
 	"github.com/wallpaperd/wallpaperd/internal/imagegen/imagegentest"
 	"github.com/wallpaperd/wallpaperd/internal/wallpaper"
@@ -40,30 +39,30 @@ func TestOpenAIOptionMapping(t *testing.T) {
 		params map[string]any
 	}{
 		{
-			name: "dall-e-3 defaults", model: config.ModelDallE3, opts: wallpaper.Options{},
+			name: "dall-e-3 defaults", model: imagegen.ModelDallE3, opts: wallpaper.Options{},
 			want:   openai.ImageRequest{Model: "dall-e-3", N: 1, Size: "1024x1792", Quality: "standard", Style: "vivid", ResponseFormat: "url"},
 			params: map[string]any{"size": "1024x1792", "quality": "standard", "style": "vivid"},
 		},
 		{
-			name: "dall-e-3 landscape natural hd", model: config.ModelDallE3,
+			name: "dall-e-3 landscape natural hd", model: imagegen.ModelDallE3,
 			opts:   wallpaper.Options{Size: wallpaper.SizeLandscape, Style: wallpaper.StyleNatural, Quality: wallpaper.QualityHD},
 			want:   openai.ImageRequest{Model: "dall-e-3", N: 1, Size: "1792x1024", Quality: "hd", Style: "natural", ResponseFormat: "url"},
 			params: map[string]any{"size": "1792x1024", "quality": "hd", "style": "natural"},
 		},
 		{
-			name: "gpt-image-1 portrait standard", model: config.ModelGPTImage1,
+			name: "gpt-image-1 portrait standard", model: imagegen.ModelGPTImage1,
 			opts:   wallpaper.Options{Size: wallpaper.SizePortrait, Style: wallpaper.StyleVivid, Quality: wallpaper.QualityStandard},
 			want:   openai.ImageRequest{Model: "gpt-image-1", N: 1, Size: "1024x1536", Quality: "medium"},
 			params: map[string]any{"size": "1024x1536", "quality": "medium"},
 		},
 		{
-			name: "gpt-image-1 landscape hd", model: config.ModelGPTImage1,
+			name: "gpt-image-1 landscape hd", model: imagegen.ModelGPTImage1,
 			opts:   wallpaper.Options{Size: wallpaper.SizeLandscape, Style: wallpaper.StyleNatural, Quality: wallpaper.QualityHD},
 			want:   openai.ImageRequest{Model: "gpt-image-1", N: 1, Size: "1536x1024", Quality: "high"},
 			params: map[string]any{"size": "1536x1024", "quality": "high"},
 		},
 		{
-			name: "gpt-image-1 square", model: config.ModelGPTImage1, opts: wallpaper.Options{Size: wallpaper.SizeSquare},
+			name: "gpt-image-1 square", model: imagegen.ModelGPTImage1, opts: wallpaper.Options{Size: wallpaper.SizeSquare},
 			want:   openai.ImageRequest{Model: "gpt-image-1", N: 1, Size: "1024x1024", Quality: "medium"},
 			params: map[string]any{"size": "1024x1024", "quality": "medium"},
 		},
@@ -104,7 +103,7 @@ func TestOpenAIOptionMapping(t *testing.T) {
 func TestOpenAIRefusesUnknownOptions(t *testing.T) {
 	t.Parallel()
 	fake := imagegentest.NewFakeOpenAI(t)
-	g := newOpenAI(t, fake, config.ModelDallE3, nil)
+	g := newOpenAI(t, fake, imagegen.ModelDallE3, nil)
 	for _, opts := range []wallpaper.Options{{Size: "512x512"}, {Quality: "ultra"}, {Style: "noir"}} {
 		_, err := g.Generate(context.Background(), wallpaper.ImageRequest{Prompt: "p", Options: opts})
 		var ie *wallpaper.ImageError
@@ -140,7 +139,7 @@ func TestOpenAIGenerate(t *testing.T) {
 		want   want
 	}{
 		{
-			name: "url mode downloads the image", model: config.ModelDallE3,
+			name: "url mode downloads the image", model: imagegen.ModelDallE3,
 			reply: func() imagegentest.Reply {
 				r := imagegentest.OKURL(png)
 				r.RevisedPrompt = "A red fox in snow."
@@ -149,7 +148,7 @@ func TestOpenAIGenerate(t *testing.T) {
 			want: want{data: png, ctype: "image/png", revised: "A red fox in snow.", downloads: 1},
 		},
 		{
-			name: "url mode jpeg is sniffed", model: config.ModelDallE3,
+			name: "url mode jpeg is sniffed", model: imagegen.ModelDallE3,
 			reply: func() imagegentest.Reply {
 				r := imagegentest.OKURL(jpeg)
 				r.Download = &imagegentest.Download{ContentType: "application/octet-stream", Body: jpeg}
@@ -158,87 +157,87 @@ func TestOpenAIGenerate(t *testing.T) {
 			want: want{data: jpeg, ctype: "image/jpeg", downloads: 1},
 		},
 		{
-			name: "b64 mode", model: config.ModelGPTImage1, reply: imagegentest.OKB64(png),
+			name: "b64 mode", model: imagegen.ModelGPTImage1, reply: imagegentest.OKB64(png),
 			want: want{data: png, ctype: "image/png"},
 		},
 		{
-			name: "429 with Retry-After seconds", model: config.ModelDallE3, reply: imagegentest.RateLimited("20"),
+			name: "429 with Retry-After seconds", model: imagegen.ModelDallE3, reply: imagegentest.RateLimited("20"),
 			want: want{code: "upstream_rate_limited", retryable: true, retryAfter: 20 * time.Second},
 		},
 		{
-			name: "429 without Retry-After", model: config.ModelDallE3, reply: imagegentest.RateLimited(""),
+			name: "429 without Retry-After", model: imagegen.ModelDallE3, reply: imagegentest.RateLimited(""),
 			want: want{code: "upstream_rate_limited", retryable: true},
 		},
 		{
-			name: "429 out of credit is billing", model: config.ModelDallE3,
+			name: "429 out of credit is billing", model: imagegen.ModelDallE3,
 			reply: imagegentest.Error(429, "insufficient_quota", "insufficient_quota", "You exceeded your current quota, please check your plan and billing details."),
 			want:  want{code: "upstream_billing"},
 		},
 		{
-			name: "500", model: config.ModelDallE3, reply: imagegentest.ServerError(),
+			name: "500", model: imagegen.ModelDallE3, reply: imagegentest.ServerError(),
 			want: want{code: "upstream_unavailable", retryable: true},
 		},
 		{
-			name: "502 from a relay with an HTML body", model: config.ModelDallE3,
+			name: "502 from a relay with an HTML body", model: imagegen.ModelDallE3,
 			reply: imagegentest.Reply{Status: 502, Body: "<html>Bad Gateway</html>"},
 			want:  want{code: "upstream_unavailable", retryable: true},
 		},
 		{
-			name: "content policy", model: config.ModelDallE3, reply: imagegentest.ContentPolicy(),
+			name: "content policy", model: imagegen.ModelDallE3, reply: imagegentest.ContentPolicy(),
 			want: want{code: "content_policy"},
 		},
 		{
-			name: "gpt-image-1 moderation", model: config.ModelGPTImage1,
+			name: "gpt-image-1 moderation", model: imagegen.ModelGPTImage1,
 			reply: imagegentest.Error(400, "moderation_blocked", "image_generation_user_error", "Your request was rejected by the safety system."),
 			want:  want{code: "content_policy"},
 		},
 		{
-			name: "billing hard limit", model: config.ModelDallE3, reply: imagegentest.Billing(),
+			name: "billing hard limit", model: imagegen.ModelDallE3, reply: imagegentest.Billing(),
 			want: want{code: "upstream_billing"},
 		},
 		{
-			name: "billing by message only", model: config.ModelDallE3,
+			name: "billing by message only", model: imagegen.ModelDallE3,
 			reply: imagegentest.Error(400, "", "invalid_request_error", "Billing hard limit has been reached"),
 			want:  want{code: "upstream_billing"},
 		},
 		{
-			name: "other 400", model: config.ModelDallE3,
+			name: "other 400", model: imagegen.ModelDallE3,
 			reply: imagegentest.Error(400, "invalid_value", "invalid_request_error", "Invalid value for size."),
 			want:  want{code: "upstream_rejected"},
 		},
 		{
-			name: "403", model: config.ModelDallE3,
+			name: "403", model: imagegen.ModelDallE3,
 			reply: imagegentest.Error(403, "unsupported_country_region_territory", "request_forbidden", "Country, region, or territory not supported"),
 			want:  want{code: "upstream_auth"},
 		},
 		{
-			name: "slower than the request timeout", model: config.ModelDallE3, reply: imagegentest.Hang(),
+			name: "slower than the request timeout", model: imagegen.ModelDallE3, reply: imagegentest.Hang(),
 			change: func(c *imagegen.OpenAIConfig) { c.RequestTimeout = 100 * time.Millisecond },
 			want:   want{code: "upstream_timeout", retryable: true},
 		},
 		{
-			name: "download slower than its timeout", model: config.ModelDallE3,
+			name: "download slower than its timeout", model: imagegen.ModelDallE3,
 			reply:  imagegentest.Reply{Download: &imagegentest.Download{Hang: true}},
 			change: func(c *imagegen.OpenAIConfig) { c.DownloadTimeout = 100 * time.Millisecond },
 			want:   want{code: "upstream_timeout", retryable: true, downloads: 1},
 		},
 		{
-			name: "url returns html", model: config.ModelDallE3,
+			name: "url returns html", model: imagegen.ModelDallE3,
 			reply: imagegentest.Reply{Download: &imagegentest.Download{ContentType: "image/png", Body: htmlPage}},
 			want:  want{code: "invalid_image", retryable: true, downloads: 1},
 		},
 		{
-			name: "url returns 403", model: config.ModelDallE3,
+			name: "url returns 403", model: imagegen.ModelDallE3,
 			reply: imagegentest.Reply{Download: &imagegentest.Download{Status: 403, ContentType: "application/xml", Body: []byte("<Error>AuthenticationFailed</Error>")}},
 			want:  want{code: "upstream_unavailable", retryable: true, downloads: 1},
 		},
 		{
-			name: "oversized download", model: config.ModelDallE3, reply: imagegentest.OKURL(png),
+			name: "oversized download", model: imagegen.ModelDallE3, reply: imagegentest.OKURL(png),
 			change: func(c *imagegen.OpenAIConfig) { c.MaxImageBytes = int64(len(png) - 1) },
 			want:   want{code: "invalid_image", downloads: 1},
 		},
 		{
-			name: "b64 that is not an image", model: config.ModelGPTImage1, reply: imagegentest.OKB64(htmlPage),
+			name: "b64 that is not an image", model: imagegen.ModelGPTImage1, reply: imagegentest.OKB64(htmlPage),
 			want: want{code: "invalid_image", retryable: true},
 		},
 	}
@@ -291,7 +290,7 @@ func TestOpenAIRetryAfterDate(t *testing.T) {
 	// An HTTP date far enough ahead that the test's own slowness cannot
 	// bring it to zero, and beyond the one-hour cap.
 	fake.Enqueue(imagegentest.RateLimited(time.Now().Add(3 * time.Hour).UTC().Format(http.TimeFormat)))
-	_, err := newOpenAI(t, fake, config.ModelDallE3, nil).Generate(context.Background(), wallpaper.ImageRequest{Prompt: "p"})
+	_, err := newOpenAI(t, fake, imagegen.ModelDallE3, nil).Generate(context.Background(), wallpaper.ImageRequest{Prompt: "p"})
 	var ie *wallpaper.ImageError
 	if !errors.As(err, &ie) || ie.RetryAfter != time.Hour {
 		t.Fatalf("Generate = %v, want RetryAfter capped at 1h", err)
@@ -302,7 +301,7 @@ func TestOpenAIBadKeyNeverLeaks(t *testing.T) {
 	t.Parallel()
 	const key = "sk-wrong-key-abcdefghijklmnop"
 	fake := imagegentest.NewFakeOpenAI(t) // echoes the whole key back, as a careless relay might
-	g := newOpenAI(t, fake, config.ModelDallE3, func(c *imagegen.OpenAIConfig) { c.APIKey = key })
+	g := newOpenAI(t, fake, imagegen.ModelDallE3, func(c *imagegen.OpenAIConfig) { c.APIKey = key })
 	_, err := g.Generate(context.Background(), wallpaper.ImageRequest{Prompt: "p"})
 	var ie *wallpaper.ImageError
 	if !errors.As(err, &ie) || ie.Code != "upstream_auth" || ie.Retryable {
@@ -319,7 +318,7 @@ func TestOpenAIBadKeyNeverLeaks(t *testing.T) {
 func TestOpenAIUnreachable(t *testing.T) {
 	t.Parallel()
 	fake := imagegentest.NewFakeOpenAI(t)
-	g := newOpenAI(t, fake, config.ModelDallE3, func(c *imagegen.OpenAIConfig) { c.BaseURL = "http://127.0.0.1:1/v1" })
+	g := newOpenAI(t, fake, imagegen.ModelDallE3, func(c *imagegen.OpenAIConfig) { c.BaseURL = "http://127.0.0.1:1/v1" })
 	_, err := g.Generate(context.Background(), wallpaper.ImageRequest{Prompt: "p"})
 	var ie *wallpaper.ImageError
 	if !errors.As(err, &ie) || ie.Code != "upstream_unavailable" || !ie.Retryable {
@@ -334,9 +333,9 @@ func TestNewOpenAI(t *testing.T) {
 		cfg  imagegen.OpenAIConfig
 		ok   bool
 	}{
-		{"dall-e-3", imagegen.OpenAIConfig{APIKey: "k", Model: config.ModelDallE3}, true},
-		{"gpt-image-1", imagegen.OpenAIConfig{APIKey: "k", Model: config.ModelGPTImage1}, true},
-		{"no key", imagegen.OpenAIConfig{Model: config.ModelDallE3}, false},
+		{"dall-e-3", imagegen.OpenAIConfig{APIKey: "k", Model: imagegen.ModelDallE3}, true},
+		{"gpt-image-1", imagegen.OpenAIConfig{APIKey: "k", Model: imagegen.ModelGPTImage1}, true},
+		{"no key", imagegen.OpenAIConfig{Model: imagegen.ModelDallE3}, false},
 		{"unknown model", imagegen.OpenAIConfig{APIKey: "k", Model: "dall-e-2"}, false},
 	}
 	for _, tt := range tests {
@@ -348,10 +347,6 @@ func TestNewOpenAI(t *testing.T) {
 			}
 		})
 	}
-	cfg := imagegen.OpenAIConfigFrom(config.OpenAI{APIKey: "sk-x", BaseURL: "https://relay.example/v1", ImageModel: config.ModelGPTImage1})
-	if cfg.APIKey != "sk-x" || cfg.BaseURL != "https://relay.example/v1" || cfg.Model != config.ModelGPTImage1 {
-		t.Errorf("OpenAIConfigFrom = %+v", cfg)
-	}
 }
 
 // TestFakeScripts checks the fake other packages rely on: replies are
@@ -360,7 +355,7 @@ func TestFakeScripts(t *testing.T) {
 	t.Parallel()
 	fake := imagegentest.NewFakeOpenAI(t)
 	fake.Enqueue(imagegentest.ServerError(), imagegentest.ContentPolicy())
-	g := newOpenAI(t, fake, config.ModelDallE3, nil)
+	g := newOpenAI(t, fake, imagegen.ModelDallE3, nil)
 	req := wallpaper.ImageRequest{Prompt: "p", Options: wallpaper.Options{Size: wallpaper.SizeLandscape}}
 	var codes []string
 	for range 3 {

@@ -13,19 +13,17 @@ import (
 	"github.com/wallpaperd/wallpaperd/internal/wallpaper"
 )
 
-// EnqueueDelete inserts, inside tx, the job removing objects from storage.
-type EnqueueDelete func(ctx context.Context, tx pgx.Tx, keys []string) error
-
 // Gallery reads and changes wallpapers and likes; it satisfies
 // wallpaper.GalleryReader, wallpaper.GalleryWriter and wallpaper.LikeStore.
 type Gallery struct {
-	pool          *pgxpool.Pool
-	enqueueDelete EnqueueDelete
+	pool *pgxpool.Pool
+	jobs Jobs
 }
 
-// NewGallery returns the gallery store.
-func NewGallery(pool *pgxpool.Pool, enqueueDelete EnqueueDelete) *Gallery {
-	return &Gallery{pool: pool, enqueueDelete: enqueueDelete}
+// NewGallery returns the gallery store; jobs removes a deleted wallpaper's
+// objects.
+func NewGallery(pool *pgxpool.Pool, jobs Jobs) *Gallery {
+	return &Gallery{pool: pool, jobs: jobs}
 }
 
 const wallpaperFrom = ` FROM wallpapers w JOIN users u ON u.id = w.user_id `
@@ -65,7 +63,8 @@ const (
 var ItemSQL = struct{ Wallpaper, LikedAmong string }{wallpaperByID, likedAmong}
 
 // Feed implements wallpaper.GalleryReader.
-func (s *Gallery) Feed(ctx context.Context, after *wallpaper.Cursor, limit int) ([]wallpaper.Wallpaper, error) {
+func (s *Gallery) Feed(ctx context.Context, after *wallpaper.Cursor, limit int) (_ []wallpaper.Wallpaper, err error) {
+	defer translate(&err)
 	if after == nil {
 		return s.query(ctx, feedFirst, limit)
 	}
@@ -73,7 +72,8 @@ func (s *Gallery) Feed(ctx context.Context, after *wallpaper.Cursor, limit int) 
 }
 
 // UserWallpapers implements wallpaper.GalleryReader.
-func (s *Gallery) UserWallpapers(ctx context.Context, userID uuid.UUID, after *wallpaper.Cursor, limit int) ([]wallpaper.Wallpaper, error) {
+func (s *Gallery) UserWallpapers(ctx context.Context, userID uuid.UUID, after *wallpaper.Cursor, limit int) (_ []wallpaper.Wallpaper, err error) {
+	defer translate(&err)
 	if after == nil {
 		return s.query(ctx, mineFirst, limit, userID)
 	}
@@ -99,7 +99,8 @@ func (s *Gallery) query(ctx context.Context, sql string, args ...any) ([]wallpap
 }
 
 // Wallpaper implements wallpaper.GalleryReader.
-func (s *Gallery) Wallpaper(ctx context.Context, id uuid.UUID) (*wallpaper.Wallpaper, error) {
+func (s *Gallery) Wallpaper(ctx context.Context, id uuid.UUID) (_ *wallpaper.Wallpaper, err error) {
+	defer translate(&err)
 	w, err := scanWallpaper(s.pool.QueryRow(ctx, wallpaperByID, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, wallpaper.ErrNotFound.With("wallpaper not found", nil)
@@ -121,9 +122,10 @@ func lockWallpaper(ctx context.Context, tx pgx.Tx, id uuid.UUID) (*wallpaper.Wal
 
 // UpdateWallpaper implements wallpaper.GalleryWriter; only the public flag
 // is changeable.
-func (s *Gallery) UpdateWallpaper(ctx context.Context, id uuid.UUID, change func(*wallpaper.Wallpaper) error) (*wallpaper.Wallpaper, error) {
+func (s *Gallery) UpdateWallpaper(ctx context.Context, id uuid.UUID, change func(*wallpaper.Wallpaper) error) (_ *wallpaper.Wallpaper, err error) {
+	defer translate(&err)
 	var out *wallpaper.Wallpaper
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		w, err := lockWallpaper(ctx, tx, id)
 		if err != nil {
 			return err
@@ -144,8 +146,9 @@ func (s *Gallery) UpdateWallpaper(ctx context.Context, id uuid.UUID, change func
 }
 
 // DeleteWallpaper implements wallpaper.GalleryWriter.
-func (s *Gallery) DeleteWallpaper(ctx context.Context, id uuid.UUID, check func(*wallpaper.Wallpaper) error) error {
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+func (s *Gallery) DeleteWallpaper(ctx context.Context, id uuid.UUID, check func(*wallpaper.Wallpaper) error) (err error) {
+	defer translate(&err)
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		w, err := lockWallpaper(ctx, tx, id)
 		if err != nil {
 			return err
@@ -156,7 +159,7 @@ func (s *Gallery) DeleteWallpaper(ctx context.Context, id uuid.UUID, check func(
 		if _, err := tx.Exec(ctx, `DELETE FROM wallpapers WHERE id = $1`, id); err != nil {
 			return err
 		}
-		return s.enqueueDelete(ctx, tx, []string{w.ImageKey, w.ThumbnailKey})
+		return s.jobs.DeleteObjects(ctx, tx, []string{w.ImageKey, w.ThumbnailKey})
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: deleting wallpaper %s: %w", id, err)
@@ -165,7 +168,8 @@ func (s *Gallery) DeleteWallpaper(ctx context.Context, id uuid.UUID, check func(
 }
 
 // LikedAmong implements wallpaper.LikeStore.
-func (s *Gallery) LikedAmong(ctx context.Context, userID uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
+func (s *Gallery) LikedAmong(ctx context.Context, userID uuid.UUID, ids []uuid.UUID) (_ map[uuid.UUID]bool, err error) {
+	defer translate(&err)
 	rows, err := s.pool.Query(ctx, likedAmong, userID, ids)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: reading likes: %w", err)
@@ -184,9 +188,10 @@ func (s *Gallery) LikedAmong(ctx context.Context, userID uuid.UUID, ids []uuid.U
 // SetLike implements wallpaper.LikeStore. The like row and the count move
 // together in one statement; the wallpaper's row lock orders concurrent
 // likers, so the count stays exact.
-func (s *Gallery) SetLike(ctx context.Context, userID, id uuid.UUID, liked bool, check func(*wallpaper.Wallpaper) error) (int, error) {
+func (s *Gallery) SetLike(ctx context.Context, userID, id uuid.UUID, liked bool, check func(*wallpaper.Wallpaper) error) (_ int, err error) {
+	defer translate(&err)
 	var count int
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		w, err := scanWallpaper(tx.QueryRow(ctx, `SELECT `+wallpaperColumns+wallpaperFrom+`WHERE w.id = $1 FOR NO KEY UPDATE OF w`, id))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return wallpaper.ErrNotFound.With("wallpaper not found", nil)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -433,14 +431,27 @@ func TestGalleryUpdateWallpaper(t *testing.T) {
 
 // newQueue is the real River queue, not started: the test only looks at
 // the jobs it inserts.
-func newQueue(t *testing.T, pool *pgxpool.Pool) *worker.Queue {
+func newJobs(t *testing.T, pool *pgxpool.Pool) *worker.Jobs {
 	t.Helper()
-	q, err := worker.New(pool, worker.Config{Workers: 1, JobTimeout: time.Minute, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
-		nil, nil, nil)
+	jobs, err := worker.NewJobs(pool, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return q
+	return jobs
+}
+
+// failingDeletes inserts the delete job, then fails the transaction with
+// fail when it is set.
+type failingDeletes struct {
+	*worker.Jobs
+	fail error
+}
+
+func (f failingDeletes) DeleteObjects(ctx context.Context, tx pgx.Tx, keys []string) error {
+	if err := f.Jobs.DeleteObjects(ctx, tx, keys); err != nil {
+		return err
+	}
+	return f.fail
 }
 
 // deleteJobs returns the keys of every delete_objects job.
@@ -467,29 +478,20 @@ func TestGalleryDeleteWallpaper(t *testing.T) {
 	tests := []struct {
 		name     string
 		check    func(*wallpaper.Wallpaper) error
-		failJob  bool // the enqueue fails after inserting the job
+		failJob  error // the enqueue fails with it after inserting the job
 		wantErr  error
 		wantGone bool
 	}{
 		{name: "deleted with one job", check: allow, wantGone: true},
 		{name: "the check refuses", check: func(*wallpaper.Wallpaper) error { return errNo }, wantErr: errNo},
-		{name: "enqueueing fails", check: allow, failJob: true, wantErr: errNo},
+		{name: "enqueueing fails", check: allow, failJob: errNo, wantErr: errNo},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			pool := pgtest.NewPool(t)
 			ctx := context.Background()
-			q := newQueue(t, pool)
-			store := postgres.NewGallery(pool, func(ctx context.Context, tx pgx.Tx, keys []string) error {
-				if err := q.EnqueueDeleteObjects(ctx, tx, keys); err != nil {
-					return err
-				}
-				if tt.failJob {
-					return errNo
-				}
-				return nil
-			})
+			store := postgres.NewGallery(pool, failingDeletes{Jobs: newJobs(t, pool), fail: tt.failJob})
 			alice, fan := seedUser(t, pool, "o-alice"), seedUser(t, pool, "o-fan")
 			id := seedWallpaper(t, pool, alice, true, time.Now())
 			if _, err := store.SetLike(ctx, fan, id, true, allow); err != nil {

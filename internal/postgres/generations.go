@@ -15,16 +15,12 @@ import (
 	"github.com/wallpaperd/wallpaperd/internal/wallpaper"
 )
 
-// Enqueue inserts the background job of a generation inside tx, so the
-// generation and its job commit or vanish together.
-type Enqueue func(ctx context.Context, tx pgx.Tx, generationID uuid.UUID) error
-
 // Generations keeps generations and the quota they spend; it satisfies
 // wallpaper.GenerationStore, wallpaper.QuotaStore and wallpaper.JobStore.
 type Generations struct {
-	pool    *pgxpool.Pool
-	enqueue Enqueue
-	quota   QuotaObserver
+	pool  *pgxpool.Pool
+	jobs  Jobs
+	quota QuotaObserver
 }
 
 // QuotaObserver hears of quota units after the transaction that moved them
@@ -37,9 +33,10 @@ type QuotaObserver interface {
 // ObserveQuota tells o of every unit spent or refunded from now on.
 func (s *Generations) ObserveQuota(o QuotaObserver) { s.quota = o }
 
-// NewGenerations returns the generation store; enqueue adds the job.
-func NewGenerations(pool *pgxpool.Pool, enqueue Enqueue) *Generations {
-	return &Generations{pool: pool, enqueue: enqueue}
+// NewGenerations returns the generation store; jobs inserts the painting
+// job of each generation it accepts.
+func NewGenerations(pool *pgxpool.Pool, jobs Jobs) *Generations {
+	return &Generations{pool: pool, jobs: jobs}
 }
 
 // idempotencyWindow is how long an Idempotency-Key names its generation.
@@ -50,7 +47,8 @@ const idempotencyWindow = "24 hours"
 var errKeyRaced = errors.New("idempotency key taken concurrently")
 
 // CreateGeneration implements wallpaper.GenerationStore.
-func (s *Generations) CreateGeneration(ctx context.Context, ng wallpaper.NewGeneration) (*wallpaper.Generation, bool, error) {
+func (s *Generations) CreateGeneration(ctx context.Context, ng wallpaper.NewGeneration) (_ *wallpaper.Generation, _ bool, err error) {
+	defer translate(&err)
 	for try := 0; ; try++ {
 		existing, createdAt, err := s.create(ctx, ng)
 		if errors.Is(err, errKeyRaced) && try == 0 {
@@ -126,7 +124,7 @@ func (s *Generations) create(ctx context.Context, ng wallpaper.NewGeneration) (e
 		if err != nil {
 			return fmt.Errorf("inserting generation: %w", err)
 		}
-		if err := s.enqueue(ctx, tx, ng.ID); err != nil {
+		if err := s.jobs.GenerateWallpaper(ctx, tx, ng.ID); err != nil {
 			return fmt.Errorf("enqueueing generation job: %w", err)
 		}
 		return nil
@@ -202,7 +200,8 @@ func derefInt(i *int) int {
 }
 
 // Generation implements wallpaper.GenerationStore.
-func (s *Generations) Generation(ctx context.Context, id uuid.UUID) (*wallpaper.Generation, error) {
+func (s *Generations) Generation(ctx context.Context, id uuid.UUID) (_ *wallpaper.Generation, err error) {
+	defer translate(&err)
 	g, err := scanGeneration(s.pool.QueryRow(ctx, `SELECT `+generationColumns+`, `+wallpaperColumns+generationFrom+`WHERE g.id = $1`, id))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: generation %s: %w", id, err)
@@ -212,9 +211,9 @@ func (s *Generations) Generation(ctx context.Context, id uuid.UUID) (*wallpaper.
 
 // ListGenerations implements wallpaper.GenerationStore. The first page and
 // the next ones are separate statements so both keep the index plan.
-func (s *Generations) ListGenerations(ctx context.Context, userID uuid.UUID, after *wallpaper.Cursor, limit int) ([]wallpaper.Generation, error) {
+func (s *Generations) ListGenerations(ctx context.Context, userID uuid.UUID, after *wallpaper.Cursor, limit int) (_ []wallpaper.Generation, err error) {
+	defer translate(&err)
 	var rows pgx.Rows
-	var err error
 	const q = `SELECT ` + generationColumns + `, ` + wallpaperColumns + generationFrom + `WHERE g.user_id = $1 `
 	if after == nil {
 		rows, err = s.pool.Query(ctx, q+`ORDER BY g.created_at DESC, g.id DESC LIMIT $2`, userID, limit)
@@ -239,9 +238,10 @@ func (s *Generations) ListGenerations(ctx context.Context, userID uuid.UUID, aft
 }
 
 // QuotaUsed implements wallpaper.QuotaStore.
-func (s *Generations) QuotaUsed(ctx context.Context, userID uuid.UUID, day time.Time) (int, error) {
+func (s *Generations) QuotaUsed(ctx context.Context, userID uuid.UUID, day time.Time) (_ int, err error) {
+	defer translate(&err)
 	var used int
-	err := s.pool.QueryRow(ctx, `SELECT COALESCE((SELECT used FROM quota_usage WHERE user_id = $1 AND day = $2), 0)`,
+	err = s.pool.QueryRow(ctx, `SELECT COALESCE((SELECT used FROM quota_usage WHERE user_id = $1 AND day = $2), 0)`,
 		userID, day).Scan(&used)
 	if err != nil {
 		return 0, fmt.Errorf("postgres: reading quota: %w", err)
@@ -250,8 +250,9 @@ func (s *Generations) QuotaUsed(ctx context.Context, userID uuid.UUID, day time.
 }
 
 // StartGeneration implements wallpaper.JobStore.
-func (s *Generations) StartGeneration(ctx context.Context, id uuid.UUID) (*wallpaper.Generation, error) {
-	_, err := s.pool.Exec(ctx, `UPDATE generations SET status = 'running', attempts = attempts + 1,
+func (s *Generations) StartGeneration(ctx context.Context, id uuid.UUID) (_ *wallpaper.Generation, err error) {
+	defer translate(&err)
+	_, err = s.pool.Exec(ctx, `UPDATE generations SET status = 'running', attempts = attempts + 1,
 		started_at = COALESCE(started_at, now()) WHERE id = $1 AND status IN ('queued', 'running')`, id)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: starting generation %s: %w", id, err)
@@ -260,7 +261,8 @@ func (s *Generations) StartGeneration(ctx context.Context, id uuid.UUID) (*wallp
 }
 
 // CompleteGeneration implements wallpaper.JobStore.
-func (s *Generations) CompleteGeneration(ctx context.Context, id uuid.UUID, w wallpaper.Wallpaper) error {
+func (s *Generations) CompleteGeneration(ctx context.Context, id uuid.UUID, w wallpaper.Wallpaper) (err error) {
+	defer translate(&err)
 	params, err := json.Marshal(w.Params)
 	if err != nil {
 		return fmt.Errorf("postgres: wallpaper params: %w", err)
@@ -286,9 +288,10 @@ func (s *Generations) CompleteGeneration(ctx context.Context, id uuid.UUID, w wa
 
 // FailGeneration implements wallpaper.JobStore: the status guard makes the
 // refund happen exactly once.
-func (s *Generations) FailGeneration(ctx context.Context, id uuid.UUID, f wallpaper.Failure) error {
+func (s *Generations) FailGeneration(ctx context.Context, id uuid.UUID, f wallpaper.Failure) (err error) {
+	defer translate(&err)
 	refunded := false
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var userID uuid.UUID
 		var day time.Time
 		err := tx.QueryRow(ctx, `UPDATE generations SET status = 'failed', error_code = $2, error_message = $3,
@@ -318,7 +321,8 @@ func (s *Generations) FailGeneration(ctx context.Context, id uuid.UUID, f wallpa
 // running after olderThan but have no live job of jobKind: jobs River gave
 // up on without our worker seeing the end (for example a process killed
 // during the last attempt). It returns how many it failed.
-func (s *Generations) FailOrphans(ctx context.Context, jobKind string, olderThan time.Duration, f wallpaper.Failure) (int, error) {
+func (s *Generations) FailOrphans(ctx context.Context, jobKind string, olderThan time.Duration, f wallpaper.Failure) (_ int, err error) {
+	defer translate(&err)
 	rows, err := s.pool.Query(ctx, `SELECT g.id FROM generations g
 		WHERE g.status IN ('queued', 'running') AND g.created_at < now() - make_interval(secs => $2)
 		AND NOT EXISTS (SELECT 1 FROM river_job j WHERE j.kind = $1

@@ -28,16 +28,24 @@ type genEnv struct {
 func newGenEnv(t *testing.T) *genEnv {
 	t.Helper()
 	e := &genEnv{pool: pgtest.NewPool(t), day: time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)}
-	e.store = postgres.NewGenerations(e.pool, func(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		e.enqueued = append(e.enqueued, id)
-		return nil
-	})
+	e.store = postgres.NewGenerations(e.pool, e)
 	if err := e.pool.QueryRow(context.Background(), `INSERT INTO users (openid) VALUES ('dev:gen') RETURNING id`).Scan(&e.user); err != nil {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// GenerateWallpaper records the generation whose job would be inserted.
+func (e *genEnv) GenerateWallpaper(_ context.Context, _ pgx.Tx, id uuid.UUID) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.enqueued = append(e.enqueued, id)
+	return nil
+}
+
+// DeleteObjects is not a generation store's job.
+func (e *genEnv) DeleteObjects(context.Context, pgx.Tx, []string) error {
+	return errors.New("generations do not delete objects")
 }
 
 func (e *genEnv) newGeneration(key string) wallpaper.NewGeneration {

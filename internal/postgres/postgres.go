@@ -9,10 +9,18 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
+
+// Jobs inserts background jobs inside a store's transaction (worker.Jobs),
+// so that a row and the job working on it commit or vanish together.
+type Jobs interface {
+	GenerateWallpaper(ctx context.Context, tx pgx.Tx, generationID uuid.UUID) error
+	DeleteObjects(ctx context.Context, tx pgx.Tx, keys []string) error
+}
 
 // PoolConfig bounds the pool; zero fields take the defaults below.
 type PoolConfig struct {

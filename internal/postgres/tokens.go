@@ -40,7 +40,8 @@ func insertRefreshToken(ctx context.Context, db execer, t auth.RefreshToken) err
 }
 
 // Create stores a new refresh token.
-func (s *RefreshTokens) Create(ctx context.Context, t auth.RefreshToken) error {
+func (s *RefreshTokens) Create(ctx context.Context, t auth.RefreshToken) (err error) {
+	defer translate(&err)
 	if err := insertRefreshToken(ctx, s.pool, t); err != nil {
 		return fmt.Errorf("postgres: storing a refresh token: %w", err)
 	}
@@ -51,9 +52,10 @@ func (s *RefreshTokens) Create(ctx context.Context, t auth.RefreshToken) error {
 // transaction. The row lock serialises concurrent refreshes with one token:
 // the second sees the token rotated. The Rotation is committed even when
 // judge also returns an error, which Rotate then returns.
-func (s *RefreshTokens) Rotate(ctx context.Context, hash []byte, judge func(auth.RefreshToken) (auth.Rotation, error)) error {
+func (s *RefreshTokens) Rotate(ctx context.Context, hash []byte, judge func(auth.RefreshToken) (auth.Rotation, error)) (err error) {
+	defer translate(&err)
 	var verdict error
-	err := InTx(ctx, s.pool, func(tx pgx.Tx) error {
+	err = InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		var t auth.RefreshToken
 		err := tx.QueryRow(ctx, `
 			SELECT id, user_id, family_id, token_hash, created_at, expires_at, rotated_at, revoked_at
@@ -91,7 +93,8 @@ func (s *RefreshTokens) Rotate(ctx context.Context, hash []byte, judge func(auth
 }
 
 // RevokeUser revokes every live refresh token of the user.
-func (s *RefreshTokens) RevokeUser(ctx context.Context, userID uuid.UUID, at time.Time) error {
+func (s *RefreshTokens) RevokeUser(ctx context.Context, userID uuid.UUID, at time.Time) (err error) {
+	defer translate(&err)
 	if _, err := s.pool.Exec(ctx, `
 		UPDATE refresh_tokens SET revoked_at = $2
 		WHERE user_id = $1 AND revoked_at IS NULL`, userID, at); err != nil {

@@ -35,7 +35,8 @@ func scanUser(row pgx.Row) (user.User, error) {
 // statement with ON CONFLICT makes concurrent first logins of one openid
 // converge on one row; DO UPDATE (not DO NOTHING) makes RETURNING yield
 // the row either way. A unionid, once known, is kept.
-func (s *Users) Upsert(ctx context.Context, openID, unionID string) (user.User, error) {
+func (s *Users) Upsert(ctx context.Context, openID, unionID string) (_ user.User, err error) {
+	defer translate(&err)
 	u, err := scanUser(s.pool.QueryRow(ctx, `
 		INSERT INTO users (openid, unionid) VALUES ($1, NULLIF($2, ''))
 		ON CONFLICT (openid) DO UPDATE
@@ -48,7 +49,8 @@ func (s *Users) Upsert(ctx context.Context, openID, unionID string) (user.User, 
 }
 
 // User returns the user with this id, or user.ErrNotFound.
-func (s *Users) User(ctx context.Context, id uuid.UUID) (user.User, error) {
+func (s *Users) User(ctx context.Context, id uuid.UUID) (_ user.User, err error) {
+	defer translate(&err)
 	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
 	if err != nil {
 		return user.User{}, fmt.Errorf("postgres: loading user %s: %w", id, err)
@@ -58,9 +60,10 @@ func (s *Users) User(ctx context.Context, id uuid.UUID) (user.User, error) {
 
 // Update locks the user's row, lets change edit the nickname and the avatar
 // key, and saves them in the same transaction.
-func (s *Users) Update(ctx context.Context, id uuid.UUID, change func(*user.User) error) (user.User, error) {
+func (s *Users) Update(ctx context.Context, id uuid.UUID, change func(*user.User) error) (_ user.User, err error) {
+	defer translate(&err)
 	var out user.User
-	err := InTx(ctx, s.pool, func(tx pgx.Tx) error {
+	err = InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 FOR UPDATE`, id))
 		if err != nil {
 			return err
@@ -78,4 +81,10 @@ func (s *Users) Update(ctx context.Context, id uuid.UUID, change func(*user.User
 		return user.User{}, fmt.Errorf("postgres: updating user %s: %w", id, err)
 	}
 	return out, nil
+}
+
+// OpenID returns the openid of the user with this id (wechat.OpenIDs).
+func (s *Users) OpenID(ctx context.Context, id uuid.UUID) (string, error) {
+	u, err := s.User(ctx, id)
+	return u.OpenID, err
 }

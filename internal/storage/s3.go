@@ -19,8 +19,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
-	"github.com/wallpaperd/wallpaperd/internal/config"
+	"github.com/wallpaperd/wallpaperd/internal/failure"
 )
 
 // Defaults of S3Config.
@@ -53,19 +54,8 @@ type S3Config struct {
 	// PresignExpiry is how long a presigned URL stays valid;
 	// DefaultPresignExpiry when zero.
 	PresignExpiry time.Duration
-}
-
-// S3ConfigFrom maps wallpaperd's S3_* settings to an S3Config.
-func S3ConfigFrom(c config.S3) S3Config {
-	return S3Config{
-		Bucket:          c.Bucket,
-		Region:          c.Region,
-		Endpoint:        c.Endpoint,
-		ForcePathStyle:  c.ForcePathStyle,
-		AccessKeyID:     c.AccessKeyID,
-		SecretAccessKey: c.SecretAccessKey.Reveal(),
-		PublicBaseURL:   c.PublicBaseURL,
-	}
+	// Logger hears of URLs that could not be presigned; nil: discarded.
+	Logger *slog.Logger
 }
 
 // S3 keeps objects in an S3 bucket.
@@ -92,6 +82,9 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 		cfg.PresignExpiry = DefaultPresignExpiry
 	}
 	cfg.PublicBaseURL = strings.TrimRight(cfg.PublicBaseURL, "/")
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 
 	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(cfg.Region)}
 	if cfg.AccessKeyID != "" {
@@ -171,7 +164,7 @@ func (s *S3) Put(ctx context.Context, key string, data []byte, contentType strin
 	}
 	_, err := s.uploader.Upload(ctx, in)
 	if err != nil {
-		return fmt.Errorf("storage: put %s: %w", key, err)
+		return unavailable(fmt.Errorf("storage: put %s: %w", key, err))
 	}
 	return nil
 }
@@ -185,7 +178,7 @@ func (s *S3) Delete(ctx context.Context, key string) error {
 	defer cancel()
 	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.cfg.Bucket, Key: &key})
 	if err != nil && !isNotFound(err) {
-		return fmt.Errorf("storage: delete %s: %w", key, err)
+		return unavailable(fmt.Errorf("storage: delete %s: %w", key, err))
 	}
 	return nil
 }
@@ -203,7 +196,7 @@ func (s *S3) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 		if isNotFound(err) {
 			return nil, ErrNotFound.With("", fmt.Errorf("storage: open %s: %w", key, err))
 		}
-		return nil, fmt.Errorf("storage: open %s: %w", key, err)
+		return nil, unavailable(fmt.Errorf("storage: open %s: %w", key, err))
 	}
 	return &cancelOnClose{ReadCloser: out.Body, cancel: cancel}, nil
 }
@@ -231,7 +224,7 @@ func (s *S3) URL(key string) string {
 	defer cancel()
 	req, err := s.presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &s.cfg.Bucket, Key: &key})
 	if err != nil {
-		slog.Error("storage: presigning a GET failed", "bucket", s.cfg.Bucket, "key", key, "err", err)
+		s.cfg.Logger.Error("storage: presigning a GET failed", "bucket", s.cfg.Bucket, "key", key, "err", err)
 		return ""
 	}
 	return req.URL
@@ -248,4 +241,19 @@ func isNotFound(err error) bool {
 		return true
 	}
 	return false
+}
+
+// unavailable gives an S3 call that failed for want of a server (no
+// connection, a timeout, a 5xx) the kind failure.Unavailable: tried again
+// shortly, it may succeed. An answer the server gave on purpose (denied,
+// no such bucket) stays as it is: retrying will not change it.
+func unavailable(err error) error {
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) && re.HTTPStatusCode() > 0 && re.HTTPStatusCode() < 500 {
+		return err
+	}
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	return failure.ErrUnavailable.With("", err)
 }

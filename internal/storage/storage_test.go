@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wallpaperd/wallpaperd/internal/failure"
 	"github.com/wallpaperd/wallpaperd/internal/storage"
 	"github.com/wallpaperd/wallpaperd/internal/storage/storagetest"
 )
@@ -363,5 +364,44 @@ func TestS3Check(t *testing.T) {
 				t.Errorf("Check = %v, want error %v", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestS3Unavailable: a server that does not answer makes every call an
+// Unavailable failure (worth retrying, a 503 to an API client), and one
+// that answers "no" on purpose does not; after a restart calls succeed.
+func TestS3Unavailable(t *testing.T) {
+	t.Parallel()
+	srv := storagetest.Start(t)
+	s, err := storage.NewS3(context.Background(), srv.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	srv.Stop()
+	if err := s.Put(ctx, "a/down.png", []byte("x"), "image/png"); !errors.Is(err, failure.ErrUnavailable) {
+		t.Errorf("Put with the server down = %v, want ErrUnavailable", err)
+	}
+	if err := s.Delete(ctx, "a/down.png"); !errors.Is(err, failure.ErrUnavailable) {
+		t.Errorf("Delete with the server down = %v, want ErrUnavailable", err)
+	}
+	if _, err := s.Open(ctx, "a/down.png"); !errors.Is(err, failure.ErrUnavailable) {
+		t.Errorf("Open with the server down = %v, want ErrUnavailable", err)
+	}
+	srv.Restart(t)
+	if err := s.Put(ctx, "a/up.png", []byte("x"), "image/png"); err != nil {
+		t.Fatalf("Put after the restart: %v", err)
+	}
+	if !srv.Exists(t, "a/up.png") {
+		t.Error("the object put after the restart is not in the bucket")
+	}
+	wrong := srv.Config
+	wrong.SecretAccessKey = "not-the-secret"
+	denied, err := storage.NewS3(ctx, wrong)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := denied.Put(ctx, "a/denied.png", []byte("x"), "image/png"); err == nil || errors.Is(err, failure.ErrUnavailable) {
+		t.Errorf("Put with a wrong secret = %v, want an error that is not ErrUnavailable", err)
 	}
 }

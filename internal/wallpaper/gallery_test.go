@@ -3,8 +3,6 @@ package wallpaper_test
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"os"
 	"testing"
 	"time"
@@ -31,12 +29,11 @@ type galleryEnv struct {
 func newGalleryEnv(t *testing.T) *galleryEnv {
 	t.Helper()
 	pool := pgtest.NewPool(t)
-	q, err := worker.New(pool, worker.Config{Workers: 1, JobTimeout: time.Minute, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
-		nil, nil, nil)
+	jobs, err := worker.NewJobs(pool, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := postgres.NewGallery(pool, q.EnqueueDeleteObjects)
+	store := postgres.NewGallery(pool, jobs)
 	return &galleryEnv{pool: pool, gallery: wallpaper.NewGallery(store, store, store, testCodec)}
 }
 

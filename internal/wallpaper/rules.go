@@ -55,7 +55,7 @@ func NormalizePrompt(p string) (string, error) {
 	return p, nil
 }
 
-// Validate fills in the defaults and refuses anything PRODUCT.md does not
+// Validate fills in the defaults and refuses anything the API does not
 // list.
 func (o *Options) Validate() error {
 	if o.Size == "" {

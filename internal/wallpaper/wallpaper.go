@@ -10,7 +10,8 @@ import (
 	"github.com/google/uuid"
 )
 
-// Product sizes, styles and qualities (PRODUCT.md, "Generation options").
+// Product sizes, styles and qualities (the API's generation options; each
+// image model gets the nearest thing it supports).
 const (
 	SizePortrait  = "1024x1792" // the default: a phone wallpaper
 	SizeLandscape = "1792x1024"

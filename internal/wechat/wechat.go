@@ -18,12 +18,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/silenceper/wechat/v2/miniprogram"
 	mpconfig "github.com/silenceper/wechat/v2/miniprogram/config"
 	"github.com/silenceper/wechat/v2/miniprogram/security"
 	"github.com/silenceper/wechat/v2/util"
 
 	"github.com/wallpaperd/wallpaperd/internal/failure"
+	"github.com/wallpaperd/wallpaperd/internal/wallpaper"
 )
 
 // DefaultBaseURL is WeChat's API; every SDK URL starts with it.
@@ -161,6 +163,43 @@ func (c *Client) Allows(scene int) func(ctx context.Context, openID, text string
 		v, err := c.CheckText(ctx, openID, scene, text)
 		return v.Pass(), err
 	}
+}
+
+// OpenIDs finds the openid WeChat knows one of our users by.
+type OpenIDs interface {
+	OpenID(ctx context.Context, userID uuid.UUID) (string, error)
+}
+
+// PromptChecker moderates prompts with msgSecCheck as the user who wrote
+// them (wallpaper.PromptChecker).
+type PromptChecker struct {
+	client *Client
+	users  OpenIDs
+}
+
+// PromptChecker returns the prompt moderator; users finds each author's
+// openid.
+func (c *Client) PromptChecker(users OpenIDs) PromptChecker {
+	return PromptChecker{client: c, users: users}
+}
+
+// CheckPrompt returns wallpaper.ErrPromptRejected for a prompt msgSecCheck
+// does not pass. A prompt is text a user publishes with the wallpaper,
+// closest to msgSecCheck's comment scene (the profile scene is for
+// nicknames).
+func (p PromptChecker) CheckPrompt(ctx context.Context, userID uuid.UUID, prompt string) error {
+	openID, err := p.users.OpenID(ctx, userID)
+	if err != nil {
+		return err
+	}
+	v, err := p.client.CheckText(ctx, openID, SceneComment, prompt)
+	if err != nil {
+		return err
+	}
+	if !v.Pass() {
+		return wallpaper.ErrPromptRejected
+	}
+	return nil
 }
 
 func (c *Client) callContext(ctx context.Context) (context.Context, context.CancelFunc) {

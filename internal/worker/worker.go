@@ -42,12 +42,46 @@ type OrphanSweeper interface {
 type Config struct {
 	Workers         int           // concurrent jobs on this replica
 	JobTimeout      time.Duration // one attempt of a generation
-	MaxAttempts     int           // of a generation; 0: 5
 	RetryBase       time.Duration // first retry delay, doubling; 0: 5s
 	RescueAfter     time.Duration // a job running this long is presumed dead and retried; 0: JobTimeout + 1m
 	SweepInterval   time.Duration // how often orphans are looked for; 0: 1m
 	SoftStopTimeout time.Duration // how long Stop lets running jobs finish before cancelling them
 	Logger          *slog.Logger
+}
+
+// Jobs inserts wallpaperd's jobs inside a caller's transaction, so that a
+// row and the job working on it commit or vanish together. It is an
+// insert-only River client: it exists before the stores that enqueue, and
+// the Queue that works the jobs is built after them.
+type Jobs struct {
+	client      *river.Client[pgx.Tx]
+	maxAttempts int
+}
+
+// NewJobs returns the inserter; maxAttempts bounds a generation's attempts
+// (0: 5).
+func NewJobs(pool *pgxpool.Pool, maxAttempts int) (*Jobs, error) {
+	if maxAttempts == 0 {
+		maxAttempts = 5
+	}
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	if err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	return &Jobs{client: client, maxAttempts: maxAttempts}, nil
+}
+
+// GenerateWallpaper inserts the job painting generation id inside tx.
+func (j *Jobs) GenerateWallpaper(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
+	_, err := j.client.InsertTx(ctx, tx, GenerateArgs{GenerationID: id}, &river.InsertOpts{MaxAttempts: j.maxAttempts})
+	return err
+}
+
+// DeleteObjects inserts the job removing keys from storage inside tx: it
+// runs only if the row that referenced them is really gone.
+func (j *Jobs) DeleteObjects(ctx context.Context, tx pgx.Tx, keys []string) error {
+	_, err := j.client.InsertTx(ctx, tx, DeleteObjectsArgs{Keys: keys}, nil)
+	return err
 }
 
 // Queue is the River client with wallpaperd's workers.
@@ -58,9 +92,6 @@ type Queue struct {
 
 // New builds the queue. painter, objects and sweeper do the work.
 func New(pool *pgxpool.Pool, cfg Config, painter Painter, objects ObjectDeleter, sweeper OrphanSweeper) (*Queue, error) {
-	if cfg.MaxAttempts == 0 {
-		cfg.MaxAttempts = 5
-	}
 	if cfg.RetryBase == 0 {
 		cfg.RetryBase = 5 * time.Second
 	}
@@ -78,7 +109,7 @@ func New(pool *pgxpool.Pool, cfg Config, painter Painter, objects ObjectDeleter,
 	if err := river.AddWorkerSafely(workers, &deleteObjectsWorker{objects: objects}); err != nil {
 		return nil, err
 	}
-	if err := river.AddWorkerSafely(workers, &sweepWorker{sweeper: sweeper, olderThan: cfg.RescueAfter + cfg.JobTimeout}); err != nil {
+	if err := river.AddWorkerSafely(workers, &sweepWorker{sweeper: sweeper, olderThan: cfg.RescueAfter + cfg.JobTimeout, logger: cfg.Logger}); err != nil {
 		return nil, err
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
@@ -98,19 +129,6 @@ func New(pool *pgxpool.Pool, cfg Config, painter Painter, objects ObjectDeleter,
 		return nil, fmt.Errorf("worker: %w", err)
 	}
 	return &Queue{client: client, cfg: cfg}, nil
-}
-
-// EnqueueGeneration inserts the job painting generation id inside tx.
-func (q *Queue) EnqueueGeneration(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
-	_, err := q.client.InsertTx(ctx, tx, GenerateArgs{GenerationID: id}, &river.InsertOpts{MaxAttempts: q.cfg.MaxAttempts})
-	return err
-}
-
-// EnqueueDeleteObjects inserts the job removing keys from storage inside
-// tx: it runs only if the row that referenced them is really gone.
-func (q *Queue) EnqueueDeleteObjects(ctx context.Context, tx pgx.Tx, keys []string) error {
-	_, err := q.client.InsertTx(ctx, tx, DeleteObjectsArgs{Keys: keys}, nil)
-	return err
 }
 
 // Start runs the workers until Stop.
@@ -224,6 +242,7 @@ type sweepWorker struct {
 	river.WorkerDefaults[SweepArgs]
 	sweeper   OrphanSweeper
 	olderThan time.Duration
+	logger    *slog.Logger
 }
 
 var orphanFailure = wallpaper.Failure{Code: "internal_error", Message: "the generation was interrupted; your quota unit is returned"}
@@ -231,7 +250,7 @@ var orphanFailure = wallpaper.Failure{Code: "internal_error", Message: "the gene
 func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[SweepArgs]) error {
 	n, err := w.sweeper.FailOrphans(ctx, GenerateKind, w.olderThan, orphanFailure)
 	if n > 0 {
-		slog.WarnContext(ctx, "failed generations whose jobs were lost", "count", n)
+		w.logger.WarnContext(ctx, "failed generations whose jobs were lost", "count", n)
 	}
 	return err
 }

@@ -46,8 +46,12 @@ describe('app.json', () => {
     expect(() => readJson(app.sitemapLocation)).not.toThrow()
   })
 
-  test('project.config.json carries the placeholder AppID', () => {
-    expect(readJson('project.config.json')).toMatchObject({ appid: 'touristappid', compileType: 'miniprogram' })
+  // The placeholder, or an operator's own AppID: a real one must not
+  // break the tests of the project that uses it.
+  test('project.config.json carries an AppID (the placeholder or a real one)', () => {
+    const config = readJson('project.config.json')
+    expect(config).toMatchObject({ compileType: 'miniprogram' })
+    expect(config.appid).toMatch(/^(touristappid|wx[0-9a-f]{16})$/)
   })
 })
 

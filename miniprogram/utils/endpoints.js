@@ -9,7 +9,7 @@
 //     `X-HTTP-Method-Override: PATCH`, which the server honours for PATCH
 //     routes only;
 //   - wx.uploadFile can only POST, so the avatar upload (PUT /me/avatar in
-//     PRODUCT.md) uses the POST alias the server keeps for exactly this.
+//     the API) uses the POST alias the server keeps for exactly this.
 const ENDPOINTS = {
   login: { method: 'POST', path: '/api/v1/auth/login', auth: false },
   refresh: { method: 'POST', path: '/api/v1/auth/refresh', auth: false },

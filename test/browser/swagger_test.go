@@ -88,7 +88,7 @@ func TestSwaggerUI(t *testing.T) {
 	base := srv.base
 	documented := documentedOperations(t)
 
-	t.Run("every PRODUCT.md endpoint the binary serves is documented", func(t *testing.T) {
+	t.Run("every endpoint of the API the binary serves is documented", func(t *testing.T) {
 		// The probe must tell a missing route from a present one.
 		if srv.serves(t, operation{"get", "/api/v1/no-such-endpoint"}) || srv.serves(t, operation{"delete", "/healthz"}) {
 			t.Fatal("the probe takes a missing route for a served one: has the router's 404/405 answer changed?")
@@ -104,7 +104,7 @@ func TestSwaggerUI(t *testing.T) {
 				undocumented = append(undocumented, op.String())
 			}
 		}
-		t.Logf("%d of %d PRODUCT.md endpoints served, %d operations documented", served, len(productEndpoints), len(documented))
+		t.Logf("%d of %d endpoints of the API served, %d operations documented", served, len(productEndpoints), len(documented))
 		if len(undocumented) > 0 {
 			t.Errorf("served but missing from docs/swagger.json (add swag annotations, then make generate): %v", undocumented)
 		}

@@ -28,6 +28,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
+
+	"github.com/wallpaperd/wallpaperd/internal/testenv"
 )
 
 // SpecFile is where the generated Swagger 2.0 document lives, relative to
@@ -37,7 +39,7 @@ const SpecFile = "docs/swagger.json"
 // methodOverrideHeader turns a POST into a PATCH (see httpapi).
 const methodOverrideHeader = "X-HTTP-Method-Override"
 
-// errorSchemaName is the swag name of PRODUCT.md's error body; responses to
+// errorSchemaName is the swag name of the API's one error body; responses to
 // requests that match no documented operation are checked against it.
 const errorSchemaName = "httpapi.ErrorBody"
 
@@ -59,7 +61,7 @@ func LoadSpec() (*Spec, error) { return loadSpecOnce() }
 var loadSpecOnce = sync.OnceValues(loadSpec)
 
 func loadSpec() (*Spec, error) {
-	root, err := moduleRoot()
+	root, err := testenv.ModuleRoot()
 	if err != nil {
 		return nil, err
 	}
@@ -223,23 +225,4 @@ func clip(b []byte) string {
 		return string(b[:max]) + "…"
 	}
 	return string(b)
-}
-
-// moduleRoot walks up from the working directory to the directory holding
-// go.mod.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("apitest: %w", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("apitest: no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }

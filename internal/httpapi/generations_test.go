@@ -1,4 +1,4 @@
-package main
+package httpapi_test
 
 import (
 	"bytes"
@@ -12,36 +12,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wallpaperd/wallpaperd/internal/apptest"
 	"github.com/wallpaperd/wallpaperd/internal/httpapi"
 	"github.com/wallpaperd/wallpaperd/internal/httpapi/apitest"
 	"github.com/wallpaperd/wallpaperd/internal/imagegen/imagegentest"
-	"github.com/wallpaperd/wallpaperd/internal/storage/storagetest"
 )
 
-// withS3 points the app at a real S3 server started for the test.
-func withS3(t *testing.T, vars map[string]string) {
-	s3 := storagetest.StartS3(t)
-	vars["S3_BUCKET"] = s3.Bucket
-	vars["S3_REGION"] = s3.Region
-	vars["S3_ENDPOINT"] = s3.Endpoint
-	vars["S3_FORCE_PATH_STYLE"] = "true"
-	vars["S3_ACCESS_KEY_ID"] = s3.AccessKeyID
-	vars["S3_SECRET_ACCESS_KEY"] = s3.SecretAccessKey
-}
-
-// withOpenAI points the app at a fake Images API.
-func withOpenAI(t *testing.T, vars map[string]string, model string) *imagegentest.Fake {
-	fake := imagegentest.NewFakeOpenAI(t)
-	vars["OPENAI_API_KEY"] = imagegentest.APIKey
-	vars["OPENAI_BASE_URL"] = fake.BaseURL()
-	vars["IMAGE_MODEL"] = model
-	return fake
-}
-
 // checkImage downloads url and checks its type and pixel size.
-func checkImage(t *testing.T, ta *testApp, url, wantFormat string, w, h int) {
+func checkImage(t *testing.T, ta *apptest.Service, url, wantFormat string, w, h int) {
 	t.Helper()
-	resp, body := ta.download(t, url)
+	resp, body := ta.Download(t, url)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET %s: %d", url, resp.StatusCode)
 	}
@@ -58,7 +38,7 @@ func TestGenerationEndToEnd(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name        string
-		setup       func(t *testing.T, vars map[string]string)
+		opts        apptest.Options
 		size        string
 		wantModel   string
 		wantW       int
@@ -67,25 +47,18 @@ func TestGenerationEndToEnd(t *testing.T) {
 	}{
 		{
 			name:      "dev defaults: offline painter, local storage",
-			setup:     func(*testing.T, map[string]string) {},
 			size:      "1024x1792",
 			wantModel: "offline", wantW: 1024, wantH: 1792, wantThumbWH: [2]int{360, 630},
 		},
 		{
-			name: "dall-e-3 by URL into S3",
-			setup: func(t *testing.T, vars map[string]string) {
-				withS3(t, vars)
-				withOpenAI(t, vars, "dall-e-3")
-			},
+			name:      "dall-e-3 by URL into S3",
+			opts:      apptest.Options{S3: true, OpenAI: true, Vars: map[string]string{"IMAGE_MODEL": "dall-e-3"}},
 			size:      "1792x1024",
 			wantModel: "dall-e-3", wantW: 1792, wantH: 1024, wantThumbWH: [2]int{630, 360},
 		},
 		{
-			name: "gpt-image-1 by base64 into S3",
-			setup: func(t *testing.T, vars map[string]string) {
-				withS3(t, vars)
-				withOpenAI(t, vars, "gpt-image-1")
-			},
+			name:      "gpt-image-1 by base64 into S3",
+			opts:      apptest.Options{S3: true, OpenAI: true, Vars: map[string]string{"IMAGE_MODEL": "gpt-image-1"}},
 			size:      "1024x1792",
 			wantModel: "gpt-image-1", wantW: 1024, wantH: 1536, wantThumbWH: [2]int{360, 540},
 		},
@@ -93,12 +66,10 @@ func TestGenerationEndToEnd(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			vars := testVars(t)
-			tt.setup(t, vars)
-			ta := newTestApp(t, vars, "")
-			token := ta.login(t, "alice")
+			ta := apptest.New(t, tt.opts)
+			token := ta.Token(t, "alice")
 
-			res := ta.submit(t, token, map[string]string{"prompt": "  a quiet lake at dawn  ", "size": tt.size})
+			res := ta.Submit(t, token, map[string]string{"prompt": "  a quiet lake at dawn  ", "size": tt.size})
 			if res.Status != http.StatusAccepted {
 				t.Fatalf("submit: %d %s", res.Status, res.Body)
 			}
@@ -107,11 +78,11 @@ func TestGenerationEndToEnd(t *testing.T) {
 			if g.Status != "queued" || g.Prompt != "a quiet lake at dawn" || g.Style != "vivid" || g.Quality != "standard" {
 				t.Errorf("accepted generation = %+v", g)
 			}
-			if q := ta.quota(t, token); q.UsedToday != 1 || q.Remaining != 9 {
+			if q := ta.Me(t, token).Quota; q.UsedToday != 1 || q.Remaining != 9 {
 				t.Errorf("quota after submit = %+v", q)
 			}
 
-			done := ta.wait(t, token, g.ID)
+			done := ta.Wait(t, token, g.ID, 90*time.Second)
 			if done.Status != "succeeded" || done.Wallpaper == nil || done.FinishedAt == nil || done.Attempts != 1 {
 				t.Fatalf("finished generation = %+v", done)
 			}
@@ -121,11 +92,11 @@ func TestGenerationEndToEnd(t *testing.T) {
 			}
 			checkImage(t, ta, w.ImageURL, "png", tt.wantW, tt.wantH)
 			checkImage(t, ta, w.ThumbnailURL, "jpeg", tt.wantThumbWH[0], tt.wantThumbWH[1])
-			if q := ta.quota(t, token); q.UsedToday != 1 {
+			if q := ta.Me(t, token).Quota; q.UsedToday != 1 {
 				t.Errorf("quota after success = %+v, want 1 used", q)
 			}
 
-			list := ta.api.Do(http.MethodGet, "/api/v1/me/generations", nil, apitest.Bearer(token))
+			list := ta.API.Do(http.MethodGet, "/api/v1/me/generations", nil, apitest.Bearer(token))
 			var page httpapi.GenerationPage
 			list.JSON(t, &page)
 			if len(page.Items) != 1 || page.Items[0].ID != g.ID || page.NextCursor != nil {
@@ -159,21 +130,16 @@ func TestGenerationFailuresRefund(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			vars := testVars(t)
-			fake := withOpenAI(t, vars, "dall-e-3")
-			for k, v := range tt.vars {
-				vars[k] = v
-			}
-			fake.Enqueue(tt.replies...)
-			ta := newTestApp(t, vars, "")
-			token := ta.login(t, "bob")
-			res := ta.submit(t, token, map[string]string{"prompt": "a red fox in snow"})
+			ta := apptest.New(t, apptest.Options{OpenAI: true, Vars: tt.vars})
+			ta.OpenAI.Enqueue(tt.replies...)
+			token := ta.Token(t, "bob")
+			res := ta.Submit(t, token, map[string]string{"prompt": "a red fox in snow"})
 			if res.Status != http.StatusAccepted {
 				t.Fatalf("submit: %d %s", res.Status, res.Body)
 			}
 			var g httpapi.Generation
 			res.JSON(t, &g)
-			done := ta.wait(t, token, g.ID)
+			done := ta.Wait(t, token, g.ID, 90*time.Second)
 			if done.Status != tt.wantStatus || done.Attempts != tt.wantAttempts {
 				t.Errorf("status %s after %d attempts, want %s after %d (error %+v)", done.Status, done.Attempts, tt.wantStatus, tt.wantAttempts, done.Error)
 			}
@@ -184,10 +150,10 @@ func TestGenerationFailuresRefund(t *testing.T) {
 			if tt.wantStatus == "succeeded" {
 				wantUsed = 1
 			}
-			if q := ta.quota(t, token); q.UsedToday != wantUsed || q.Remaining != 10-wantUsed {
+			if q := ta.Me(t, token).Quota; q.UsedToday != wantUsed || q.Remaining != 10-wantUsed {
 				t.Errorf("quota = %+v, want %d used", q, wantUsed)
 			}
-			if got := fake.Calls(); got != tt.wantCalls {
+			if got := ta.OpenAI.Calls(); got != tt.wantCalls {
 				t.Errorf("the image API was called %d times, want %d", got, tt.wantCalls)
 			}
 		})
@@ -196,23 +162,20 @@ func TestGenerationFailuresRefund(t *testing.T) {
 
 func TestQuotaIsExactUnderConcurrency(t *testing.T) {
 	t.Parallel()
-	vars := testVars(t)
-	vars["DAILY_QUOTA"] = "10"
 	// Painting is beside the point here: the model hangs (until the test
 	// stops the workers) so the accepted jobs cost no CPU.
-	fake := withOpenAI(t, vars, "dall-e-3")
+	ta := apptest.New(t, apptest.Options{OpenAI: true, Vars: map[string]string{"DAILY_QUOTA": "10"}})
 	for range 10 {
-		fake.Enqueue(imagegentest.Hang())
+		ta.OpenAI.Enqueue(imagegentest.Hang())
 	}
-	ta := newTestApp(t, vars, "")
-	token := ta.login(t, "carol")
+	token := ta.Token(t, "carol")
 
 	const n = 50
 	statuses := make([]int, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			res := ta.submit(t, token, map[string]string{"prompt": fmt.Sprintf("storm over the sea #%d", i)})
+			res := ta.Submit(t, token, map[string]string{"prompt": fmt.Sprintf("storm over the sea #%d", i)})
 			statuses[i] = res.Status
 			if res.Status == http.StatusTooManyRequests {
 				if res.ErrorCode() != "quota_exceeded" || res.Header.Get("Retry-After") == "" {
@@ -230,31 +193,31 @@ func TestQuotaIsExactUnderConcurrency(t *testing.T) {
 		t.Fatalf("statuses = %v, want 10×202 and 40×429", count)
 	}
 	var rows int
-	if err := ta.pool.QueryRow(context.Background(), `SELECT count(*) FROM generations`).Scan(&rows); err != nil {
+	if err := ta.Pool.QueryRow(context.Background(), `SELECT count(*) FROM generations`).Scan(&rows); err != nil {
 		t.Fatal(err)
 	}
 	if rows != 10 {
 		t.Errorf("%d generations recorded, want 10", rows)
 	}
-	if q := ta.quota(t, token); q.UsedToday != 10 || q.Remaining != 0 {
+	if q := ta.Me(t, token).Quota; q.UsedToday != 10 || q.Remaining != 0 {
 		t.Errorf("quota = %+v", q)
 	}
 }
 
 func TestIdempotencyKey(t *testing.T) {
 	t.Parallel()
-	ta := newTestApp(t, testVars(t), "")
-	token := ta.login(t, "dave")
+	ta := apptest.New(t, apptest.Options{})
+	token := ta.Token(t, "dave")
 	key := apitest.Header("Idempotency-Key", "submit-7f3a")
 	body := map[string]string{"prompt": "city lights in rain", "style": "natural"}
 
-	first := ta.submit(t, token, body, key)
+	first := ta.Submit(t, token, body, key)
 	if first.Status != http.StatusAccepted {
 		t.Fatalf("first: %d %s", first.Status, first.Body)
 	}
 	var g1, g2 httpapi.Generation
 	first.JSON(t, &g1)
-	again := ta.submit(t, token, body, key)
+	again := ta.Submit(t, token, body, key)
 	if again.Status != http.StatusOK {
 		t.Fatalf("replay: %d %s", again.Status, again.Body)
 	}
@@ -262,32 +225,32 @@ func TestIdempotencyKey(t *testing.T) {
 	if g1.ID != g2.ID {
 		t.Errorf("replay made a new generation: %s then %s", g1.ID, g2.ID)
 	}
-	conflict := ta.submit(t, token, map[string]string{"prompt": "something else"}, key)
+	conflict := ta.Submit(t, token, map[string]string{"prompt": "something else"}, key)
 	if conflict.Status != http.StatusConflict || conflict.ErrorCode() != "conflict" {
 		t.Errorf("same key, other body: %d %s", conflict.Status, conflict.Body)
 	}
 	// Another user's identical key is theirs alone.
-	other := ta.login(t, "erin")
-	if res := ta.submit(t, other, body, key); res.Status != http.StatusAccepted {
+	other := ta.Token(t, "erin")
+	if res := ta.Submit(t, other, body, key); res.Status != http.StatusAccepted {
 		t.Errorf("another user's same key: %d %s", res.Status, res.Body)
 	}
-	if q := ta.quota(t, token); q.UsedToday != 1 {
+	if q := ta.Me(t, token).Quota; q.UsedToday != 1 {
 		t.Errorf("quota = %+v, want 1 unit for a replayed request", q)
 	}
 	// After 24 hours the key names nothing any more.
-	if _, err := ta.pool.Exec(context.Background(), `UPDATE generations SET created_at = created_at - interval '25 hours' WHERE id = $1`, g1.ID); err != nil {
+	if _, err := ta.Pool.Exec(context.Background(), `UPDATE generations SET created_at = created_at - interval '25 hours' WHERE id = $1`, g1.ID); err != nil {
 		t.Fatal(err)
 	}
-	if res := ta.submit(t, token, body, key); res.Status != http.StatusAccepted {
+	if res := ta.Submit(t, token, body, key); res.Status != http.StatusAccepted {
 		t.Errorf("key older than 24h: %d %s, want a new generation", res.Status, res.Body)
 	}
 }
 
 func TestGenerationRefusalsSpendNothing(t *testing.T) {
 	t.Parallel()
-	ta := newTestApp(t, testVars(t), "")
-	token := ta.login(t, "frank")
-	other := ta.login(t, "grace")
+	ta := apptest.New(t, apptest.Options{})
+	token := ta.Token(t, "frank")
+	other := ta.Token(t, "grace")
 	long := bytes.Repeat([]byte("山"), 1001)
 	tests := []struct {
 		name   string
@@ -308,36 +271,34 @@ func TestGenerationRefusalsSpendNothing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := ta.submit(t, token, tt.body, tt.opts...)
+			res := ta.Submit(t, token, tt.body, tt.opts...)
 			if res.Status != tt.status || res.ErrorCode() != tt.code {
 				t.Errorf("got %d %s, want %d %s", res.Status, res.Body, tt.status, tt.code)
 			}
 		})
 	}
-	if q := ta.quota(t, token); q.UsedToday != 0 {
+	if q := ta.Me(t, token).Quota; q.UsedToday != 0 {
 		t.Errorf("refused requests spent quota: %+v", q)
 	}
 	// Someone else's generation does not exist for the caller.
-	res := ta.submit(t, other, map[string]string{"prompt": "grace's secret"})
+	res := ta.Submit(t, other, map[string]string{"prompt": "grace's secret"})
 	var g httpapi.Generation
 	res.JSON(t, &g)
-	if got := ta.api.Do(http.MethodGet, "/api/v1/generations/"+g.ID, nil, apitest.Bearer(token)); got.Status != http.StatusNotFound {
+	if got := ta.API.Do(http.MethodGet, "/api/v1/generations/"+g.ID, nil, apitest.Bearer(token)); got.Status != http.StatusNotFound {
 		t.Errorf("another user's generation: %d, want 404", got.Status)
 	}
-	if got := ta.api.Do(http.MethodGet, "/api/v1/generations/"+g.ID, nil); got.Status != http.StatusUnauthorized {
+	if got := ta.API.Do(http.MethodGet, "/api/v1/generations/"+g.ID, nil); got.Status != http.StatusUnauthorized {
 		t.Errorf("without a token: %d, want 401", got.Status)
 	}
 }
 
 func TestWorkerStoppedMidJobIsFinishedByAnother(t *testing.T) {
 	t.Parallel()
-	dbURL := ""
-	varsA := testVars(t)
-	fakeA := withOpenAI(t, varsA, "dall-e-3")
+	a := apptest.New(t, apptest.Options{OpenAI: true})
+	fakeA := a.OpenAI
 	fakeA.Enqueue(imagegentest.Hang())
-	a := newTestApp(t, varsA, dbURL)
-	token := a.login(t, "heidi")
-	res := a.submit(t, token, map[string]string{"prompt": "northern lights"})
+	token := a.Token(t, "heidi")
+	res := a.Submit(t, token, map[string]string{"prompt": "northern lights"})
 	var g httpapi.Generation
 	res.JSON(t, &g)
 
@@ -350,19 +311,17 @@ func TestWorkerStoppedMidJobIsFinishedByAnother(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	stopCtx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	_ = a.app.queue.Stop(stopCtx) // the soft stop times out on the hung call, then cancels it
+	_ = a.App.Stop(stopCtx) // the soft stop times out on the hung call, then cancels it
 	cancel()
 
 	// Replica B, on the same database with a healthy model, finishes it.
-	varsB := testVars(t)
-	withOpenAI(t, varsB, "dall-e-3")
-	b := newTestApp(t, varsB, a.cfg.DatabaseURL.Reveal())
-	done := b.wait(t, token, g.ID)
+	b := apptest.New(t, apptest.Options{OpenAI: true, DatabaseURL: a.Config.DatabaseURL.Reveal()})
+	done := b.Wait(t, token, g.ID, 90*time.Second)
 	if done.Status != "succeeded" || done.Attempts != 2 {
 		t.Errorf("after replica A stopped: %s after %d attempts, want succeeded after 2", done.Status, done.Attempts)
 	}
 	var wallpapers int
-	if err := b.pool.QueryRow(context.Background(), `SELECT count(*) FROM wallpapers WHERE generation_id = $1`, g.ID).Scan(&wallpapers); err != nil {
+	if err := b.Pool.QueryRow(context.Background(), `SELECT count(*) FROM wallpapers WHERE generation_id = $1`, g.ID).Scan(&wallpapers); err != nil {
 		t.Fatal(err)
 	}
 	if wallpapers != 1 {

@@ -1,133 +1,44 @@
-package main
+package app_test
 
 // Fault tests: the promise is that every accepted generation ends as a
 // wallpaper or as a failure with its quota unit returned, and that a
 // fault in a dependency degrades the service without corrupting it. Each
-// test runs the whole service as serve wires it (newApp) on its own
+// test runs the whole service (app.New, through apptest) on its own
 // database, against a real dependency that is made to fail: the fake
 // OpenAI scripted to answer badly, a real S3 server (versitygw) killed and
 // restarted, real Postgres connections terminated. The process tests
-// (faults_process_test.go) kill and stop the real binary.
+// (cmd/wallpaperd) kill and stop the real binary.
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
+	"maps"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/wallpaperd/wallpaperd/internal/apptest"
 	"github.com/wallpaperd/wallpaperd/internal/httpapi"
-	"github.com/wallpaperd/wallpaperd/internal/httpapi/apitest"
 	"github.com/wallpaperd/wallpaperd/internal/imagegen/imagegentest"
 	"github.com/wallpaperd/wallpaperd/internal/postgres/pgtest"
 )
 
-// faultService is the whole service in this process with its workers
-// running, on a fresh database (a testApp with the fault tests' defaults).
-type faultService struct {
-	*testApp
-	dbURL string
-}
-
-// startFaultService wires the service from vars (on top of fast-retry
-// test defaults) and stops it when the test ends.
-func startFaultService(t *testing.T, vars map[string]string) *faultService {
+// startFaultService is the whole service with the fault tests' defaults:
+// a few attempts, a large quota, the fake OpenAI painting.
+func startFaultService(t *testing.T, o apptest.Options) *apptest.Service {
 	t.Helper()
-	env := testVars(t)
-	env["JOB_MAX_ATTEMPTS"] = "3"
-	env["DAILY_QUOTA"] = "50"
-	for k, v := range vars {
-		env[k] = v
-	}
-	ta := newTestApp(t, env, "")
-	return &faultService{testApp: ta, dbURL: ta.cfg.DatabaseURL.Reveal()}
-}
-
-func (s *faultService) submit(t *testing.T, token, prompt string) string {
-	t.Helper()
-	// The smallest size: painting and thumbnailing under -race on a busy
-	// machine is what a fault test waits for most.
-	res := s.api.Do(http.MethodPost, "/api/v1/generations", map[string]string{"prompt": prompt, "size": "1024x1024"}, apitest.Bearer(token))
-	if res.Status != http.StatusAccepted {
-		t.Fatalf("submit: %d %s", res.Status, res.Body)
-	}
-	var g httpapi.Generation
-	res.JSON(t, &g)
-	return g.ID
-}
-
-// finished polls a generation until it succeeded or failed.
-func (s *faultService) finished(t *testing.T, token, id string, within time.Duration) httpapi.Generation {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		res := s.api.Do(http.MethodGet, "/api/v1/generations/"+id, nil, apitest.Bearer(token))
-		if res.Status != http.StatusOK {
-			t.Fatalf("polling %s: %d %s", id, res.Status, res.Body)
-		}
-		var g httpapi.Generation
-		res.JSON(t, &g)
-		if g.Status == "succeeded" || g.Status == "failed" {
-			return g
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("generation %s still %s after %v", id, g.Status, within)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// usedToday is the caller's quota use as GET /me reports it.
-func (s *faultService) usedToday(t *testing.T, token string) int {
-	t.Helper()
-	res := s.api.Do(http.MethodGet, "/api/v1/me", nil, apitest.Bearer(token))
-	if res.Status != http.StatusOK {
-		t.Fatalf("GET /me: %d %s", res.Status, res.Body)
-	}
-	var me httpapi.Me
-	res.JSON(t, &me)
-	return me.Quota.UsedToday
-}
-
-// metric reads one sample of the service's /metrics, 0 when absent.
-func (s *faultService) metric(t *testing.T, series string) float64 {
-	t.Helper()
-	return scrapeMetric(t, s.app.metrics.Handler(), series)
-}
-
-func scrapeMetric(t *testing.T, h http.Handler, series string) float64 {
-	t.Helper()
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	sc := bufio.NewScanner(rec.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatalf("metric %s: %v", series, err)
-			}
-			return f
-		}
-	}
-	return 0
+	vars := map[string]string{"JOB_MAX_ATTEMPTS": "3", "DAILY_QUOTA": "50"}
+	maps.Copy(vars, o.Vars)
+	o.Vars, o.OpenAI = vars, true
+	return apptest.New(t, o)
 }
 
 const (
@@ -196,20 +107,18 @@ func TestFaultImageModel(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			fake := imagegentest.NewFakeOpenAI(t)
+			vars := map[string]string{"OPENAI_TIMEOUT": "30s"}
+			maps.Copy(vars, tt.vars)
+			s := startFaultService(t, apptest.Options{Vars: vars})
+			fake := s.OpenAI
 			fake.Enqueue(tt.replies(t)...)
-			vars := map[string]string{"OPENAI_API_KEY": imagegentest.APIKey, "OPENAI_BASE_URL": fake.BaseURL(), "OPENAI_TIMEOUT": "30s"}
-			for k, v := range tt.vars {
-				vars[k] = v
-			}
-			s := startFaultService(t, vars)
-			token := s.login(t, "model")
-			id := s.submit(t, token, "a lighthouse in a storm")
-			if used := s.usedToday(t, token); used != 1 {
+			token := s.Token(t, "model")
+			id := s.Generate(t, token, "a lighthouse in a storm")
+			if used := s.Me(t, token).Quota.UsedToday; used != 1 {
 				t.Fatalf("after acceptance used_today = %d, want 1", used)
 			}
 
-			g := s.finished(t, token, id, 60*time.Second)
+			g := s.Wait(t, token, id, 60*time.Second)
 			if g.Status != tt.status || g.Attempts != tt.attempts {
 				t.Fatalf("generation %s after %d attempts, want %s after %d (error %+v)", g.Status, g.Attempts, tt.status, tt.attempts, g.Error)
 			}
@@ -228,20 +137,20 @@ func TestFaultImageModel(t *testing.T) {
 			} else if g.Wallpaper == nil || g.Error != nil {
 				t.Errorf("succeeded with wallpaper %+v and error %+v", g.Wallpaper, g.Error)
 			}
-			if used := s.usedToday(t, token); used != wantUsed {
+			if used := s.Me(t, token).Quota.UsedToday; used != wantUsed {
 				t.Errorf("used_today = %d, want %d", used, wantUsed)
 			}
 			var refunded bool
-			if err := s.pool.QueryRow(context.Background(), `SELECT refunded FROM generations WHERE id = $1`, id).Scan(&refunded); err != nil {
+			if err := s.Pool.QueryRow(context.Background(), `SELECT refunded FROM generations WHERE id = $1`, id).Scan(&refunded); err != nil {
 				t.Fatal(err)
 			}
 			if refunded != (tt.status == "failed") {
 				t.Errorf("generations.refunded = %v", refunded)
 			}
-			if got := s.metric(t, quotaSpent); got != 1 {
+			if got := s.Metric(t, quotaSpent); got != 1 {
 				t.Errorf("quota spent metric = %v, want 1", got)
 			}
-			if got := s.metric(t, quotaRefunded); got != wantRefunded {
+			if got := s.Metric(t, quotaRefunded); got != wantRefunded {
 				t.Errorf("quota refunded metric = %v, want %v", got, wantRefunded)
 			}
 			// The job metrics (from River's events, delivered a moment
@@ -251,102 +160,18 @@ func TestFaultImageModel(t *testing.T) {
 				end = "cancelled" // a generation failed for good is never retried
 			}
 			jobs := func(outcome string) float64 {
-				return s.metric(t, `wallpaperd_jobs_total{kind="generate_wallpaper",outcome="`+outcome+`"}`)
+				return s.Metric(t, `wallpaperd_jobs_total{kind="generate_wallpaper",outcome="`+outcome+`"}`)
 			}
-			waitFor(t, 30*time.Second, "the job metrics", func() bool {
+			apptest.WaitFor(t, 30*time.Second, "the job metrics", func() bool {
 				return jobs(end) == 1 && jobs("retryable") == float64(tt.attempts-1)
 			}, func() string {
 				return fmt.Sprintf("completed %v, cancelled %v, retryable %v", jobs("completed"), jobs("cancelled"), jobs("retryable"))
 			})
-			if got := s.metric(t, `wallpaperd_dependency_calls_total{dependency="image_model",operation="generate",outcome="ok"}`); got != float64(boolInt(tt.status == "succeeded")) {
+			if got := s.Metric(t, `wallpaperd_dependency_calls_total{dependency="image_model",operation="generate",outcome="ok"}`); got != float64(boolInt(tt.status == "succeeded")) {
 				t.Errorf("image model ok calls = %v", got)
 			}
 		})
 	}
-}
-
-// versity is a versitygw process this test controls: stopped and started
-// again on the same port over the same directory.
-type versity struct {
-	bin, addr, dir string
-	cfg            map[string]string // the S3_* settings
-	cmd            *exec.Cmd
-	exited         chan struct{}
-}
-
-func startVersity(t *testing.T) *versity {
-	t.Helper()
-	bin := os.Getenv("VERSITYGW_BIN")
-	if bin == "" {
-		bin, _ = exec.LookPath("versitygw")
-	}
-	if bin == "" {
-		if p, _ := filepath.Abs("../../.tools/bin/versitygw"); fileExists(p) {
-			bin = p
-		}
-	}
-	if bin == "" {
-		if os.Getenv("REQUIRE_S3") == "1" {
-			t.Fatal("REQUIRE_S3=1 but there is no versitygw binary (make tools)")
-		}
-		t.Skip("no versitygw binary (make tools)")
-	}
-	v := &versity{bin: bin, addr: freeLoopbackAddr(t), dir: t.TempDir()}
-	v.cfg = map[string]string{
-		"S3_BUCKET": "faults", "S3_REGION": "us-east-1", "S3_ENDPOINT": "http://" + v.addr,
-		"S3_FORCE_PATH_STYLE": "true", "S3_ACCESS_KEY_ID": "AKFAULTS0123456789", "S3_SECRET_ACCESS_KEY": "faults-secret-0123456789abcdef",
-	}
-	v.start(t)
-	t.Cleanup(v.stop)
-	if _, err := v.client().CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("faults")}); err != nil {
-		t.Fatalf("creating the bucket: %v", err)
-	}
-	return v
-}
-
-func (v *versity) start(t *testing.T) {
-	t.Helper()
-	v.cmd = exec.Command(v.bin, "--port", v.addr, "--quiet", "posix", v.dir)
-	v.cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+v.cfg["S3_ACCESS_KEY_ID"], "ROOT_SECRET_KEY="+v.cfg["S3_SECRET_ACCESS_KEY"])
-	if err := v.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	v.exited = make(chan struct{})
-	go func(cmd *exec.Cmd, exited chan struct{}) { _ = cmd.Wait(); close(exited) }(v.cmd, v.exited)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get("http://" + v.addr + "/")
-		if err == nil {
-			resp.Body.Close()
-			return
-		}
-		select {
-		case <-v.exited:
-			t.Fatalf("versitygw exited at start")
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("versitygw does not answer on %s", v.addr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// stop kills the server, as a crash or a network cut would.
-func (v *versity) stop() {
-	if v.cmd == nil {
-		return
-	}
-	_ = v.cmd.Process.Kill()
-	<-v.exited
-	v.cmd = nil
-}
-
-func (v *versity) client() *s3.Client {
-	return s3.New(s3.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(v.cfg["S3_ENDPOINT"]), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider(v.cfg["S3_ACCESS_KEY_ID"], v.cfg["S3_SECRET_ACCESS_KEY"], ""),
-	})
 }
 
 // TestFaultStorage: with the S3 server down, jobs fail at storing and are
@@ -354,45 +179,49 @@ func (v *versity) client() *s3.Client {
 // thumbnail exist in the bucket.
 func TestFaultStorage(t *testing.T) {
 	t.Parallel()
-	gw := startVersity(t)
-	fake := imagegentest.NewFakeOpenAI(t)
-	vars := map[string]string{
-		"OPENAI_API_KEY": imagegentest.APIKey, "OPENAI_BASE_URL": fake.BaseURL(),
+	s := startFaultService(t, apptest.Options{S3: true, Vars: map[string]string{
 		"JOB_MAX_ATTEMPTS": "10", "JOB_RETRY_BASE": "100ms", "WORKERS": "2",
-	}
-	for k, v := range gw.cfg {
-		vars[k] = v
-	}
-	s := startFaultService(t, vars)
-	token := s.login(t, "storage")
+	}})
+	gw := s.S3
+	token := s.Token(t, "storage")
 
 	// One generation stored while S3 is up, then S3 goes away.
-	before := s.submit(t, token, "before the outage")
-	if g := s.finished(t, token, before, 60*time.Second); g.Status != "succeeded" {
+	before := s.Generate(t, token, "before the outage")
+	if g := s.Wait(t, token, before, 60*time.Second); g.Status != "succeeded" {
 		t.Fatalf("with S3 up: %s %+v", g.Status, g.Error)
 	}
-	gw.stop()
+	gw.Stop()
 	const n = 4
 	ids := []string{before}
 	for i := range n {
-		ids = append(ids, s.submit(t, token, fmt.Sprintf("during the outage %d", i)))
+		ids = append(ids, s.Generate(t, token, fmt.Sprintf("during the outage %d", i)))
 	}
 	// Every first attempt meets the dead server; wait until they all have.
-	waitFor(t, 60*time.Second, "the jobs to fail at storing", func() bool {
-		return s.metric(t, `wallpaperd_dependency_calls_total{dependency="storage",operation="put",outcome="error"}`) >= n
+	apptest.WaitFor(t, 60*time.Second, "the jobs to fail at storing", func() bool {
+		return s.Metric(t, `wallpaperd_dependency_calls_total{dependency="storage",operation="put",outcome="unavailable"}`) >= n
+	}, func() string {
+		rec := httptest.NewRecorder()
+		s.App.Metrics.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		var out []string
+		for _, l := range strings.Split(rec.Body.String(), "\n") {
+			if strings.Contains(l, "storage") && strings.Contains(l, "calls_total") {
+				out = append(out, l)
+			}
+		}
+		return strings.Join(out, "; ")
 	})
-	gw.start(t)
+	gw.Restart(t)
 
 	for _, id := range ids {
-		if g := s.finished(t, token, id, 90*time.Second); g.Status != "succeeded" {
+		if g := s.Wait(t, token, id, 90*time.Second); g.Status != "succeeded" {
 			t.Errorf("generation %s: %s %+v", id, g.Status, g.Error)
 		}
 	}
-	if used := s.usedToday(t, token); used != len(ids) {
+	if used := s.Me(t, token).Quota.UsedToday; used != len(ids) {
 		t.Errorf("used_today = %d, want %d", used, len(ids))
 	}
 	// Nothing references a missing object.
-	rows, err := s.pool.Query(context.Background(), `SELECT image_key, thumbnail_key FROM wallpapers`)
+	rows, err := s.Pool.Query(context.Background(), `SELECT image_key, thumbnail_key FROM wallpapers`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -407,11 +236,10 @@ func TestFaultStorage(t *testing.T) {
 	if len(keys) != len(ids) {
 		t.Fatalf("%d wallpapers, want %d", len(keys), len(ids))
 	}
-	client := gw.client()
 	for _, pair := range keys {
 		for _, key := range pair {
-			if _, err := client.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String("faults"), Key: aws.String(key)}); err != nil {
-				t.Errorf("wallpaper object %s is missing: %v", key, err)
+			if !gw.Exists(t, key) {
+				t.Errorf("wallpaper object %s is missing", key)
 			}
 		}
 	}
@@ -423,16 +251,14 @@ func TestFaultStorage(t *testing.T) {
 // lost: every one ends succeeded, with the quota exact.
 func TestFaultDatabase(t *testing.T) {
 	t.Parallel()
-	fake := imagegentest.NewFakeOpenAI(t)
-	s := startFaultService(t, map[string]string{
-		"OPENAI_API_KEY": imagegentest.APIKey, "OPENAI_BASE_URL": fake.BaseURL(),
+	s := startFaultService(t, apptest.Options{Vars: map[string]string{
 		"JOB_MAX_ATTEMPTS": "10", "JOB_RETRY_BASE": "100ms", "WORKERS": "2",
-	})
-	dbName := databaseName(t, s.dbURL)
+	}})
+	dbName := databaseName(t, s.Config.DatabaseURL.Reveal())
 	users := []string{"db-a", "db-b", "db-c"}
 	tokens := map[string]string{}
 	for _, u := range users {
-		tokens[u] = s.login(t, u)
+		tokens[u] = s.Token(t, u)
 	}
 
 	admin, err := pgx.Connect(context.Background(), pgtest.AdminURL())
@@ -464,12 +290,12 @@ func TestFaultDatabase(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; ctx.Err() == nil; i++ {
-				status, body := do(s.handler, http.MethodGet, "/api/v1/me", tokens[u], "")
+				status, body := do(s.App.Handler, http.MethodGet, "/api/v1/me", tokens[u], "")
 				record(status, body)
-				status, body = do(s.handler, http.MethodGet, "/api/v1/wallpapers?limit=5", "", "")
+				status, body = do(s.App.Handler, http.MethodGet, "/api/v1/wallpapers?limit=5", "", "")
 				record(status, body)
 				if i < 3 {
-					status, body = do(s.handler, http.MethodPost, "/api/v1/generations", tokens[u], fmt.Sprintf(`{"prompt":"under fire %d","size":"1024x1024"}`, i))
+					status, body = do(s.App.Handler, http.MethodPost, "/api/v1/generations", tokens[u], fmt.Sprintf(`{"prompt":"under fire %d","size":"1024x1024"}`, i))
 					record(status, body)
 					if status == http.StatusAccepted {
 						var g httpapi.Generation
@@ -505,8 +331,8 @@ func TestFaultDatabase(t *testing.T) {
 	}
 
 	// The service recovers by itself: requests succeed again.
-	waitFor(t, 30*time.Second, "GET /me to answer 200 again", func() bool {
-		status, _ := do(s.handler, http.MethodGet, "/api/v1/me", tokens["db-a"], "")
+	apptest.WaitFor(t, 30*time.Second, "GET /me to answer 200 again", func() bool {
+		status, _ := do(s.App.Handler, http.MethodGet, "/api/v1/me", tokens["db-a"], "")
 		return status == http.StatusOK
 	})
 	// No accepted generation is lost, and the quota matches what exists:
@@ -514,9 +340,9 @@ func TestFaultDatabase(t *testing.T) {
 	// answered 503 after committing, so the database is the reference.
 	for _, u := range users {
 		for _, id := range accepted[u] {
-			waitFor(t, 120*time.Second, "generation "+id+" to finish", func() bool {
+			apptest.WaitFor(t, 120*time.Second, "generation "+id+" to finish", func() bool {
 				var status string
-				_ = s.pool.QueryRow(context.Background(), `SELECT status FROM generations WHERE id = $1`, id).Scan(&status)
+				_ = s.Pool.QueryRow(context.Background(), `SELECT status FROM generations WHERE id = $1`, id).Scan(&status)
 				if status == "queued" || status == "running" {
 					return false
 				}
@@ -524,23 +350,23 @@ func TestFaultDatabase(t *testing.T) {
 					t.Errorf("accepted generation %s ended %s", id, status)
 				}
 				return true
-			}, func() string { return riverJobs(t, s.pool, id) })
+			}, func() string { return riverJobs(t, s.Pool, id) })
 		}
 		var total, unfinished int
-		err := s.pool.QueryRow(context.Background(), `SELECT count(*), count(*) FILTER (WHERE g.status <> 'succeeded')
+		err := s.Pool.QueryRow(context.Background(), `SELECT count(*), count(*) FILTER (WHERE g.status <> 'succeeded')
 			FROM generations g JOIN users u ON u.id = g.user_id WHERE u.openid = $1`, "dev:"+u).Scan(&total, &unfinished)
 		if err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 120*time.Second, "every generation of "+u+" to succeed", func() bool {
-			_ = s.pool.QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE g.status <> 'succeeded')
+		apptest.WaitFor(t, 120*time.Second, "every generation of "+u+" to succeed", func() bool {
+			_ = s.Pool.QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE g.status <> 'succeeded')
 				FROM generations g JOIN users u ON u.id = g.user_id WHERE u.openid = $1`, "dev:"+u).Scan(&unfinished)
 			return unfinished == 0
 		})
 		if total < len(accepted[u]) {
 			t.Errorf("%s: %d generations stored, %d accepted", u, total, len(accepted[u]))
 		}
-		if used := s.usedToday(t, tokens[u]); used != total {
+		if used := s.Me(t, tokens[u]).Quota.UsedToday; used != total {
 			t.Errorf("%s: used_today = %d, %d generations stored", u, used, total)
 		}
 	}
@@ -564,23 +390,6 @@ func do(h http.Handler, method, path, token, body string) (int, []byte) {
 	return rec.Code, rec.Body.Bytes()
 }
 
-// waitFor polls cond until it holds; the test ends when it does not
-// within d.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool, explain ...func() string) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			var why []string
-			for _, e := range explain {
-				why = append(why, e())
-			}
-			t.Fatalf("waited %v for %s %s", d, what, strings.Join(why, "; "))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func databaseName(t *testing.T, url string) string {
 	t.Helper()
 	cfg, err := pgx.ParseConfig(url)
@@ -588,21 +397,6 @@ func databaseName(t *testing.T, url string) string {
 		t.Fatal(err)
 	}
 	return cfg.Database
-}
-
-func freeLoopbackAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }
 
 // riverJobs describes the River jobs of a generation, for a failure

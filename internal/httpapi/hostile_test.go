@@ -1,4 +1,4 @@
-package main
+package httpapi_test
 
 import (
 	"bytes"
@@ -13,11 +13,10 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 
+	"github.com/wallpaperd/wallpaperd/internal/apptest"
 	"github.com/wallpaperd/wallpaperd/internal/auth"
-	"github.com/wallpaperd/wallpaperd/internal/config"
 	"github.com/wallpaperd/wallpaperd/internal/httpapi"
 	"github.com/wallpaperd/wallpaperd/internal/httpapi/apitest"
-	"github.com/wallpaperd/wallpaperd/internal/metrics"
 )
 
 const hostileJWTSecret = "hostile-test-secret-0123456789abcdef"
@@ -28,10 +27,10 @@ type snapshot struct {
 	Nicknames                                                                         string
 }
 
-func takeSnapshot(t *testing.T, s *faultService) snapshot {
+func takeSnapshot(t *testing.T, s *apptest.Service) snapshot {
 	t.Helper()
 	var sn snapshot
-	err := s.pool.QueryRow(context.Background(), `SELECT
+	err := s.Pool.QueryRow(context.Background(), `SELECT
 		(SELECT count(*) FROM users), (SELECT count(*) FROM refresh_tokens),
 		(SELECT count(*) FROM generations), (SELECT count(*) FROM wallpapers),
 		(SELECT count(*) FROM wallpapers WHERE public), (SELECT count(*) FROM likes),
@@ -54,25 +53,25 @@ type hiddenLength struct{ io.Reader }
 // no stored figure changes.
 func TestHostileRequests(t *testing.T) {
 	t.Parallel()
-	s := startFaultService(t, map[string]string{"JWT_SECRET": hostileJWTSecret, "JOB_MAX_ATTEMPTS": "5"})
-	alice, bob := s.login(t, "alice"), s.login(t, "bob")
+	s := apptest.New(t, apptest.Options{Vars: map[string]string{"JWT_SECRET": hostileJWTSecret, "JOB_MAX_ATTEMPTS": "5"}})
+	alice, bob := s.Token(t, "alice"), s.Token(t, "bob")
 
 	// Alice owns a public and a private wallpaper; bob owns nothing.
-	genPub := s.submit(t, alice, "alice's public lake")
-	genPriv := s.submit(t, alice, "alice's private lake")
-	pub := s.finished(t, alice, genPub, 90*time.Second)
-	priv := s.finished(t, alice, genPriv, 90*time.Second)
+	genPub := s.Generate(t, alice, "alice's public lake")
+	genPriv := s.Generate(t, alice, "alice's private lake")
+	pub := s.Wait(t, alice, genPub, 90*time.Second)
+	priv := s.Wait(t, alice, genPriv, 90*time.Second)
 	if pub.Wallpaper == nil || priv.Wallpaper == nil {
 		t.Fatalf("setup: generations %s / %s", pub.Status, priv.Status)
 	}
-	if res := s.api.Do(http.MethodPatch, "/api/v1/wallpapers/"+priv.Wallpaper.ID, map[string]bool{"public": false}, apitest.Bearer(alice)); res.Status != http.StatusOK {
+	if res := s.API.Do(http.MethodPatch, "/api/v1/wallpapers/"+priv.Wallpaper.ID, map[string]bool{"public": false}, apitest.Bearer(alice)); res.Status != http.StatusOK {
 		t.Fatalf("setup: making a wallpaper private: %d %s", res.Status, res.Body)
 	}
 	pubID, privID := pub.Wallpaper.ID, priv.Wallpaper.ID
 
 	var aliceID uuid.UUID
 	{
-		res := s.api.Do(http.MethodGet, "/api/v1/me", nil, apitest.Bearer(alice))
+		res := s.API.Do(http.MethodGet, "/api/v1/me", nil, apitest.Bearer(alice))
 		var me httpapi.Me
 		res.JSON(t, &me)
 		aliceID = uuid.MustParse(me.ID)
@@ -208,7 +207,7 @@ func TestHostileRequests(t *testing.T) {
 					req.Header.Set(k, v)
 				}
 			}
-			res := s.api.Raw(req)
+			res := s.API.Raw(req)
 			if res.Status != tt.want {
 				t.Errorf("%s %s: %d %.300s; want %d", tt.method, tt.path, res.Status, res.Body, tt.want)
 			}
@@ -228,135 +227,18 @@ func TestHostileRequests(t *testing.T) {
 	}
 
 	// Bob's lists show none of alice's things.
-	res := s.api.Do(http.MethodGet, "/api/v1/me/generations", nil, apitest.Bearer(bob))
+	res := s.API.Do(http.MethodGet, "/api/v1/me/generations", nil, apitest.Bearer(bob))
 	var gens httpapi.GenerationPage
 	res.JSON(t, &gens)
 	if len(gens.Items) != 0 {
 		t.Errorf("bob sees %d generations of others", len(gens.Items))
 	}
-	res = s.api.Do(http.MethodGet, "/api/v1/me/wallpapers", nil, apitest.Bearer(bob))
+	res = s.API.Do(http.MethodGet, "/api/v1/me/wallpapers", nil, apitest.Bearer(bob))
 	if bytes.Contains(res.Body, []byte(privID)) || bytes.Contains(res.Body, []byte(pubID)) {
 		t.Errorf("bob's wallpapers list alice's: %.300s", res.Body)
 	}
-	res = s.api.Do(http.MethodGet, "/api/v1/wallpapers?limit=50", nil)
+	res = s.API.Do(http.MethodGet, "/api/v1/wallpapers?limit=50", nil)
 	if bytes.Contains(res.Body, []byte(privID)) {
 		t.Error("the public feed shows a private wallpaper")
-	}
-}
-
-// TestHostileHeaders: a header block over the server's limit is refused by
-// the HTTP server itself (431) before any handler runs.
-func TestHostileHeaders(t *testing.T) {
-	t.Parallel()
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		t.Error("the handler ran for an oversized header block")
-	}))
-	srv.Config = newHTTPServer("", srv.Config.Handler)
-	srv.Start()
-	defer srv.Close()
-	tests := []struct {
-		name, header string
-		size         int
-	}{
-		{"oversized Authorization", "Authorization", 64 << 10},
-		{"oversized Idempotency-Key", "Idempotency-Key", 64 << 10},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/v1/me", nil)
-			req.Header.Set(tt.header, strings.Repeat("x", tt.size))
-			resp, err := srv.Client().Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
-				t.Errorf("status %d, want 431", resp.StatusCode)
-			}
-		})
-	}
-}
-
-// TestMetricsExposure: /metrics is on the main listener in dev, nowhere
-// public in prod unless a token guards it, and alone on METRICS_ADDR when
-// that is set; a token is required wherever it is served.
-func TestMetricsExposure(t *testing.T) {
-	t.Parallel()
-	prod := map[string]string{
-		"APP_ENV": "prod", "DATABASE_URL": "postgres://db/wallpaperd", "JWT_SECRET": hostileJWTSecret,
-		"WECHAT_APP_ID": "wx0123", "WECHAT_APP_SECRET": "secret", "OPENAI_API_KEY": "sk-x", "S3_BUCKET": "b",
-	}
-	with := func(base map[string]string, kv ...string) map[string]string {
-		out := map[string]string{}
-		for k, v := range base {
-			out[k] = v
-		}
-		for i := 0; i < len(kv); i += 2 {
-			out[kv[i]] = kv[i+1]
-		}
-		return out
-	}
-	tests := []struct {
-		name          string
-		vars          map[string]string
-		onMain        bool
-		separate      bool
-		token         string
-		wantNoToken   int
-		wantWithToken int
-	}{
-		{name: "dev", vars: map[string]string{}, onMain: true, wantNoToken: 200},
-		{name: "dev with a token", vars: map[string]string{"METRICS_TOKEN": "m-token"}, onMain: true, token: "m-token", wantNoToken: 401, wantWithToken: 200},
-		{name: "prod without settings", vars: prod},
-		{name: "prod with a token", vars: with(prod, "METRICS_TOKEN", "m-token"), onMain: true, token: "m-token", wantNoToken: 401, wantWithToken: 200},
-		{name: "prod with an address", vars: with(prod, "METRICS_ADDR", "127.0.0.1:0"), separate: true, wantNoToken: 200},
-		{name: "prod with an address and a token", vars: with(prod, "METRICS_ADDR", "127.0.0.1:0", "METRICS_TOKEN", "m-token"), separate: true, token: "m-token", wantNoToken: 401, wantWithToken: 200},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := config.Parse(tt.vars)
-			if err != nil {
-				t.Fatal(err)
-			}
-			a := &app{metrics: metrics.New()}
-			mainH := a.mainMetrics(cfg)
-			srv, ln, err := listenMetrics(cfg, a)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if (mainH != nil) != tt.onMain || (srv != nil) != tt.separate {
-				t.Fatalf("on the main listener %v, separate %v; want %v, %v", mainH != nil, srv != nil, tt.onMain, tt.separate)
-			}
-			var h http.Handler
-			switch {
-			case mainH != nil:
-				h = mainH
-			case srv != nil:
-				ln.Close()
-				h = srv.Handler
-			default:
-				return
-			}
-			get := func(token string) int {
-				req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
-				if token != "" {
-					req.Header.Set("Authorization", "Bearer "+token)
-				}
-				rec := httptest.NewRecorder()
-				h.ServeHTTP(rec, req)
-				return rec.Code
-			}
-			if got := get(""); got != tt.wantNoToken {
-				t.Errorf("without a token: %d, want %d", got, tt.wantNoToken)
-			}
-			if tt.token != "" {
-				if got := get("wrong"); got != http.StatusUnauthorized {
-					t.Errorf("with a wrong token: %d, want 401", got)
-				}
-				if got := get(tt.token); got != tt.wantWithToken {
-					t.Errorf("with the token: %d, want %d", got, tt.wantWithToken)
-				}
-			}
-		})
 	}
 }

@@ -1,6 +1,6 @@
 //go:build load
 
-package main
+package app_test
 
 import (
 	"context"
@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wallpaperd/wallpaperd/internal/apptest"
 	"github.com/wallpaperd/wallpaperd/internal/httpapi"
 	"github.com/wallpaperd/wallpaperd/internal/imagegen/imagegentest"
 )
@@ -85,26 +86,26 @@ func TestLoad(t *testing.T) {
 	}
 	model := latencyProxy(t, fake)
 
-	s := startFaultService(t, map[string]string{
+	s := startFaultService(t, apptest.Options{Vars: map[string]string{
 		// gpt-image-1 answers inline: no download connections to the fake.
 		"OPENAI_API_KEY": imagegentest.APIKey, "OPENAI_BASE_URL": model + "/v1", "IMAGE_MODEL": "gpt-image-1",
 		"DAILY_QUOTA": strconv.Itoa(perUser), "WORKERS": "8",
 		"JOB_MAX_ATTEMPTS": "5", "JOB_RETRY_BASE": "100ms", "JOB_TIMEOUT": "60s",
 		"LOGIN_RATE_PER_MINUTE": "100000",
-	})
-	srv := httptest.NewServer(s.handler)
+	}})
+	srv := httptest.NewServer(s.App.Handler)
 	defer srv.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: users}, Timeout: 60 * time.Second}
 
-	dbName := databaseName(t, s.dbURL)
+	dbName := databaseName(t, s.Config.DatabaseURL.Reveal())
 	// Warm up (template statements, pool, workers), then take the
 	// baseline the leaks are measured against.
-	s.login(t, "warmup")
+	s.Token(t, "warmup")
 	// River starts its maintenance goroutines once this client is elected
 	// leader; its first periodic sweep having run says it is.
-	waitFor(t, 60*time.Second, "River to lead", func() bool {
+	apptest.WaitFor(t, 60*time.Second, "River to lead", func() bool {
 		var n int
-		_ = s.pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = 'sweep_generations' AND state = 'completed'`).Scan(&n)
+		_ = s.Pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = 'sweep_generations' AND state = 'completed'`).Scan(&n)
 		return n > 0
 	})
 	goroutinesBefore := settledGoroutines()
@@ -243,7 +244,7 @@ func TestLoad(t *testing.T) {
 			t.Errorf("%s: %d accepted, want %d (the quota)", name, len(ids), perUser)
 		}
 		var succeeded, refundedFailed, other, kept int
-		err := s.pool.QueryRow(context.Background(), `SELECT
+		err := s.Pool.QueryRow(context.Background(), `SELECT
 			count(*) FILTER (WHERE g.status = 'succeeded' AND NOT g.refunded),
 			count(*) FILTER (WHERE g.status = 'failed' AND g.refunded),
 			count(*) FILTER (WHERE g.status NOT IN ('succeeded', 'failed') OR (g.status = 'failed') <> g.refunded),
@@ -256,7 +257,7 @@ func TestLoad(t *testing.T) {
 			t.Errorf("%s: %d succeeded, %d failed and refunded, %d otherwise, of %d accepted", name, succeeded, refundedFailed, other, len(ids))
 		}
 		var used int
-		if err := s.pool.QueryRow(context.Background(), `SELECT COALESCE(sum(q.used), 0) FROM quota_usage q
+		if err := s.Pool.QueryRow(context.Background(), `SELECT COALESCE(sum(q.used), 0) FROM quota_usage q
 			JOIN users u ON u.id = q.user_id WHERE u.openid = $1`, "dev:"+name).Scan(&used); err != nil {
 			t.Fatal(err)
 		}
@@ -269,7 +270,7 @@ func TestLoad(t *testing.T) {
 		t.Errorf("%d submissions over the quota refused, want %d", got, users)
 	}
 	var failed int
-	_ = s.pool.QueryRow(context.Background(), `SELECT count(*) FROM generations WHERE status = 'failed'`).Scan(&failed)
+	_ = s.Pool.QueryRow(context.Background(), `SELECT count(*) FROM generations WHERE status = 'failed'`).Scan(&failed)
 	if failed != refusals {
 		t.Errorf("%d generations failed, want the %d the model refused", failed, refusals)
 	}
@@ -279,19 +280,19 @@ func TestLoad(t *testing.T) {
 	client.CloseIdleConnections()
 	srv.CloseClientConnections()
 	var goroutinesAfter, connsAfter int
-	waitFor(t, 30*time.Second, "goroutines and connections to settle", func() bool {
+	apptest.WaitFor(t, 30*time.Second, "goroutines and connections to settle", func() bool {
 		runtime.GC()
 		goroutinesAfter = runtime.NumGoroutine()
 		connsAfter = backendCount(t, s, dbName)
 		// The pool keeps idle connections (up to its 20) for their idle
 		// time; more backends than that, or any still acquired, is a leak.
-		return goroutinesAfter <= goroutinesBefore+5 && connsAfter <= int(s.pool.Stat().TotalConns())+1 &&
-			connsAfter <= 21 && s.pool.Stat().AcquiredConns() == 0
+		return goroutinesAfter <= goroutinesBefore+5 && connsAfter <= int(s.Pool.Stat().TotalConns())+1 &&
+			connsAfter <= 21 && s.Pool.Stat().AcquiredConns() == 0
 	}, func() string {
 		var dump strings.Builder
 		_ = pprof.Lookup("goroutine").WriteTo(&dump, 1)
 		return fmt.Sprintf("%s\ngoroutines %d → %d, backends %d → %d, acquired %d", dump.String(),
-			goroutinesBefore, goroutinesAfter, connsBefore, connsAfter, s.pool.Stat().AcquiredConns())
+			goroutinesBefore, goroutinesAfter, connsBefore, connsAfter, s.Pool.Stat().AcquiredConns())
 	})
 	if peak := peakHeap.Load(); peak > uint64(*loadHeapMiB)<<20 {
 		t.Errorf("heap in use peaked at %d MiB, ceiling %d MiB", peak>>20, *loadHeapMiB)
@@ -352,10 +353,10 @@ func latencyProxy(t *testing.T, fake *imagegentest.Fake) string {
 
 // backendCount is the number of Postgres backends of the service's
 // database.
-func backendCount(t *testing.T, s *faultService, dbName string) int {
+func backendCount(t *testing.T, s *apptest.Service, dbName string) int {
 	t.Helper()
 	var n int
-	if err := s.pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity WHERE datname = $1`, dbName).Scan(&n); err != nil {
+	if err := s.Pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity WHERE datname = $1`, dbName).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
