@@ -94,6 +94,7 @@ func TestAccessTokenRejects(t *testing.T) {
 	tests := []struct {
 		name  string
 		token string
+		want  *failure.Error // ErrUnauthenticated when nil
 	}{
 		{name: "empty", token: ""},
 		{name: "garbage", token: "not.a.jwt"},
@@ -105,7 +106,7 @@ func TestAccessTokenRejects(t *testing.T) {
 		{name: "wrong key", token: sign(t, jwt.SigningMethodHS256, []byte("another-key-another-key-another-k"), validClaims(id, now))},
 		{name: "payload swapped for another user's", token: parts[0] + "." + otherPayload + "." + parts[2]},
 		{name: "tampered signature", token: parts[0] + "." + parts[1] + "." + strings.Repeat("A", len(parts[2]))},
-		{name: "expired", token: sign(t, jwt.SigningMethodHS256, testKey, with(func(c jwt.MapClaims) { c["exp"] = now.Add(-time.Second).Unix() }))},
+		{name: "expired", token: sign(t, jwt.SigningMethodHS256, testKey, with(func(c jwt.MapClaims) { c["exp"] = now.Add(-time.Second).Unix() })), want: auth.ErrTokenExpired},
 		{name: "no exp", token: sign(t, jwt.SigningMethodHS256, testKey, with(func(c jwt.MapClaims) { delete(c, "exp") }))},
 		{name: "wrong issuer", token: sign(t, jwt.SigningMethodHS256, testKey, with(func(c jwt.MapClaims) { c["iss"] = "someone-else" }))},
 		{name: "no issuer", token: sign(t, jwt.SigningMethodHS256, testKey, with(func(c jwt.MapClaims) { delete(c, "iss") }))},
@@ -121,9 +122,11 @@ func TestAccessTokenRejects(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Verify accepted the token (user %v)", got)
 			}
-			if fe := failure.From(err); fe == nil || fe.Kind != failure.Unauthorized {
-				t.Fatalf("Verify error %v is not Unauthorized", err)
+			want, notWant := auth.ErrUnauthenticated, auth.ErrTokenExpired
+			if tt.want != nil {
+				want, notWant = tt.want, auth.ErrUnauthenticated
 			}
+			assertAuthError(t, err, want, notWant)
 		})
 	}
 }
@@ -150,8 +153,20 @@ func TestAccessTokenExpiredIsTokenExpired(t *testing.T) {
 		t.Fatal(err)
 	}
 	later := newAccessTokens(t, func() time.Time { return now.Add(2*time.Hour + time.Second) })
-	if _, err := later.Verify(tok); !errors.Is(err, auth.ErrTokenExpired) {
-		t.Fatalf("Verify after exp = %v; want ErrTokenExpired", err)
+	_, err = later.Verify(tok)
+	assertAuthError(t, err, auth.ErrTokenExpired, auth.ErrUnauthenticated)
+}
+
+// assertAuthError fails unless err is want, is not notWant (a sentinel of
+// the same kind and code) and shows clients want's message, which is all
+// that tells an expired token from a bad one on the wire.
+func assertAuthError(t *testing.T, err error, want, notWant *failure.Error) {
+	t.Helper()
+	if !errors.Is(err, want) || errors.Is(err, notWant) {
+		t.Fatalf("error = %v; want %q", err, want.Message)
+	}
+	if fe := failure.From(err); fe.Kind != failure.Unauthorized || fe.Code != "unauthorized" || fe.Message != want.Message {
+		t.Fatalf("client sees %d %q %q; want Unauthorized, unauthorized, %q", fe.Kind, fe.Code, fe.Message, want.Message)
 	}
 }
 

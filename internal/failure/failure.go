@@ -1,6 +1,12 @@
 // Package failure is wallpaperd's small vocabulary of error kinds. Domain
 // packages declare their sentinels with it; httpapi maps a Kind to an HTTP
 // status in one place. An error without a Kind is an internal error.
+//
+// Kind and Code are what clients see, and several sentinels share them
+// (every "not found" is NotFound and not_found). Identity is what code
+// tests: errors.Is matches a sentinel only against itself and the copies
+// With made of it, never against another sentinel with the same kind and
+// code.
 package failure
 
 import (
@@ -35,6 +41,10 @@ type Error struct {
 	Message    string
 	RetryAfter time.Duration // for RateLimited and Unavailable
 	Err        error
+
+	// origin is the error With copied this one from (nil for one made by
+	// New or a literal): errors.Is follows it back to the sentinel.
+	origin *Error
 }
 
 func (e *Error) Error() string {
@@ -46,11 +56,22 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Is makes errors.Is(err, sentinel) match any *Error with the sentinel's
-// kind and code, so that sentinels can be returned with details attached.
+// Is makes errors.Is(err, sentinel) true when err was made from sentinel
+// by With (directly or through further copies), so that sentinels can be
+// returned with details attached. Another sentinel does not match, even
+// with the same kind and code; the cause is matched by errors.Is itself,
+// through Unwrap.
 func (e *Error) Is(target error) bool {
 	t, ok := target.(*Error)
-	return ok && t.Kind == e.Kind && t.Code == e.Code
+	if !ok {
+		return false
+	}
+	for o := e; o != nil; o = o.origin {
+		if o == t {
+			return true
+		}
+	}
+	return false
 }
 
 // New returns an error of the given kind and code.
@@ -63,13 +84,16 @@ func InvalidRequest(message string) *Error {
 	return &Error{Kind: Invalid, Code: "invalid_request", Message: message}
 }
 
-// With returns a copy of e with another message and a cause.
+// With returns a copy of e with another message (unless message is empty)
+// and a cause. The copy keeps e's kind, code and RetryAfter, and matches e
+// (and whatever e was copied from) with errors.Is.
 func (e *Error) With(message string, cause error) *Error {
 	c := *e
 	if message != "" {
 		c.Message = message
 	}
 	c.Err = cause
+	c.origin = e
 	return &c
 }
 

@@ -160,13 +160,14 @@ func TestRenameModeration(t *testing.T) {
 		t.Fatal(err)
 	}
 	var asked []string
+	errModerationDown := failure.New(failure.Upstream, "upstream_error", "down")
 	moderate := func(_ context.Context, openID, text string) (bool, error) {
 		asked = append(asked, openID+":"+text)
 		switch text {
 		case "bad":
 			return false, nil
 		case "down":
-			return false, failure.New(failure.Upstream, "upstream_error", "down")
+			return false, errModerationDown
 		}
 		return true, nil
 	}
@@ -184,7 +185,7 @@ func TestRenameModeration(t *testing.T) {
 	}{
 		{name: "allowed", nickname: " Good ", wantName: "Good"},
 		{name: "refused", nickname: "bad", wantErr: user.ErrContentRejected, wantName: "Good"},
-		{name: "moderation down", nickname: "down", wantErr: failure.New(failure.Upstream, "upstream_error", ""), wantName: "Good"},
+		{name: "moderation down", nickname: "down", wantErr: errModerationDown, wantName: "Good"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

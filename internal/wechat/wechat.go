@@ -24,6 +24,7 @@ import (
 	"github.com/silenceper/wechat/v2/miniprogram/security"
 	"github.com/silenceper/wechat/v2/util"
 
+	"github.com/wallpaperd/wallpaperd/internal/auth"
 	"github.com/wallpaperd/wallpaperd/internal/failure"
 	"github.com/wallpaperd/wallpaperd/internal/wallpaper"
 )
@@ -39,9 +40,11 @@ const (
 	SceneSocialLog = 4
 )
 
-// Errors, with the failure kinds the API answers with.
+// Errors, with the failure kinds the API answers with. ErrInvalidCode is
+// auth's own sentinel, which auth.CodeExchanger promises for a bad or used
+// code: errors match by identity, not by kind and code.
 var (
-	ErrInvalidCode   = failure.New(failure.Unauthorized, "invalid_code", "the login code is invalid or already used: call wx.login again")
+	ErrInvalidCode   = auth.ErrInvalidCode
 	ErrBlocked       = failure.New(failure.Forbidden, "forbidden", "WeChat does not allow this account to log in")
 	ErrRateLimited   = &failure.Error{Kind: failure.RateLimited, Code: "rate_limited", Message: "WeChat is rate limiting this service: try again in a minute", RetryAfter: time.Minute}
 	ErrUnavailable   = failure.New(failure.Upstream, "upstream_error", "WeChat did not answer properly: try again")
