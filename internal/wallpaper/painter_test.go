@@ -326,6 +326,12 @@ func TestPaintFailures(t *testing.T) {
 			answer: answer(func(t *testing.T) []byte { return encodedImage(t, "png", 405, 405) })},
 		{name: "storing the original fails", retry: retryable, wantCode: "storage_unavailable", put: failPut("original.png")},
 		{name: "storing the thumbnail fails", retry: retryable, wantCode: "storage_unavailable", put: failPut("thumb.jpg")},
+		// The S3 adapter bounds each call on its own: storage that hangs
+		// is storage failing, not the attempt running out of time.
+		{name: "storage times out on its own", retry: retryable, wantCode: "storage_unavailable",
+			put: func(context.Context, string) error {
+				return fmt.Errorf("storage: putting an object: %w", context.DeadlineExceeded)
+			}},
 		{name: "recording the wallpaper fails", retry: retryable, wantCode: "internal_error", completeErr: errDB},
 	}
 	for _, tt := range tests {
