@@ -265,7 +265,7 @@ func TestPaintOfAVanishedGenerationFinishes(t *testing.T) {
 	}
 }
 
-// Errors the fakes return in TestPaintFailures.
+// Errors the fakes return: a storage server refusing, a dropped connection.
 var (
 	errStorage = errors.New("s3: PutObject: 503 Slow Down")
 	errDB      = errors.New("connection reset by peer")
