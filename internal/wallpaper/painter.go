@@ -101,7 +101,7 @@ func (p *Painter) Paint(ctx context.Context, id uuid.UUID, lastAttempt bool) err
 		p.logger.WarnContext(ctx, "generation attempt failed, will retry", "generation_id", id, "attempt", g.Attempts, "err", err)
 		return err
 	}
-	f := failureOf(err)
+	f := failureOf(err, errors.Is(ctx.Err(), context.DeadlineExceeded))
 	p.logger.WarnContext(ctx, "generation failed", "generation_id", id, "attempt", g.Attempts, "code", f.Code, "err", err)
 	// The attempt's context may be what ran out: record the end regardless.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
@@ -200,8 +200,10 @@ func (e storageErr) Unwrap() error { return e.err }
 
 func storageError(err error) error { return storageErr{err} }
 
-// failureOf turns an attempt's error into what the owner sees.
-func failureOf(err error) Failure {
+// failureOf turns an attempt's error into what the owner sees; outOfTime
+// says the attempt's own deadline passed. A step's own timeout (the S3
+// adapter bounds each call) is that step failing, not the attempt.
+func failureOf(err error, outOfTime bool) Failure {
 	var ie *ImageError
 	if errors.As(err, &ie) {
 		msg := ie.Message
@@ -210,12 +212,16 @@ func failureOf(err error) Failure {
 		}
 		return Failure{Code: ie.Code, Message: msg}
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return Failure{Code: "upstream_timeout", Message: "the generation took too long; your quota unit is returned"}
+	tooLong := Failure{Code: "upstream_timeout", Message: "the generation took too long; your quota unit is returned"}
+	if outOfTime {
+		return tooLong
 	}
 	var se storageErr
 	if errors.As(err, &se) {
 		return Failure{Code: "storage_unavailable", Message: "the image could not be stored; your quota unit is returned"}
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return tooLong
 	}
 	return Failure{Code: "internal_error", Message: "the generation failed on our side; your quota unit is returned"}
 }

@@ -1,0 +1,583 @@
+package wallpaper_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image/jpeg"
+	"io"
+	"log/slog"
+	"maps"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/wallpaperd/wallpaperd/internal/wallpaper"
+)
+
+// paintEnv is a Painter on in-memory fakes, with a Service on the same
+// store to accept the generations it paints.
+type paintEnv struct {
+	submitEnv
+	images  *fakeImages
+	objects *memObjects
+	painter *wallpaper.Painter
+}
+
+func newPaintEnv(t *testing.T) *paintEnv {
+	t.Helper()
+	e := &paintEnv{submitEnv: *newSubmitEnv(t, 5), objects: &memObjects{}}
+	e.images = &fakeImages{generate: func(context.Context, wallpaper.ImageRequest) (*wallpaper.Image, error) {
+		return portrait(t), nil
+	}}
+	e.painter = wallpaper.NewPainter(e.store, e.images, e.objects, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return e
+}
+
+// portrait is what the fake model returns: a PNG of the size it says it
+// asked for. It is 405×720, not a real 1024×1792, because decoding and
+// scaling under the race detector take seconds a picture; the short side
+// is still over ThumbnailShortSide, so the thumbnail is really scaled.
+func portrait(t *testing.T) *wallpaper.Image {
+	t.Helper()
+	return &wallpaper.Image{Data: encodedImage(t, "png", 405, 720), ContentType: "image/png", Model: "gpt-image-1",
+		Params: map[string]any{"size": "405x720", "quality": "medium"}}
+}
+
+// queued submits a generation for a new user.
+func (e *paintEnv) queued(t *testing.T) *wallpaper.Generation {
+	t.Helper()
+	g, _ := e.submit(t, uuid.New(), wallpaper.SubmitInput{Prompt: "a lighthouse at dusk"})
+	return g
+}
+
+// assertNotFailed checks that g was never failed and its unit stays spent.
+func (e *paintEnv) assertNotFailed(t *testing.T, g *wallpaper.Generation) {
+	t.Helper()
+	st := e.store.stats()
+	if len(st.fails) != 0 || st.refunds != 0 {
+		t.Errorf("FailGeneration called %d times, %d refunds; want none", len(st.fails), st.refunds)
+	}
+	if used := e.store.usedOn(g.UserID, march10); used != 1 {
+		t.Errorf("quota used = %d, want the 1 unit still spent", used)
+	}
+}
+
+func TestPaintSucceeds(t *testing.T) {
+	tests := []struct {
+		name            string
+		options         wallpaper.Options
+		image           func(t *testing.T) *wallpaper.Image
+		wantW, wantH    int
+		wantOriginal    string // the original's object name
+		wantContentType string
+	}{
+		{"png portrait", wallpaper.Options{}, portrait, 405, 720, "original.png", "image/png"},
+		{"jpeg landscape", wallpaper.Options{Size: wallpaper.SizeLandscape}, func(t *testing.T) *wallpaper.Image {
+			return &wallpaper.Image{Data: encodedImage(t, "jpeg", 720, 405), ContentType: "image/jpeg", Model: "dall-e-3",
+				Params: map[string]any{"size": "720x405", "quality": "standard", "style": "vivid"}}
+		}, 720, 405, "original.jpg", "image/jpeg"},
+		// The stored type comes from the bytes, not from what the
+		// generator said about them.
+		{"content type from the bytes", wallpaper.Options{}, func(t *testing.T) *wallpaper.Image {
+			img := portrait(t)
+			img.ContentType = "image/webp"
+			return img
+		}, 405, 720, "original.png", "image/png"},
+		// With no size asked of the model there is nothing to check:
+		// the wallpaper records the pixels that came back.
+		{"size the model chose", wallpaper.Options{}, func(t *testing.T) *wallpaper.Image {
+			return &wallpaper.Image{Data: encodedImage(t, "png", 378, 672), ContentType: "image/png", Model: "offline"}
+		}, 378, 672, "original.png", "image/png"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newPaintEnv(t)
+			img := tt.image(t)
+			e.images.generate = func(context.Context, wallpaper.ImageRequest) (*wallpaper.Image, error) { return img, nil }
+			g, _ := e.submit(t, uuid.New(), wallpaper.SubmitInput{Prompt: " a lighthouse at dusk ", Options: tt.options})
+
+			if err := e.painter.Paint(context.Background(), g.ID, false); err != nil {
+				t.Fatalf("Paint = %v, want nil", err)
+			}
+
+			reqs := e.images.requests()
+			if len(reqs) != 1 {
+				t.Fatalf("image generator called %d times, want once", len(reqs))
+			}
+			if reqs[0].Prompt != g.Prompt || reqs[0].Options != g.Options {
+				t.Errorf("generator asked for %q %+v, want the generation's %q %+v", reqs[0].Prompt, reqs[0].Options, g.Prompt, g.Options)
+			}
+			assertAnonymous(t, reqs[0].User, g.UserID)
+
+			origKey, thumbKey := wallpaper.ObjectKey(g.ID, tt.wantOriginal), wallpaper.ObjectKey(g.ID, "thumb.jpg")
+			orig, ok := e.objects.object(origKey)
+			if !ok || !bytes.Equal(orig.data, img.Data) || orig.contentType != tt.wantContentType {
+				t.Errorf("original at %s: stored %v, %d bytes, %q; want the model's %d bytes as %s",
+					origKey, ok, len(orig.data), orig.contentType, len(img.Data), tt.wantContentType)
+			}
+			thumb, ok := e.objects.object(thumbKey)
+			if !ok || thumb.contentType != "image/jpeg" {
+				t.Fatalf("thumbnail at %s: stored %v as %q, want image/jpeg", thumbKey, ok, thumb.contentType)
+			}
+			assertThumbnail(t, thumb.data, tt.wantW, tt.wantH)
+			if n := e.objects.count(); n != 2 {
+				t.Errorf("%d objects stored, want 2", n)
+			}
+
+			got, _ := e.store.record(t, g.ID)
+			if got.Status != wallpaper.StatusSucceeded || got.Attempts != 1 || got.Error != nil {
+				t.Errorf("generation %s after %d attempts (error %v), want succeeded after 1", got.Status, got.Attempts, got.Error)
+			}
+			w := got.Wallpaper
+			if w == nil {
+				t.Fatal("no wallpaper recorded")
+			}
+			if w.Width != tt.wantW || w.Height != tt.wantH {
+				t.Errorf("wallpaper recorded as %d×%d, want the decoded %d×%d", w.Width, w.Height, tt.wantW, tt.wantH)
+			}
+			if w.Model != img.Model || !maps.Equal(w.Params, img.Params) {
+				t.Errorf("wallpaper model %q params %v, want %q %v", w.Model, w.Params, img.Model, img.Params)
+			}
+			if w.ImageKey != origKey || w.ThumbnailKey != thumbKey {
+				t.Errorf("wallpaper keys %q, %q; want %q, %q", w.ImageKey, w.ThumbnailKey, origKey, thumbKey)
+			}
+			if w.GenerationID == nil || *w.GenerationID != g.ID || w.Author.ID != g.UserID || w.Prompt != g.Prompt ||
+				w.Size != g.Options.Size || !w.Public || w.ID == uuid.Nil {
+				t.Errorf("wallpaper = %+v, want a public one of generation %s by %s, prompt %q, size %s",
+					w, g.ID, g.UserID, g.Prompt, g.Options.Size)
+			}
+			e.assertNotFailed(t, g)
+		})
+	}
+}
+
+// assertAnonymous checks that the end-user id sent to the image provider
+// is set and does not reveal the user id.
+func assertAnonymous(t *testing.T, endUser string, userID uuid.UUID) {
+	t.Helper()
+	hexID := strings.ReplaceAll(userID.String(), "-", "")
+	if endUser == "" || strings.Contains(endUser, userID.String()) || strings.Contains(endUser, hexID) ||
+		strings.Contains(hexID, endUser) {
+		t.Errorf("end-user id %q: want an opaque id, not one derived visibly from user %s", endUser, userID)
+	}
+}
+
+// assertThumbnail checks that data is a JPEG whose short side is
+// ThumbnailShortSide, in the proportions of a w×h original.
+func assertThumbnail(t *testing.T, data []byte, w, h int) {
+	t.Helper()
+	img, err := jpeg.Decode(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("thumbnail is not a JPEG: %v", err)
+	}
+	b := img.Bounds()
+	short, long := min(b.Dx(), b.Dy()), max(b.Dx(), b.Dy())
+	wantLong := (max(w, h)*wallpaper.ThumbnailShortSide + min(w, h)/2) / min(w, h)
+	if short != wallpaper.ThumbnailShortSide || long != wantLong || (b.Dx() > b.Dy()) != (w > h) {
+		t.Errorf("thumbnail is %d×%d, want %d on the short side of a %d×%d original (%d on the long side)",
+			b.Dx(), b.Dy(), wallpaper.ThumbnailShortSide, w, h, wantLong)
+	}
+}
+
+func TestPaintEndUserIsStablePerUser(t *testing.T) {
+	e := newPaintEnv(t)
+	alice, bob := uuid.New(), uuid.New()
+	var gens []*wallpaper.Generation
+	for _, u := range []uuid.UUID{alice, alice, bob} {
+		g, _ := e.submit(t, u, wallpaper.SubmitInput{Prompt: "tide pools"})
+		gens = append(gens, g)
+	}
+	for _, g := range gens {
+		if err := e.painter.Paint(context.Background(), g.ID, false); err != nil {
+			t.Fatalf("Paint = %v", err)
+		}
+	}
+	reqs := e.images.requests()
+	if reqs[0].User != reqs[1].User {
+		t.Errorf("one user's generations go out as %q and %q, want one stable id", reqs[0].User, reqs[1].User)
+	}
+	if reqs[0].User == reqs[2].User {
+		t.Errorf("two users go out as the same id %q", reqs[0].User)
+	}
+	assertAnonymous(t, reqs[0].User, alice)
+	assertAnonymous(t, reqs[2].User, bob)
+}
+
+func TestPaintLeavesAFinishedGenerationAlone(t *testing.T) {
+	tests := []struct {
+		name       string
+		firstImage func(context.Context, wallpaper.ImageRequest) (*wallpaper.Image, error)
+		wantStatus string
+	}{
+		{"succeeded", nil, wallpaper.StatusSucceeded},
+		{"failed", func(context.Context, wallpaper.ImageRequest) (*wallpaper.Image, error) {
+			return nil, &wallpaper.ImageError{Code: "content_policy", Message: "refused"}
+		}, wallpaper.StatusFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newPaintEnv(t)
+			if tt.firstImage != nil {
+				e.images.generate = tt.firstImage
+			}
+			g := e.queued(t)
+			_ = e.painter.Paint(context.Background(), g.ID, false)
+			before, _ := e.store.record(t, g.ID)
+			if before.Status != tt.wantStatus {
+				t.Fatalf("first attempt left the generation %s, want %s", before.Status, tt.wantStatus)
+			}
+			stBefore, objectsBefore := e.store.stats(), e.objects.count()
+
+			for _, last := range []bool{false, true} {
+				if err := e.painter.Paint(context.Background(), g.ID, last); err != nil {
+					t.Errorf("Paint of a %s generation (last %v) = %v, want nil", tt.wantStatus, last, err)
+				}
+			}
+			if n := len(e.images.requests()); n != 1 {
+				t.Errorf("image generator called %d times, want only by the first attempt", n)
+			}
+			after, _ := e.store.record(t, g.ID)
+			st := e.store.stats()
+			if after.Status != before.Status || after.Attempts != before.Attempts ||
+				st.completes != stBefore.completes || len(st.fails) != len(stBefore.fails) || st.refunds != stBefore.refunds ||
+				e.objects.count() != objectsBefore {
+				t.Errorf("a finished generation was touched: %+v → %+v, store %+v → %+v", before, after, stBefore, st)
+			}
+		})
+	}
+}
+
+func TestPaintOfAVanishedGenerationFinishes(t *testing.T) {
+	e := newPaintEnv(t)
+	err := e.painter.Paint(context.Background(), uuid.New(), false)
+	if !errors.Is(err, wallpaper.ErrFinished) {
+		t.Fatalf("Paint = %v, want ErrFinished: there is nothing left to retry", err)
+	}
+	if n := len(e.images.requests()); n != 0 {
+		t.Errorf("image generator called %d times, want never", n)
+	}
+	if st := e.store.stats(); len(st.fails) != 0 {
+		t.Errorf("FailGeneration called %d times, want never", len(st.fails))
+	}
+}
+
+// Errors the fakes return: a storage server refusing, a dropped connection.
+var (
+	errStorage = errors.New("s3: PutObject: 503 Slow Down")
+	errDB      = errors.New("connection reset by peer")
+)
+
+func TestPaintFailures(t *testing.T) {
+	imageError := func(ie *wallpaper.ImageError) func(context.Context, wallpaper.ImageRequest) (*wallpaper.Image, error) {
+		return func(context.Context, wallpaper.ImageRequest) (*wallpaper.Image, error) { return nil, ie }
+	}
+	answer := func(data func(t *testing.T) []byte) func(t *testing.T) func(context.Context, wallpaper.ImageRequest) (*wallpaper.Image, error) {
+		return func(t *testing.T) func(context.Context, wallpaper.ImageRequest) (*wallpaper.Image, error) {
+			img := portrait(t)
+			img.Data = data(t)
+			return func(context.Context, wallpaper.ImageRequest) (*wallpaper.Image, error) { return img, nil }
+		}
+	}
+	failPut := func(name string) func(context.Context, string) error {
+		return func(_ context.Context, key string) error {
+			if strings.HasSuffix(key, "/"+name) {
+				return errStorage
+			}
+			return nil
+		}
+	}
+	const permanent, retryable = false, true
+	tests := []struct {
+		name        string
+		generate    func(context.Context, wallpaper.ImageRequest) (*wallpaper.Image, error)
+		answer      func(t *testing.T) func(context.Context, wallpaper.ImageRequest) (*wallpaper.Image, error) // when the image needs t
+		put         func(context.Context, string) error
+		completeErr error
+		retry       bool   // whether an attempt that is not the last is retried
+		wantCode    string // the failure recorded once it is not retried
+		wantMessage string // "": any
+		retryAfter  time.Duration
+	}{
+		{name: "content policy", retry: permanent, wantCode: "content_policy", wantMessage: "The prompt was refused.",
+			generate: imageError(&wallpaper.ImageError{Code: "content_policy", Message: "The prompt was refused."})},
+		{name: "upstream billing", retry: permanent, wantCode: "upstream_billing",
+			generate: imageError(&wallpaper.ImageError{Code: "upstream_billing", Err: errors.New("402")})},
+		{name: "upstream unavailable", retry: retryable, wantCode: "upstream_unavailable", wantMessage: "Try again later.",
+			generate: imageError(&wallpaper.ImageError{Code: "upstream_unavailable", Message: "Try again later.", Retryable: true})},
+		{name: "upstream rate limited", retry: retryable, wantCode: "upstream_rate_limited",
+			retryAfter: 30 * time.Second,
+			generate:   imageError(&wallpaper.ImageError{Code: "upstream_rate_limited", Retryable: true, RetryAfter: 30 * time.Second})},
+		{name: "generator fails unclassified", retry: retryable, wantCode: "internal_error",
+			generate: func(context.Context, wallpaper.ImageRequest) (*wallpaper.Image, error) {
+				return nil, errors.New("boom")
+			}},
+		{name: "broken image", retry: retryable, wantCode: "invalid_image",
+			answer: answer(func(t *testing.T) []byte {
+				data := encodedImage(t, "png", 405, 720)
+				return data[:len(data)/2]
+			})},
+		{name: "not an image", retry: retryable, wantCode: "invalid_image",
+			answer: answer(func(*testing.T) []byte { return []byte("<html>502 Bad Gateway</html>") })},
+		{name: "wrong size", retry: retryable, wantCode: "invalid_image",
+			answer: answer(func(t *testing.T) []byte { return encodedImage(t, "png", 405, 405) })},
+		{name: "storing the original fails", retry: retryable, wantCode: "storage_unavailable", put: failPut("original.png")},
+		{name: "storing the thumbnail fails", retry: retryable, wantCode: "storage_unavailable", put: failPut("thumb.jpg")},
+		// The S3 adapter bounds each call on its own: storage that hangs
+		// is storage failing, not the attempt running out of time.
+		{name: "storage times out on its own", retry: retryable, wantCode: "storage_unavailable",
+			put: func(context.Context, string) error {
+				return fmt.Errorf("storage: putting an object: %w", context.DeadlineExceeded)
+			}},
+		{name: "recording the wallpaper fails", retry: retryable, wantCode: "internal_error", completeErr: errDB},
+	}
+	for _, tt := range tests {
+		for _, last := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/last=%v", tt.name, last), func(t *testing.T) {
+				e := newPaintEnv(t)
+				switch {
+				case tt.generate != nil:
+					e.images.generate = tt.generate
+				case tt.answer != nil:
+					e.images.generate = tt.answer(t)
+				}
+				e.objects.put = tt.put
+				e.store.completeErr = tt.completeErr
+				g := e.queued(t)
+
+				err := e.painter.Paint(context.Background(), g.ID, last)
+
+				if err == nil {
+					t.Fatal("Paint = nil, want an error")
+				}
+				got, _ := e.store.record(t, g.ID)
+				st := e.store.stats()
+				if tt.retry && !last {
+					if errors.Is(err, wallpaper.ErrFinished) {
+						t.Errorf("Paint = %v, want a plain error: another attempt follows", err)
+					}
+					if len(st.fails) != 0 || got.Status != wallpaper.StatusRunning || got.Error != nil {
+						t.Errorf("generation %s (error %v) after %d FailGeneration calls; want running, never failed",
+							got.Status, got.Error, len(st.fails))
+					}
+					if used := e.store.usedOn(g.UserID, march10); used != 1 {
+						t.Errorf("quota used = %d, want the unit still spent while retrying", used)
+					}
+					// The job reads the class and the provider's
+					// Retry-After from the error.
+					var ie *wallpaper.ImageError
+					wantIE := tt.wantCode != "storage_unavailable" && tt.wantCode != "internal_error"
+					if errors.As(err, &ie) != wantIE || wantIE && (ie.Code != tt.wantCode || ie.RetryAfter != tt.retryAfter) {
+						t.Errorf("Paint = %v (image error %+v), want an *ImageError %v: %s after %v", err, ie, wantIE, tt.wantCode, tt.retryAfter)
+					}
+					return
+				}
+				if !errors.Is(err, wallpaper.ErrFinished) {
+					t.Errorf("Paint = %v, want an error wrapping ErrFinished", err)
+				}
+				if len(st.fails) != 1 || st.fails[0].id != g.ID {
+					t.Fatalf("FailGeneration calls %+v, want exactly one for %s", st.fails, g.ID)
+				}
+				if f := st.fails[0].f; f.Code != tt.wantCode || f.Message == "" || (tt.wantMessage != "" && f.Message != tt.wantMessage) {
+					t.Errorf("failure recorded as %+v, want code %s with message %q", f, tt.wantCode, tt.wantMessage)
+				}
+				if got.Status != wallpaper.StatusFailed || got.Wallpaper != nil {
+					t.Errorf("generation %s with wallpaper %v, want failed without one", got.Status, got.Wallpaper)
+				}
+				if used := e.store.usedOn(g.UserID, march10); used != 0 || st.refunds != 1 {
+					t.Errorf("quota used = %d after %d refunds, want 0 after 1", used, st.refunds)
+				}
+			})
+		}
+	}
+}
+
+func TestPaintDeadlinePassed(t *testing.T) {
+	tests := []struct {
+		name string
+		// attempt returns the context of the attempt and arranges for its
+		// deadline to pass during one step.
+		attempt func(t *testing.T, e *paintEnv) context.Context
+	}{
+		{"storage noticed first and said something else", func(t *testing.T, e *paintEnv) context.Context {
+			ctx := newDeadlineCtx()
+			e.objects.put = func(context.Context, string) error {
+				ctx.expire()
+				return errDB // an unrelated transport error, as a client cut off mid-request reports
+			}
+			return ctx
+		}},
+		{"storage reports the deadline", func(t *testing.T, e *paintEnv) context.Context {
+			ctx := newDeadlineCtx()
+			e.objects.put = func(context.Context, string) error {
+				ctx.expire()
+				return fmt.Errorf("s3: PutObject: %w", ctx.Err())
+			}
+			return ctx
+		}},
+		{"the deadline passes while the model paints", func(t *testing.T, e *paintEnv) context.Context {
+			ctx := newDeadlineCtx()
+			e.images.generate = func(context.Context, wallpaper.ImageRequest) (*wallpaper.Image, error) {
+				ctx.expire()
+				return portrait(t), nil // the answer came, but too late
+			}
+			return ctx
+		}},
+		{"a real timer outruns the model", func(t *testing.T, e *paintEnv) context.Context {
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			t.Cleanup(cancel)
+			e.images.generate = func(ctx context.Context, _ wallpaper.ImageRequest) (*wallpaper.Image, error) {
+				<-ctx.Done()
+				return nil, ctx.Err()
+			}
+			return ctx
+		}},
+	}
+	for _, tt := range tests {
+		for _, last := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/last=%v", tt.name, last), func(t *testing.T) {
+				e := newPaintEnv(t)
+				g := e.queued(t)
+				ctx := tt.attempt(t, e)
+
+				err := e.painter.Paint(ctx, g.ID, last)
+
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("Paint = %v, want it to say the deadline passed", err)
+				}
+				st := e.store.stats()
+				got, _ := e.store.record(t, g.ID)
+				if !last {
+					if errors.Is(err, wallpaper.ErrFinished) || len(st.fails) != 0 || got.Status != wallpaper.StatusRunning {
+						t.Errorf("Paint = %v, %d FailGeneration calls, status %s; want a retry", err, len(st.fails), got.Status)
+					}
+					return
+				}
+				if !errors.Is(err, wallpaper.ErrFinished) {
+					t.Errorf("Paint = %v, want ErrFinished on the last attempt", err)
+				}
+				if len(st.fails) != 1 {
+					t.Fatalf("FailGeneration called %d times, want once", len(st.fails))
+				}
+				if call := st.fails[0]; call.ctxErr != nil || call.f.Code != "upstream_timeout" {
+					t.Errorf("FailGeneration(%+v) with a context that says %v; want upstream_timeout on a live context", call.f, call.ctxErr)
+				}
+				if got.Status != wallpaper.StatusFailed || got.Error == nil || got.Error.Code != "upstream_timeout" || st.refunds != 1 {
+					t.Errorf("generation %s (%v) after %d refunds, want failed as upstream_timeout, refunded once", got.Status, got.Error, st.refunds)
+				}
+			})
+		}
+	}
+}
+
+func TestPaintRetriesRefundExactlyOnce(t *testing.T) {
+	const maxAttempts = 5
+	unavailable := &wallpaper.ImageError{Code: "upstream_unavailable", Retryable: true}
+	refused := &wallpaper.ImageError{Code: "content_policy", Message: "refused"}
+	tests := []struct {
+		name        string
+		outcome     func(attempt int) error // of the model on each attempt; nil: an image
+		wantEnd     int                     // the attempt that finishes the generation
+		wantCode    string                  // "": succeeded
+		wantRefunds int
+	}{
+		{"retryable every time", func(int) error { return unavailable }, maxAttempts, "upstream_unavailable", 1},
+		{"retryable, then refused", func(a int) error {
+			if a < 3 {
+				return unavailable
+			}
+			return refused
+		}, 3, "content_policy", 1},
+		{"retryable, then painted", func(a int) error {
+			if a < 3 {
+				return unavailable
+			}
+			return nil
+		}, 3, "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newPaintEnv(t)
+			attempt := 0
+			e.images.generate = func(context.Context, wallpaper.ImageRequest) (*wallpaper.Image, error) {
+				if err := tt.outcome(attempt); err != nil {
+					return nil, err
+				}
+				return portrait(t), nil
+			}
+			g := e.queued(t)
+			other, _ := e.submit(t, g.UserID, wallpaper.SubmitInput{Prompt: "another, still queued"})
+
+			// As the job would run, and then some: a finished generation
+			// may still see a duplicate delivery.
+			for attempt = 1; attempt <= maxAttempts+1; attempt++ {
+				err := e.painter.Paint(context.Background(), g.ID, attempt >= maxAttempts)
+				switch {
+				case attempt < tt.wantEnd:
+					if err == nil || errors.Is(err, wallpaper.ErrFinished) {
+						t.Fatalf("attempt %d: Paint = %v, want a plain error asking for a retry", attempt, err)
+					}
+				case attempt == tt.wantEnd && tt.wantCode != "":
+					if !errors.Is(err, wallpaper.ErrFinished) {
+						t.Fatalf("attempt %d: Paint = %v, want ErrFinished", attempt, err)
+					}
+				default:
+					if err != nil {
+						t.Fatalf("attempt %d: Paint = %v, want nil", attempt, err)
+					}
+				}
+			}
+
+			got, _ := e.store.record(t, g.ID)
+			st := e.store.stats()
+			if got.Attempts != tt.wantEnd {
+				t.Errorf("store counted %d attempts, want %d", got.Attempts, tt.wantEnd)
+			}
+			if n := len(e.images.requests()); n != tt.wantEnd {
+				t.Errorf("image generator called %d times, want %d", n, tt.wantEnd)
+			}
+			wantFails := 0
+			if tt.wantCode != "" {
+				wantFails = 1
+				if got.Status != wallpaper.StatusFailed || got.Error == nil || got.Error.Code != tt.wantCode {
+					t.Errorf("generation %s (%v), want failed as %s", got.Status, got.Error, tt.wantCode)
+				}
+			} else if got.Status != wallpaper.StatusSucceeded {
+				t.Errorf("generation %s, want succeeded", got.Status)
+			}
+			if len(st.fails) != wantFails || st.refunds != tt.wantRefunds {
+				t.Errorf("FailGeneration called %d times with %d refunds, want %d and %d", len(st.fails), st.refunds, wantFails, tt.wantRefunds)
+			}
+			// Two units were spent (g and other); only g's may come back.
+			if used := e.store.usedOn(g.UserID, march10); used != 2-tt.wantRefunds {
+				t.Errorf("quota used = %d, want %d", used, 2-tt.wantRefunds)
+			}
+			if o, _ := e.store.record(t, other.ID); o.Status != wallpaper.StatusQueued {
+				t.Errorf("the other generation is %s, want untouched", o.Status)
+			}
+		})
+	}
+}
+
+func TestPaintFailureNotRecordedIsRetried(t *testing.T) {
+	e := newPaintEnv(t)
+	e.images.generate = func(context.Context, wallpaper.ImageRequest) (*wallpaper.Image, error) {
+		return nil, &wallpaper.ImageError{Code: "content_policy", Message: "refused"}
+	}
+	e.store.failErr = errDB
+	g := e.queued(t)
+	err := e.painter.Paint(context.Background(), g.ID, false)
+	if err == nil || errors.Is(err, wallpaper.ErrFinished) || !errors.Is(err, errDB) {
+		t.Fatalf("Paint = %v, want a plain error carrying the store's: the failure is not recorded yet", err)
+	}
+	e.store.failErr = nil
+	if err := e.painter.Paint(context.Background(), g.ID, false); !errors.Is(err, wallpaper.ErrFinished) {
+		t.Fatalf("second attempt: Paint = %v, want ErrFinished", err)
+	}
+	if st := e.store.stats(); st.refunds != 1 {
+		t.Errorf("%d refunds, want 1", st.refunds)
+	}
+}
