@@ -32,12 +32,24 @@
 //     PNGs have been seen with a raw-JSON "AIGC" tEXt chunk; Read accepts
 //     all of them.
 //
+// The standard's own PDF was not reachable from here: Annex E and §5.2 are
+// known through the sources above and the tc260.org.cn guide they quote.
+// The visible label follows §5.2 as they state it: "AI" (or 人工智能) with
+// 生成 (or 合成), at an edge or corner, text at least 5 % of the shortest
+// side tall.
+//
 // Where this package differs, and why: the Dart library also refuses '"' and
 // '\' in values; the brief for wallpaperd allows all printable ASCII except
 // the space and escapes them in JSON. A JFIF APP0 segment that opens a JPEG
 // stays first (JFIF requires it right after SOI); the label goes right after
 // it. Go's encoder writes no APP0, so in wallpaperd's own files the label is
 // right after SOI.
+//
+// A generation pipeline uses it in this order: Read the provider's file
+// (before decoding, since re-encoding drops all metadata) for an upstream
+// label; decode, DrawVisible, scale and encode; ContentHash the encoded
+// file; build the label with Produced, or with Propagated when there was an
+// upstream label; Embed it.
 package aigc
 
 import (
