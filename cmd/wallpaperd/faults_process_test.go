@@ -93,8 +93,8 @@ func submit(t *testing.T, p *apptest.Process, token string, n int) []string {
 // with model.
 func processEnv(t *testing.T, dbURL string, model *slowModel, extra map[string]string) map[string]string {
 	env := map[string]string{
-		"DATABASE_URL":   dbURL,
-		"OPENAI_API_KEY": imagegentest.APIKey, "OPENAI_BASE_URL": model.baseURL(),
+		"DATABASE_URL":              dbURL,
+		"IMAGE_FETCH_ALLOW_PRIVATE": "true", "OPENAI_API_KEY": imagegentest.APIKey, "OPENAI_BASE_URL": model.baseURL(),
 		"WORKERS": "4", "JOB_RETRY_BASE": "100ms", "JOB_MAX_ATTEMPTS": "5",
 	}
 	for k, v := range extra {

@@ -243,10 +243,11 @@ func newImageGenerator(cfg *config.Config) (wallpaper.ImageGenerator, error) {
 		return imagegen.NewOffline(), nil
 	}
 	return imagegen.NewOpenAI(imagegen.OpenAIConfig{
-		APIKey:         cfg.OpenAI.APIKey.Reveal(),
-		BaseURL:        cfg.OpenAI.BaseURL,
-		Model:          cfg.OpenAI.ImageModel,
-		RequestTimeout: cfg.OpenAI.Timeout,
+		APIKey:            cfg.OpenAI.APIKey.Reveal(),
+		BaseURL:           cfg.OpenAI.BaseURL,
+		Model:             cfg.OpenAI.ImageModel,
+		RequestTimeout:    cfg.OpenAI.Timeout,
+		AllowPrivateFetch: cfg.ImageFetchAllowPrivate,
 	})
 }
 

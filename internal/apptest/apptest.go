@@ -103,6 +103,7 @@ func New(t testing.TB, o Options) *Service {
 		s.OpenAI = imagegentest.NewFakeOpenAI(t)
 		vars["OPENAI_API_KEY"] = imagegentest.APIKey
 		vars["OPENAI_BASE_URL"] = s.OpenAI.BaseURL()
+		vars["IMAGE_FETCH_ALLOW_PRIVATE"] = "true" // the fake serves its images over http on loopback
 	}
 	if o.S3 {
 		s.S3 = storagetest.Start(t)

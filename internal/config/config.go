@@ -72,6 +72,12 @@ type Config struct {
 	OpenAI OpenAI
 	S3     S3
 
+	// ImageFetchAllowPrivate lets the download of an image a provider
+	// returned by URL use http and reach private, loopback and link-local
+	// addresses: for tests and a relay on the operator's own network. Off
+	// (the default), such a URL must be https to a public address.
+	ImageFetchAllowPrivate bool `env:"IMAGE_FETCH_ALLOW_PRIVATE" envDefault:"false"`
+
 	DataDir string `env:"DATA_DIR" envDefault:"./var"`
 	// PGBinDir holds the Postgres binaries for the embedded database: either
 	// the directory with pg_ctl or its parent (the one with bin/pg_ctl).
@@ -403,6 +409,7 @@ func (c *Config) LogValue() slog.Value {
 		slog.Duration("job_retry_base", c.JobRetryBase),
 		slog.Duration("job_rescue_after", c.JobRescueAfter),
 		slog.Duration("openai_timeout", c.OpenAI.Timeout),
+		slog.Bool("image_fetch_allow_private", c.ImageFetchAllowPrivate),
 		slog.String("metrics_addr", c.MetricsAddr),
 		slog.Any("metrics_token", c.MetricsToken),
 		slog.Bool("swagger", c.Swagger()),

@@ -5,16 +5,15 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sashabaranov/go-openai"
 
+	"github.com/wallpaperd/wallpaperd/internal/fetch"
 	"github.com/wallpaperd/wallpaperd/internal/picture"
 	"github.com/wallpaperd/wallpaperd/internal/wallpaper"
 )
@@ -54,12 +53,18 @@ type OpenAIConfig struct {
 	BaseURL string
 	// Model is ModelDallE3 or ModelGPTImage1.
 	Model string
-	// HTTPClient makes the API calls and the image downloads; nil is a
-	// new client. Timeouts come from the fields below, not from it.
+	// HTTPClient makes the API calls; nil is a new client. Timeouts come
+	// from the fields below, not from it. Image downloads go through
+	// package fetch instead, which refuses inside addresses.
 	HTTPClient      *http.Client
 	RequestTimeout  time.Duration // DefaultRequestTimeout when zero
 	DownloadTimeout time.Duration // DefaultDownloadTimeout when zero
 	MaxImageBytes   int64         // DefaultMaxImageBytes when zero
+	// AllowPrivateFetch (IMAGE_FETCH_ALLOW_PRIVATE) lets image downloads
+	// use http and reach private and loopback addresses: for tests and
+	// local relays. Off, a returned image URL must be https to a public
+	// address.
+	AllowPrivateFetch bool
 }
 
 // OpenAI paints with OpenAI's Images API: dall-e-3, whose image is
@@ -67,8 +72,9 @@ type OpenAIConfig struct {
 // inline. Failures come back as *wallpaper.ImageError, classified for the
 // job's retry decision.
 type OpenAI struct {
-	cfg  OpenAIConfig
-	http *http.Client
+	cfg   OpenAIConfig
+	http  *http.Client
+	fetch *fetch.Client
 }
 
 // NewOpenAI returns a generator for cfg.Model.
@@ -94,7 +100,8 @@ func NewOpenAI(cfg OpenAIConfig) (*OpenAI, error) {
 	if client == nil {
 		client = &http.Client{}
 	}
-	return &OpenAI{cfg: cfg, http: client}, nil
+	images := fetch.New(fetch.Config{AllowPrivate: cfg.AllowPrivateFetch, Timeout: cfg.DownloadTimeout, MaxBytes: cfg.MaxImageBytes})
+	return &OpenAI{cfg: cfg, http: client, fetch: images}, nil
 }
 
 // modelRequest maps the product options to what the model takes: sizes,
@@ -211,47 +218,32 @@ func (o *OpenAI) Generate(ctx context.Context, req wallpaper.ImageRequest) (*wal
 }
 
 // download fetches the image at the URL the model returned: only that
-// URL, without our API key, within DownloadTimeout and MaxImageBytes.
+// URL, without our API key, within DownloadTimeout and MaxImageBytes, and
+// only from a public https address unless AllowPrivateFetch.
 func (o *OpenAI) download(ctx context.Context, rawURL string) ([]byte, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, &wallpaper.ImageError{Code: "invalid_image", Message: msgInvalidImage, Retryable: true,
-			Err: fmt.Errorf("imagegen: the image URL is not http(s): %.80q", rawURL)}
-	}
-	ctx, cancel := context.WithTimeout(ctx, o.cfg.DownloadTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	img, err := o.fetch.Image(ctx, rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("imagegen: %w", err)
+		return nil, downloadError(err)
 	}
-	// The URL's query is a signature: keep it out of errors and logs.
-	where := u.Scheme + "://" + u.Host + u.Path
-	resp, err := o.http.Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // without the signed URL
-		}
-		return nil, transportError(fmt.Errorf("imagegen: downloading %s: %w", where, err))
+	return img.Data, nil
+}
+
+// downloadError classifies a failed download of a provider's image URL
+// for the job. A retry of the job asks the model again and gets a new
+// URL, so a bad status or a body that is not an image is retryable; a
+// destination we refuse to reach or an oversize image is not: the same
+// provider would answer the same way.
+func downloadError(err error) *wallpaper.ImageError {
+	var se *fetch.StatusError
+	switch {
+	case errors.Is(err, fetch.ErrForbidden), errors.Is(err, fetch.ErrTooManyRedirects), errors.Is(err, fetch.ErrTooLarge):
+		return &wallpaper.ImageError{Code: "invalid_image", Message: msgInvalidImage, Err: err}
+	case errors.Is(err, fetch.ErrNotImage):
+		return &wallpaper.ImageError{Code: "invalid_image", Message: msgInvalidImage, Retryable: true, Err: err}
+	case errors.As(err, &se):
+		return &wallpaper.ImageError{Code: "upstream_unavailable", Message: msgUnavailable, Retryable: true, Err: err}
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, &wallpaper.ImageError{Code: "upstream_unavailable", Message: msgUnavailable, Retryable: true,
-			Err: fmt.Errorf("imagegen: downloading %s: %s", where, resp.Status)}
-	}
-	tooLarge := &wallpaper.ImageError{Code: "invalid_image", Message: msgInvalidImage,
-		Err: fmt.Errorf("imagegen: the image at %s is over %d bytes", where, o.cfg.MaxImageBytes)}
-	if resp.ContentLength > o.cfg.MaxImageBytes {
-		return nil, tooLarge
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, o.cfg.MaxImageBytes+1))
-	if err != nil {
-		return nil, transportError(fmt.Errorf("imagegen: downloading %s: %w", where, err))
-	}
-	if int64(len(data)) > o.cfg.MaxImageBytes {
-		return nil, tooLarge
-	}
-	return data, nil
+	return transportError(err)
 }
 
 // transportError classifies a failure to talk to the provider at all.

@@ -11,14 +11,17 @@ import (
 
 	"github.com/sashabaranov/go-openai"
 
+	"github.com/wallpaperd/wallpaperd/internal/fetch"
 	"github.com/wallpaperd/wallpaperd/internal/imagegen"
 	"github.com/wallpaperd/wallpaperd/internal/imagegen/imagegentest"
 	"github.com/wallpaperd/wallpaperd/internal/wallpaper"
 )
 
+// newOpenAI returns a generator using fake; it may download from the
+// fake's loopback http URLs unless change says otherwise.
 func newOpenAI(t *testing.T, fake *imagegentest.Fake, model string, change func(*imagegen.OpenAIConfig)) *imagegen.OpenAI {
 	t.Helper()
-	cfg := imagegen.OpenAIConfig{APIKey: imagegentest.APIKey, BaseURL: fake.BaseURL(), Model: model}
+	cfg := imagegen.OpenAIConfig{APIKey: imagegentest.APIKey, BaseURL: fake.BaseURL(), Model: model, AllowPrivateFetch: true}
 	if change != nil {
 		change(&cfg)
 	}
@@ -276,6 +279,47 @@ func TestOpenAIGenerate(t *testing.T) {
 			}
 			if ie.Message == "" || strings.Contains(strings.ToLower(ie.Message), "openai") || strings.Contains(ie.Message, "sig=") {
 				t.Errorf("message %q is not a short user-safe sentence", ie.Message)
+			}
+			if strings.Contains(err.Error(), "sig=fake") {
+				t.Errorf("the error carries the signed image URL: %v", err)
+			}
+		})
+	}
+}
+
+// TestOpenAIRefusesInsideImageURLs: an image URL a provider (or a hostile
+// relay) returns that points inside is never fetched, and the generation
+// fails for good. package fetch tests every range, redirects included.
+func TestOpenAIRefusesInsideImageURLs(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		reply imagegentest.Reply
+		why   string // in the cause
+	}{
+		// The fake counts the downloads of its own URL, http on 127.0.0.1.
+		{"the fake's own http URL", imagegentest.OKURL(nil), "not https"},
+		// Nothing listens there: fetched, it would be a retryable
+		// upstream_unavailable.
+		{"https to loopback", imagegentest.Reply{ImageURL: "https://127.0.0.1:1/files/1.png?se=2030-01-01&sig=fake"}, "loopback"},
+		{"https to IPv4-mapped loopback", imagegentest.Reply{ImageURL: "https://[::ffff:127.0.0.1]:1/files/1.png"}, "loopback"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			fake := imagegentest.NewFakeOpenAI(t)
+			fake.Enqueue(tt.reply)
+			g := newOpenAI(t, fake, imagegen.ModelDallE3, func(c *imagegen.OpenAIConfig) { c.AllowPrivateFetch = false })
+			_, err := g.Generate(context.Background(), wallpaper.ImageRequest{Prompt: "a fox"})
+			if n := fake.Downloads(); n != 0 {
+				t.Errorf("the fake's download URL saw %d requests, want none", n)
+			}
+			var ie *wallpaper.ImageError
+			if !errors.As(err, &ie) || ie.Retryable || ie.Code != "invalid_image" {
+				t.Fatalf("Generate = %v, want a permanent invalid_image", err)
+			}
+			if !errors.Is(err, fetch.ErrForbidden) || !strings.Contains(err.Error(), tt.why) {
+				t.Errorf("cause %v, want fetch.ErrForbidden saying %q", err, tt.why)
 			}
 			if strings.Contains(err.Error(), "sig=fake") {
 				t.Errorf("the error carries the signed image URL: %v", err)

@@ -46,6 +46,9 @@ type Reply struct {
 	RevisedPrompt string
 	// Download scripts how the image URL answers; nil serves Image.
 	Download *Download
+	// ImageURL, when set, is the URL answered instead of the fake's own
+	// download URL (which is http on 127.0.0.1).
+	ImageURL string
 }
 
 // Download is how the fake answers the download of an image URL.
@@ -208,6 +211,8 @@ func (f *Fake) generate(w http.ResponseWriter, r *http.Request) {
 	item := map[string]any{}
 	if b64 {
 		item["b64_json"] = base64.StdEncoding.EncodeToString(reply.Image)
+	} else if reply.ImageURL != "" {
+		item["url"] = reply.ImageURL
 	} else {
 		name := strconv.Itoa(n) + ".png"
 		f.mu.Lock()
