@@ -56,11 +56,12 @@ tools: $(TOOLS_BIN)/swag $(TOOLS_BIN)/staticcheck $(TOOLS_BIN)/versitygw ## Inst
 
 # The proxy tests (cmd/wallpaperd/nginx_test.go, caddy_test.go) run
 # deploy/nginx/wallpaperd.conf and deploy/Caddyfile with Debian's nginx and
-# Caddy; they are system packages, not Go tools.
-SYSTEM_PACKAGES := nginx caddy
+# Caddy; internal/aigc's tests read our AIGC labels back with exiftool.
+# They are system packages, not Go tools.
+SYSTEM_PACKAGES := nginx caddy libimage-exiftool-perl
 
 .PHONY: system-packages
-system-packages: ## Install the Debian packages the Go tests drive (nginx, Caddy) when missing (apt-get, as root or with sudo)
+system-packages: ## Install the Debian packages the Go tests drive (nginx, Caddy, exiftool) when missing (apt-get, as root or with sudo)
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	test -z "$$missing" || { \
 		sudo=$$(test "$$(id -u)" = 0 || echo sudo); \
@@ -100,8 +101,8 @@ check: lint ## The quick loop: build, gofmt, vet, staticcheck and the Go tests (
 	go test $(GO_TEST_FLAGS) $(GO_PKGS)
 
 .PHONY: test-go
-test-go: $(TOOLS_BIN)/versitygw system-packages ## Go tests with -race against real Postgres, a real S3 server, nginx and Caddy
-	REQUIRE_S3=1 REQUIRE_NGINX=1 REQUIRE_CADDY=1 go test $(GO_TEST_FLAGS) $(GO_PKGS)
+test-go: $(TOOLS_BIN)/versitygw system-packages ## Go tests with -race against real Postgres, a real S3 server, nginx, Caddy and exiftool
+	REQUIRE_S3=1 REQUIRE_NGINX=1 REQUIRE_CADDY=1 REQUIRE_EXIFTOOL=1 go test $(GO_TEST_FLAGS) $(GO_PKGS)
 
 # The load test (internal/app/load_test.go, build tag load): simulated
 # users over loopback against a fake image API with 200-800 ms latency.
@@ -129,10 +130,11 @@ FUZZ_TARGETS := \
 	./internal/httpapi:FuzzBindJSON \
 	./internal/wallpaper:FuzzNormalizePrompt \
 	./internal/wallpaper:FuzzCursorDecode \
-	./internal/auth:FuzzVerifyAccessToken
+	./internal/auth:FuzzVerifyAccessToken \
+	./internal/aigc:FuzzRead
 
 .PHONY: fuzz
-fuzz: ## Run every fuzz target for FUZZTIME (10s) each: request decoding, prompts, cursors, access tokens
+fuzz: ## Run every fuzz target for FUZZTIME (10s) each: request decoding, prompts, cursors, access tokens, AIGC labels
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; echo "fuzz $$name in $$pkg for $(FUZZTIME)"; \
 		go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
