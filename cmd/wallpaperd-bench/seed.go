@@ -168,7 +168,7 @@ func seed(ctx context.Context, db *benchDB, users, wallpapers int, out io.Writer
 	base := time.Now().Add(-time.Minute).UTC().Truncate(time.Second)
 	var likes []uuid.UUID
 	err = copyText(ctx, conn.Conn(), `COPY wallpapers (id, user_id, prompt, size, width, height, model, params,
-		image_key, thumbnail_key, public, like_count, created_at) FROM STDIN`, func(w *bufio.Writer) {
+		image_key, thumbnail_key, public, published, like_count, created_at) FROM STDIN`, func(w *bufio.Writer) {
 		for i := range wallpapers {
 			id := newID()
 			size := sizes[i%len(sizes)]
@@ -180,9 +180,15 @@ func seed(ctx context.Context, db *benchDB, users, wallpapers int, out io.Writer
 				likes, likeCount = append(likes, id), 1
 			}
 			at := base.Add(-time.Duration(i/2) * 60 * time.Second)
-			fmt.Fprintf(w, "%s\t%s\t%s #%d\t%s\t%d\t%d\toffline\t{\"size\": \"%s\", \"style\": \"vivid\", \"quality\": \"standard\"}\twallpapers/%s/original.png\twallpapers/%s/thumb.jpg\t%t\t%d\t%s\n",
+			// Public ones are published (under the public prefix), the rest
+			// private: settled, as the storage sweep would leave them.
+			place := "private"
+			if public {
+				place = "public"
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s #%d\t%s\t%d\t%d\toffline\t{\"size\": \"%s\", \"style\": \"vivid\", \"quality\": \"standard\"}\t%s/w/%s/image.jpg\t%s/w/%s/thumb.jpg\t%t\t%t\t%d\t%s\n",
 				id, userIDs[i%users], prompts[i%len(prompts)], i, size.name, size.w, size.h, size.name,
-				id, id, public, likeCount, at.Format(time.RFC3339Nano))
+				place, id, place, id, public, public, likeCount, at.Format(time.RFC3339Nano))
 		}
 	})
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/wallpaperd/wallpaperd/internal/aigc"
 	"github.com/wallpaperd/wallpaperd/internal/auth"
 	"github.com/wallpaperd/wallpaperd/internal/config"
 	"github.com/wallpaperd/wallpaperd/internal/httpapi"
@@ -62,7 +63,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	objects, media, err := newObjectStore(ctx, cfg, logger)
+	objects, media, err := newObjectStore(ctx, cfg, secret, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +119,30 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*App, error) {
 		Cursors:     cursors,
 	})
 	gallery := wallpaper.NewGallery(galleryStore, galleryStore, galleryStore, cursors)
-	painter := wallpaper.NewPainter(generationStore, m.ImageGenerator(images), objects, logger)
+	corner, err := aigc.ParseCorner(cfg.AIGCLabelCorner)
+	if err != nil {
+		return nil, err
+	}
+	if !cfg.AIGCVisibleLabel {
+		logger.Warn("AIGC_VISIBLE_LABEL=false: images carry no visible AI-generated label; " +
+			"this is unlawful for users in mainland China (GB 45438-2025 §5.2)")
+	}
+	painter := wallpaper.NewPainter(wallpaper.PainterConfig{
+		Jobs:    generationStore,
+		Images:  m.ImageGenerator(images),
+		Objects: objects,
+		Labels:  wallpaper.Labels{Producer: cfg.ProducerCode(), Visible: cfg.AIGCVisibleLabel, Corner: corner},
+		Logger:  logger,
+	})
+	moderation := wallpaper.NewModeration(wallpaper.ModerationConfig{
+		Store:    galleryStore,
+		Checker:  newImageChecker(),
+		Timeouts: jobs,
+		URLs:     objects,
+		Timeout:  cfg.ModerationTimeout,
+		Logger:   logger,
+	})
+	publisher := wallpaper.NewPublisher(galleryStore, objects, logger)
 
 	// The workers and the HTTP face.
 	queue, err := worker.New(pool, worker.Config{
@@ -128,7 +152,14 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*App, error) {
 		RescueAfter:     cfg.JobRescueAfter,
 		SoftStopTimeout: cfg.ShutdownTimeout * 3 / 4,
 		Logger:          logger,
-	}, painter, objects, generationStore)
+	}, worker.Deps{
+		Painter:    painter,
+		Objects:    objects,
+		Orphans:    generationStore,
+		Moderation: moderation,
+		Publisher:  publisher,
+		Unsettled:  galleryStore,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -150,6 +181,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*App, error) {
 		LoginRatePerMinute: cfg.LoginRatePerMinute,
 		Metrics:            mainMetrics(cfg, m),
 		Observe:            m.Gin(),
+		PrivateURLTTL:      cfg.PrivateURLTTL,
 	}, httpapi.Deps{
 		Logger:      logger,
 		Ready:       ready,
@@ -192,8 +224,9 @@ func (a *App) Stop(ctx context.Context) error {
 type objectStore = metrics.ObjectStore
 
 // newObjectStore is S3 when S3_BUCKET is set, else a directory under
-// DATA_DIR served at /media/ (media is its handler; nil with S3).
-func newObjectStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (objects objectStore, media http.Handler, err error) {
+// DATA_DIR served at /media/ (media is its handler; nil with S3), whose
+// private objects' URLs are signed with a key derived from the secret.
+func newObjectStore(ctx context.Context, cfg *config.Config, secret config.Secret, logger *slog.Logger) (objects objectStore, media http.Handler, err error) {
 	if !cfg.LocalStorage() {
 		s3, err := storage.NewS3(ctx, storage.S3Config{
 			Bucket:          cfg.S3.Bucket,
@@ -210,7 +243,7 @@ func newObjectStore(ctx context.Context, cfg *config.Config, logger *slog.Logger
 		}
 		return s3, nil, nil
 	}
-	local, err := storage.NewLocal(filepath.Join(cfg.DataDir, "media"), "")
+	local, err := storage.NewLocal(filepath.Join(cfg.DataDir, "media"), "", storage.WithSigningKey(secret.Derive("media")))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -249,6 +282,12 @@ func newImageGenerator(cfg *config.Config) (wallpaper.ImageGenerator, error) {
 		RequestTimeout:    cfg.OpenAI.Timeout,
 		AllowPrivateFetch: cfg.ImageFetchAllowPrivate,
 	})
+}
+
+// newImageChecker is the image check: the local checker until WeChat's is
+// wired.
+func newImageChecker() wallpaper.ImageChecker {
+	return wallpaper.LocalChecker{}
 }
 
 // mainMetrics is /metrics on the API listener, or nil where it must not be

@@ -19,6 +19,8 @@ import (
 
 	"github.com/caarlos0/env/v11"
 	"github.com/joho/godotenv"
+
+	"github.com/wallpaperd/wallpaperd/internal/aigc"
 )
 
 // Environments wallpaperd knows.
@@ -115,6 +117,23 @@ type Config struct {
 	TLSRedirectAddr string   `env:"TLS_REDIRECT_ADDR"`
 	TrustedProxies  []string `env:"TRUSTED_PROXIES" envSeparator:","`
 
+	// AIGCProducerCode is the operator's code written into every image's
+	// implicit AI-generated label (GB 45438-2025) as its producer and
+	// propagator: printable ASCII without spaces. Required in prod.
+	AIGCProducerCode string `env:"AIGC_PRODUCER_CODE"`
+	// AIGCVisibleLabel draws "AI生成" on every image users see and save;
+	// only deployments outside mainland China turn it off.
+	AIGCVisibleLabel bool `env:"AIGC_VISIBLE_LABEL" envDefault:"true"`
+	// AIGCLabelCorner is where the visible label goes: bottom-right,
+	// bottom-left, top-right or top-left.
+	AIGCLabelCorner string `env:"AIGC_LABEL_CORNER" envDefault:"bottom-right"`
+	// ModerationTimeout is how long WeChat's image check may take to
+	// answer before it is asked once more (and then the wallpaper held).
+	ModerationTimeout time.Duration `env:"MODERATION_TIMEOUT" envDefault:"30m"`
+	// PrivateURLTTL is how long a URL of a private object (an owner's
+	// wallpaper nobody else may see, a master) stays valid.
+	PrivateURLTTL time.Duration `env:"PRIVATE_URL_TTL" envDefault:"1h"`
+
 	// LogLevel is the least severe level logged: debug, info, warn, error.
 	LogLevel slog.Level `env:"LOG_LEVEL" envDefault:"info"`
 
@@ -161,6 +180,15 @@ func (c *Config) OfflineImages() bool { return c.OpenAI.APIKey == "" }
 
 // LocalStorage reports whether images live in a directory under DataDir.
 func (c *Config) LocalStorage() bool { return c.S3.Bucket == "" }
+
+// ProducerCode is the operator's code for the AI-generated labels:
+// AIGC_PRODUCER_CODE, or in dev without it a placeholder that says so.
+func (c *Config) ProducerCode() string {
+	if c.AIGCProducerCode == "" {
+		return "wallpaperd-dev-unregistered"
+	}
+	return c.AIGCProducerCode
+}
 
 // Swagger reports whether Swagger UI is served: on in dev unless turned
 // off, off in prod unless turned on.
@@ -324,6 +352,20 @@ func (c *Config) validate() error {
 	if c.WeChat.AppID != "" && c.WeChat.AppSecret == "" {
 		bad("WECHAT_APP_SECRET", "is required when WECHAT_APP_ID is set")
 	}
+	if c.AIGCProducerCode != "" {
+		if err := aigc.ValidateCode(c.AIGCProducerCode); err != nil {
+			bad("AIGC_PRODUCER_CODE", "must be printable ASCII without spaces (it goes into every image's AI-generated label)")
+		}
+	}
+	if _, err := aigc.ParseCorner(c.AIGCLabelCorner); err != nil {
+		bad("AIGC_LABEL_CORNER", fmt.Sprintf("must be bottom-right, bottom-left, top-right or top-left, got %q", c.AIGCLabelCorner))
+	}
+	if c.ModerationTimeout < time.Second {
+		bad("MODERATION_TIMEOUT", "must be at least 1s (WeChat answers within 30 minutes: the default is 30m)")
+	}
+	if c.PrivateURLTTL < time.Minute || c.PrivateURLTTL > 24*time.Hour {
+		bad("PRIVATE_URL_TTL", "must be between 1m and 24h")
+	}
 	if c.JWTSecret != "" && len(c.JWTSecret) < minSecretLength {
 		bad("JWT_SECRET", fmt.Sprintf("must be at least %d bytes", minSecretLength))
 	}
@@ -346,6 +388,9 @@ func (c *Config) validate() error {
 		}
 		if c.S3.Bucket == "" {
 			bad("S3_BUCKET", "is required in prod")
+		}
+		if c.AIGCProducerCode == "" {
+			bad("AIGC_PRODUCER_CODE", "is required in prod: the operator's code for the AI-generated labels (GB 45438-2025)")
 		}
 	}
 	return errors.Join(errs...)
@@ -417,6 +462,11 @@ func (c *Config) LogValue() slog.Value {
 		slog.String("tls_cert_file", c.TLSCertFile),
 		slog.Any("trusted_proxies", c.TrustedProxies),
 		slog.String("log_level", c.LogLevel.String()),
+		slog.String("aigc_producer_code", c.AIGCProducerCode),
+		slog.Bool("aigc_visible_label", c.AIGCVisibleLabel),
+		slog.String("aigc_label_corner", c.AIGCLabelCorner),
+		slog.Duration("moderation_timeout", c.ModerationTimeout),
+		slog.Duration("private_url_ttl", c.PrivateURLTTL),
 	)
 }
 

@@ -66,6 +66,9 @@ func TestParseErrors(t *testing.T) {
 		{"half S3 credentials", map[string]string{"S3_ACCESS_KEY_ID": "AK"}, "S3_ACCESS_KEY_ID"},
 		{"zero workers", map[string]string{"WORKERS": "0"}, "WORKERS"},
 		{"unknown log level", map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
+		{"unknown label corner", map[string]string{"AIGC_LABEL_CORNER": "middle"}, "AIGC_LABEL_CORNER"},
+		{"moderation timeout too short", map[string]string{"MODERATION_TIMEOUT": "10ms"}, "MODERATION_TIMEOUT"},
+		{"private URLs for a week", map[string]string{"PRIVATE_URL_TTL": "168h"}, "PRIVATE_URL_TTL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,13 +86,14 @@ func TestParseErrors(t *testing.T) {
 // prodVars is a complete, safe production configuration.
 func prodVars() map[string]string {
 	return map[string]string{
-		"APP_ENV":           "prod",
-		"DATABASE_URL":      "postgres://wallpaperd:pw@db/wallpaperd",
-		"JWT_SECRET":        strings.Repeat("k", 32),
-		"WECHAT_APP_ID":     "wx123",
-		"WECHAT_APP_SECRET": "appsecret",
-		"OPENAI_API_KEY":    "sk-test",
-		"S3_BUCKET":         "wallpapers",
+		"APP_ENV":            "prod",
+		"DATABASE_URL":       "postgres://wallpaperd:pw@db/wallpaperd",
+		"JWT_SECRET":         strings.Repeat("k", 32),
+		"WECHAT_APP_ID":      "wx123",
+		"WECHAT_APP_SECRET":  "appsecret",
+		"OPENAI_API_KEY":     "sk-test",
+		"S3_BUCKET":          "wallpapers",
+		"AIGC_PRODUCER_CODE": "wallpaperd-op-001",
 	}
 }
 
@@ -109,6 +113,9 @@ func TestProdRefusals(t *testing.T) {
 		{"no wechat secret", map[string]string{"WECHAT_APP_SECRET": ""}, "WECHAT_APP_SECRET"},
 		{"no openai key", map[string]string{"OPENAI_API_KEY": ""}, "OPENAI_API_KEY"},
 		{"no bucket", map[string]string{"S3_BUCKET": ""}, "S3_BUCKET"},
+		{"no producer code", map[string]string{"AIGC_PRODUCER_CODE": ""}, "AIGC_PRODUCER_CODE"},
+		{"producer code with a space", map[string]string{"AIGC_PRODUCER_CODE": "my company"}, "AIGC_PRODUCER_CODE"},
+		{"producer code not ASCII", map[string]string{"AIGC_PRODUCER_CODE": "壁纸"}, "AIGC_PRODUCER_CODE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

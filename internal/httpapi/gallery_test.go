@@ -17,6 +17,7 @@ import (
 	"github.com/wallpaperd/wallpaperd/internal/httpapi"
 	"github.com/wallpaperd/wallpaperd/internal/httpapi/apitest"
 	"github.com/wallpaperd/wallpaperd/internal/storage"
+	"github.com/wallpaperd/wallpaperd/internal/wallpaper"
 )
 
 // galleryEnv is the whole service (apptest) for the gallery tests: dev
@@ -61,15 +62,21 @@ func (e *galleryEnv) wallpaper(t *testing.T, owner uuid.UUID, public bool, at ti
 	t.Helper()
 	ctx := context.Background()
 	id := uuid.New()
-	image, thumb := "wallpapers/"+id.String()+"/original.png", "wallpapers/"+id.String()+"/thumb.jpg"
+	// Settled: a public one approved and published, a private one under
+	// the private prefix.
+	place := wallpaper.PrivatePrefix
+	if public {
+		place = wallpaper.PublicPrefix
+	}
+	image, thumb := wallpaper.ObjectKey(place, id, "image.jpg"), wallpaper.ObjectKey(place, id, "thumb.jpg")
 	for _, k := range []string{image, thumb} {
 		if err := e.objects.Put(ctx, k, []byte("not really an image: "+k), "image/png"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	_, err := e.pool.Exec(ctx, `INSERT INTO wallpapers
-		(id, user_id, prompt, size, width, height, model, params, image_key, thumbnail_key, public, created_at)
-		VALUES ($1, $2, 'a lake at dawn', '1024x1792', 1024, 1536, 'gpt-image-1', '{"quality": "high"}', $3, $4, $5, $6)`,
+		(id, user_id, prompt, size, width, height, model, params, image_key, thumbnail_key, public, published, created_at)
+		VALUES ($1, $2, 'a lake at dawn', '1024x1792', 1024, 1536, 'gpt-image-1', '{"quality": "high"}', $3, $4, $5, $5, $6)`,
 		id, owner, image, thumb, public, at)
 	if err != nil {
 		t.Fatal(err)
@@ -271,14 +278,21 @@ func TestGalleryOwnership(t *testing.T) {
 	}
 	var tests []ownershipCase
 	for name := range calls {
+		if name != "detail" {
+			tests = append(tests, ownershipCase{"nobody", nobody, public, name, 401, "unauthorized"})
+		}
 		tests = append(tests,
-			ownershipCase{"nobody", nobody, public, name, 401, "unauthorized"},
 			ownershipCase{"other", other, private, name, 404, "not_found"},
 			ownershipCase{"owner", owner, deleted, name, 404, "not_found"},
 			ownershipCase{"owner", owner, unknown, name, 404, "not_found"},
 			ownershipCase{"owner", owner, malformed, name, 400, "invalid_request"},
 		)
 	}
+	// Anyone may see a visible wallpaper without logging in (a shared link),
+	// nothing else.
+	tests = append(tests,
+		ownershipCase{"nobody", nobody, public, "detail", 200, ""},
+		ownershipCase{"nobody", nobody, private, "detail", 404, "not_found"})
 	// Another user's public wallpaper: visible and likeable, not theirs to
 	// change. The owner may do everything, with their private one too.
 	for name, st := range map[string]int{"detail": 200, "like": 200, "unlike": 200, "hide": 403, "delete": 403} {
@@ -447,7 +461,7 @@ func TestGalleryDeleteRemovesObjects(t *testing.T) {
 	owner, fan := e.login(t, "owner"), e.login(t, "fan")
 	id := e.wallpaper(t, owner.id, true, time.Now())
 	kept := e.wallpaper(t, owner.id, true, time.Now())
-	keys := []string{"wallpapers/" + id.String() + "/original.png", "wallpapers/" + id.String() + "/thumb.jpg"}
+	keys := []string{wallpaper.ObjectKey(wallpaper.PublicPrefix, id, "image.jpg"), wallpaper.ObjectKey(wallpaper.PublicPrefix, id, "thumb.jpg")}
 	for _, k := range keys {
 		if !e.stored(t, k) {
 			t.Fatalf("%s not stored before the delete", k)
@@ -479,7 +493,7 @@ func TestGalleryDeleteRemovesObjects(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	for _, k := range []string{"wallpapers/" + kept.String() + "/original.png", "wallpapers/" + kept.String() + "/thumb.jpg"} {
+	for _, k := range []string{wallpaper.ObjectKey(wallpaper.PublicPrefix, kept, "image.jpg"), wallpaper.ObjectKey(wallpaper.PublicPrefix, kept, "thumb.jpg")} {
 		if !e.stored(t, k) {
 			t.Fatalf("%s of another wallpaper was removed", k)
 		}

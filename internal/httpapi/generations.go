@@ -19,6 +19,9 @@ type GenerationRequest struct {
 	Size    string `json:"size,omitempty" enums:"1024x1792,1792x1024,1024x1024" default:"1024x1792"`
 	Style   string `json:"style,omitempty" enums:"vivid,natural" default:"vivid"`
 	Quality string `json:"quality,omitempty" enums:"standard,hd" default:"standard"`
+	// Public sends the wallpaper to the public gallery (with the author's
+	// nickname) once the image check approves it; false keeps it private.
+	Public *bool `json:"public,omitempty" default:"true"`
 }
 
 // GenerationError is why a generation failed.
@@ -35,6 +38,7 @@ type Generation struct {
 	Size     string           `json:"size" enums:"1024x1792,1792x1024,1024x1024" example:"1024x1792"`
 	Style    string           `json:"style" enums:"vivid,natural" example:"vivid"`
 	Quality  string           `json:"quality" enums:"standard,hd" example:"standard"`
+	Public   bool             `json:"public" example:"true"`
 	Attempts int              `json:"attempts" example:"0"`
 	Error    *GenerationError `json:"error,omitempty"`
 	// Wallpaper is present once the generation succeeded (and until the
@@ -94,6 +98,7 @@ func (s *Server) createGeneration(c *gin.Context) {
 		Prompt:         req.Prompt,
 		Options:        wallpaper.Options{Size: req.Size, Style: req.Style, Quality: req.Quality},
 		IdempotencyKey: c.GetHeader(headerIdempotencyKey),
+		Public:         req.Public,
 	})
 	if err != nil {
 		writeError(c, err)
@@ -110,7 +115,7 @@ func (s *Server) createGeneration(c *gin.Context) {
 // getGeneration godoc
 //
 //	@Summary		Poll a generation
-//	@Description	The caller's own generation: status, attempts, the error when it failed, the wallpaper when it succeeded. Anyone else's is 404.
+//	@Description	The caller's own generation: status, attempts, the error when it failed, the wallpaper when it succeeded. Anyone else's is 404. A generation can end `failed` after it `succeeded`: when the image check calls its image risky, the wallpaper is removed, `error.code` is `content_rejected` and the quota unit comes back. Other failure codes: `content_policy`, `upstream_rate_limited`, `upstream_unavailable`, `upstream_timeout`, `upstream_billing`, `upstream_auth`, `upstream_rejected`, `invalid_image`, `storage_unavailable`, `internal_error`.
 //	@Tags			generations
 //	@Produce		json
 //	@Security		BearerAuth
@@ -170,7 +175,7 @@ func (s *Server) listGenerations(c *gin.Context) {
 func (s *Server) generationJSON(c *gin.Context, g *wallpaper.Generation) Generation {
 	out := Generation{
 		ID: g.ID.String(), Status: g.Status, Prompt: g.Prompt,
-		Size: g.Options.Size, Style: g.Options.Style, Quality: g.Options.Quality,
+		Size: g.Options.Size, Style: g.Options.Style, Quality: g.Options.Quality, Public: g.Public,
 		Attempts: g.Attempts, CreatedAt: g.CreatedAt.UTC(),
 	}
 	if g.FinishedAt != nil {

@@ -8,18 +8,20 @@ import (
 	_ "image/jpeg"
 	_ "image/png"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/wallpaperd/wallpaperd/internal/aigc"
 	"github.com/wallpaperd/wallpaperd/internal/apptest"
 	"github.com/wallpaperd/wallpaperd/internal/httpapi"
 	"github.com/wallpaperd/wallpaperd/internal/httpapi/apitest"
 	"github.com/wallpaperd/wallpaperd/internal/imagegen/imagegentest"
 )
 
-// checkImage downloads url and checks its type and pixel size.
-func checkImage(t *testing.T, ta *apptest.Service, url, wantFormat string, w, h int) {
+// checkImage downloads url, checks its type and pixel size and returns it.
+func checkImage(t *testing.T, ta *apptest.Service, url, wantFormat string, w, h int) []byte {
 	t.Helper()
 	resp, body := ta.Download(t, url)
 	if resp.StatusCode != http.StatusOK {
@@ -32,6 +34,7 @@ func checkImage(t *testing.T, ta *apptest.Service, url, wantFormat string, w, h 
 	if format != wantFormat || cfg.Width != w || cfg.Height != h {
 		t.Errorf("%s is a %dx%d %s, want %dx%d %s", url, cfg.Width, cfg.Height, format, w, h, wantFormat)
 	}
+	return body
 }
 
 func TestGenerationEndToEnd(t *testing.T) {
@@ -90,8 +93,34 @@ func TestGenerationEndToEnd(t *testing.T) {
 			if w.Model != tt.wantModel || w.Width != tt.wantW || w.Height != tt.wantH || w.Size != tt.size || !w.Public {
 				t.Errorf("wallpaper = %+v", w)
 			}
-			checkImage(t, ta, w.ImageURL, "png", tt.wantW, tt.wantH)
-			checkImage(t, ta, w.ThumbnailURL, "jpeg", tt.wantThumbWH[0], tt.wantThumbWH[1])
+			// The image check (the local one here) approves it and the
+			// storage sync publishes it: then it is in the public gallery,
+			// its images at public URLs anyone can fetch, labelled.
+			apptest.WaitFor(t, 60*time.Second, "the wallpaper to reach the public gallery", func() bool {
+				var feed httpapi.WallpaperPage
+				ta.API.Do(http.MethodGet, "/api/v1/wallpapers", nil).JSON(t, &feed)
+				return len(feed.Items) == 1 && feed.Items[0].ID == w.ID
+			})
+			var shown httpapi.Wallpaper
+			ta.API.Do(http.MethodGet, "/api/v1/wallpapers/"+w.ID, nil).JSON(t, &shown)
+			if !shown.AIGenerated || shown.Review != "" {
+				t.Errorf("to others the wallpaper says ai_generated %v, review %q; want true and no review", shown.AIGenerated, shown.Review)
+			}
+			var mine httpapi.Wallpaper
+			ta.API.Do(http.MethodGet, "/api/v1/wallpapers/"+w.ID, nil, apitest.Bearer(token)).JSON(t, &mine)
+			if mine.Review != "approved" {
+				t.Errorf("to its owner the review is %q, want approved", mine.Review)
+			}
+			for _, u := range []string{shown.ImageURL, shown.ThumbnailURL} {
+				if !strings.Contains(u, "/public/w/") {
+					t.Errorf("a visible wallpaper's URL %s is not under the public prefix", u)
+				}
+			}
+			image := checkImage(t, ta, shown.ImageURL, "jpeg", tt.wantW, tt.wantH)
+			checkImage(t, ta, shown.ThumbnailURL, "jpeg", tt.wantThumbWH[0], tt.wantThumbWH[1])
+			if l, ok, err := aigc.Read(image); err != nil || !ok || l.Label != aigc.Generated || l.ProduceID != w.ID {
+				t.Errorf("the display image's AIGC label: %+v, %v, %v; want one for %s", l, ok, err, w.ID)
+			}
 			if q := ta.Me(t, token).Quota; q.UsedToday != 1 {
 				t.Errorf("quota after success = %+v, want 1 used", q)
 			}

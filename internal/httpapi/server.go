@@ -34,6 +34,9 @@ type Config struct {
 	// Observe, when set, runs around every request (the metrics
 	// middleware); it sees the matched route and the final status.
 	Observe gin.HandlerFunc
+	// PrivateURLTTL is how long a signed URL of a private object is valid
+	// (an hour when zero).
+	PrivateURLTTL time.Duration
 }
 
 // Deps are the services the handlers call.
@@ -55,7 +58,10 @@ type Deps struct {
 	// Gallery is the feed, collections, likes, visibility and deletion.
 	Gallery *wallpaper.Gallery
 	// Objects turns storage keys into URLs clients can GET.
-	Objects interface{ URL(key string) string }
+	Objects interface {
+		URL(key string) string
+		SignedURL(key string, ttl time.Duration) string
+	}
 }
 
 // Server holds the handlers' dependencies.
@@ -78,6 +84,9 @@ func New(cfg Config, deps Deps) (http.Handler, error) {
 func newRouter(cfg Config, deps Deps) (*gin.Engine, error) {
 	// Release mode always: our own access log replaces Gin's debug output.
 	gin.SetMode(gin.ReleaseMode)
+	if cfg.PrivateURLTTL <= 0 {
+		cfg.PrivateURLTTL = time.Hour
+	}
 	s := &Server{cfg: cfg, deps: deps, trusted: cfg.TrustedProxies}
 	ginTrusted := make([]string, 0, len(cfg.TrustedProxies))
 	for _, p := range cfg.TrustedProxies {

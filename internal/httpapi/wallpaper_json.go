@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -17,16 +18,26 @@ type Author struct {
 
 // Wallpaper is a finished image.
 type Wallpaper struct {
-	ID           string `json:"id" example:"7d3c1b2a-4e5f-4a6b-8c7d-9e0f1a2b3c4d"`
-	Prompt       string `json:"prompt" example:"a quiet lake at dawn, mist, pastel colours"`
-	Size         string `json:"size" enums:"1024x1792,1792x1024,1024x1024" example:"1024x1792"`
-	Width        int    `json:"width" example:"1024"`
-	Height       int    `json:"height" example:"1792"`
-	Model        string `json:"model" example:"dall-e-3"`
-	ImageURL     string `json:"image_url" example:"https://api.example.com/media/wallpapers/7d3c1b2a/original.png"`
-	ThumbnailURL string `json:"thumbnail_url" example:"https://api.example.com/media/wallpapers/7d3c1b2a/thumb.jpg"`
+	ID     string `json:"id" example:"7d3c1b2a-4e5f-4a6b-8c7d-9e0f1a2b3c4d"`
+	Prompt string `json:"prompt" example:"a quiet lake at dawn, mist, pastel colours"`
+	Size   string `json:"size" enums:"1024x1792,1792x1024,1024x1024" example:"1024x1792"`
+	Width  int    `json:"width" example:"1024"`
+	Height int    `json:"height" example:"1792"`
+	Model  string `json:"model" example:"dall-e-3"`
+	// ImageURL is the display image, with the visible "AI生成" label: what
+	// clients show and save. A wallpaper others cannot see has short-lived
+	// signed URLs (its owner's only).
+	ImageURL     string `json:"image_url" example:"https://api.example.com/media/public/w/7d3c1b2a/image.jpg"`
+	ThumbnailURL string `json:"thumbnail_url" example:"https://api.example.com/media/public/w/7d3c1b2a/thumb.jpg"`
 	Public       bool   `json:"public" example:"true"`
-	LikeCount    int    `json:"like_count" example:"3"`
+	// AIGenerated is always true: every client shows the in-app notice
+	// that the image is AI-generated (the labelling measures, Art. 6).
+	AIGenerated bool `json:"ai_generated" example:"true"`
+	// Review is the image check's state, shown to the owner only:
+	// unchecked (private, never checked), pending, approved, held (waiting
+	// for an admin).
+	Review    string `json:"review,omitempty" enums:"unchecked,pending,approved,held" example:"approved"`
+	LikeCount int    `json:"like_count" example:"3"`
 	// Liked says whether the caller likes it; present when a token was sent.
 	Liked  *bool  `json:"liked,omitempty" example:"false"`
 	Author Author `json:"author"`
@@ -45,9 +56,9 @@ type WallpaperPage struct {
 func (s *Server) wallpaperJSON(c *gin.Context, w *wallpaper.Wallpaper) Wallpaper {
 	out := Wallpaper{
 		ID: w.ID.String(), Prompt: w.Prompt, Size: w.Size, Width: w.Width, Height: w.Height, Model: w.Model,
-		ImageURL:     s.absoluteURL(c, s.deps.Objects.URL(w.ImageKey)),
-		ThumbnailURL: s.absoluteURL(c, s.deps.Objects.URL(w.ThumbnailKey)),
-		Public:       w.Public, LikeCount: w.LikeCount, Liked: w.Liked,
+		ImageURL:     s.absoluteURL(c, s.objectURL(w.ImageKey)),
+		ThumbnailURL: s.absoluteURL(c, s.objectURL(w.ThumbnailKey)),
+		Public:       w.Public, AIGenerated: true, LikeCount: w.LikeCount, Liked: w.Liked,
 		Author: Author{
 			ID: w.Author.ID.String(), Nickname: w.Author.Nickname,
 		},
@@ -56,7 +67,19 @@ func (s *Server) wallpaperJSON(c *gin.Context, w *wallpaper.Wallpaper) Wallpaper
 	if w.Author.AvatarKey != "" {
 		out.Author.AvatarURL = s.absoluteURL(c, s.deps.Objects.URL(w.Author.AvatarKey))
 	}
+	if uid, ok := callerID(c); ok && uid == w.Author.ID {
+		out.Review = w.Review
+	}
 	return out
+}
+
+// objectURL is where a client GETs a stored object: a private one through
+// a URL signed for PrivateURLTTL, any other at its public URL.
+func (s *Server) objectURL(key string) string {
+	if strings.HasPrefix(key, wallpaper.PrivatePrefix) {
+		return s.deps.Objects.SignedURL(key, s.cfg.PrivateURLTTL)
+	}
+	return s.deps.Objects.URL(key)
 }
 
 func nextCursor(next string) *string {

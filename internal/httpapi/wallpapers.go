@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -23,8 +24,9 @@ type LikeState struct {
 
 func (s *Server) galleryRoutes(api *gin.RouterGroup) {
 	api.GET("/wallpapers", s.optionalUser, s.feed)
+	api.GET("/wallpapers/:id", s.optionalUser, s.getWallpaper)
 	auth := api.Group("", s.requireUser)
-	auth.GET("/wallpapers/:id", s.getWallpaper)
+	auth.GET("/wallpapers/:id/original", s.getOriginal)
 	auth.PATCH("/wallpapers/:id", s.patchWallpaper)
 	auth.DELETE("/wallpapers/:id", s.deleteWallpaper)
 	auth.PUT("/wallpapers/:id/like", s.like)
@@ -94,14 +96,14 @@ func (s *Server) myWallpapers(c *gin.Context) {
 // getWallpaper godoc
 //
 //	@Summary		One wallpaper
-//	@Description	A wallpaper with its prompt, model and the parameters the model was given. A private wallpaper exists only for its owner: anyone else gets 404.
+//	@Description	A wallpaper with its prompt, model and the parameters the model was given. No login needed for a wallpaper anyone may see (public, approved by the image check, its author not banned), so a shared link opens anywhere; with a token the answer says whether the caller likes it. Any other wallpaper exists only for its owner: anyone else gets 404.
 //	@Tags			gallery
 //	@Produce		json
 //	@Security		BearerAuth
 //	@Param			id	path		string	true	"Wallpaper id"	format(uuid)
 //	@Success		200	{object}	Wallpaper
 //	@Failure		400	{object}	ErrorBody	"invalid_request: not a wallpaper id"
-//	@Failure		401	{object}	ErrorBody	"unauthorized"
+//	@Failure		401	{object}	ErrorBody	"unauthorized: a token was sent but is invalid or expired"
 //	@Failure		404	{object}	ErrorBody	"not_found"
 //	@Failure		503	{object}	ErrorBody	"unavailable"
 //	@Router			/api/v1/wallpapers/{id} [get]
@@ -110,8 +112,11 @@ func (s *Server) getWallpaper(c *gin.Context) {
 	if !ok {
 		return
 	}
-	uid, _ := callerID(c)
-	w, err := s.deps.Gallery.Wallpaper(c.Request.Context(), uid, id)
+	var caller *uuid.UUID
+	if uid, known := callerID(c); known {
+		caller = &uid
+	}
+	w, err := s.deps.Gallery.Wallpaper(c.Request.Context(), caller, id)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -141,6 +146,7 @@ var errPublicRequired = failure.InvalidRequest("public (true or false) is requir
 //	@Failure		401		{object}	ErrorBody	"unauthorized"
 //	@Failure		403		{object}	ErrorBody	"forbidden: someone else's wallpaper"
 //	@Failure		404		{object}	ErrorBody	"not_found"
+//	@Failure		409		{object}	ErrorBody	"conflict: held for review, only an admin releases it"
 //	@Failure		413		{object}	ErrorBody	"payload_too_large"
 //	@Failure		415		{object}	ErrorBody	"unsupported_media_type"
 //	@Failure		503		{object}	ErrorBody	"unavailable"
@@ -166,6 +172,45 @@ func (s *Server) patchWallpaper(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, s.wallpaperJSON(c, w))
+}
+
+// originalURLTTL is how long the link to a master is valid: long enough to
+// start the download, no longer.
+const originalURLTTL = 10 * time.Minute
+
+// getOriginal godoc
+//
+//	@Summary		Download the master
+//	@Description	The owner's download of the image as painted, without the visible "AI生成" label (it still carries the implicit label in its metadata): a 302 to a link valid for 10 minutes. Every download is recorded (user, wallpaper, time) and kept at least six months: whoever publishes the image elsewhere must label it (the labelling measures, Art. 8 and 9). Anyone else: 404, or 403 for a wallpaper they can see.
+//	@Tags			gallery
+//	@Produce		json
+//	@Security		BearerAuth
+//	@Param			id	path	string	true	"Wallpaper id"	format(uuid)
+//	@Success		302	"Location: the master's URL"
+//	@Header			302	{string}	Location	"A signed URL of the master, valid for 10 minutes"
+//	@Failure		400	{object}	ErrorBody	"invalid_request: not a wallpaper id"
+//	@Failure		401	{object}	ErrorBody	"unauthorized"
+//	@Failure		403	{object}	ErrorBody	"forbidden: someone else's wallpaper"
+//	@Failure		404	{object}	ErrorBody	"not_found"
+//	@Failure		503	{object}	ErrorBody	"unavailable"
+//	@Router			/api/v1/wallpapers/{id}/original [get]
+func (s *Server) getOriginal(c *gin.Context) {
+	id, ok := pathID(c)
+	if !ok {
+		return
+	}
+	uid, _ := callerID(c)
+	w, err := s.deps.Gallery.Original(c.Request.Context(), uid, id)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	key := w.MasterKey
+	if key == "" {
+		key = w.ImageKey // made before labelling: the image is its own master
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Redirect(http.StatusFound, s.absoluteURL(c, s.deps.Objects.SignedURL(key, originalURLTTL)))
 }
 
 // deleteWallpaper godoc

@@ -68,12 +68,14 @@ func (g imageGenerator) Generate(ctx context.Context, req wallpaper.ImageRequest
 // ObjectStore is the storage both the local directory and S3 provide.
 type ObjectStore interface {
 	Put(ctx context.Context, key string, data []byte, contentType string) error
+	Copy(ctx context.Context, from, to string) error
 	Delete(ctx context.Context, key string) error
 	URL(key string) string
+	SignedURL(key string, ttl time.Duration) string
 }
 
-// ObjectStore counts and times storage writes and deletions; URL is local
-// string work and is passed through.
+// ObjectStore counts and times storage writes, copies and deletions; URLs
+// are local string work and are passed through.
 func (m *Metrics) ObjectStore(s ObjectStore) ObjectStore { return objectStore{m: m, next: s} }
 
 type objectStore struct {
@@ -95,7 +97,18 @@ func (s objectStore) Delete(ctx context.Context, key string) error {
 	return err
 }
 
+func (s objectStore) Copy(ctx context.Context, from, to string) error {
+	start := time.Now()
+	err := s.next.Copy(ctx, from, to)
+	s.m.observe(depStorage, "copy", start, err)
+	return err
+}
+
 func (s objectStore) URL(key string) string { return s.next.URL(key) }
+
+func (s objectStore) SignedURL(key string, ttl time.Duration) string {
+	return s.next.SignedURL(key, ttl)
+}
 
 // CodeExchanger counts and times WeChat's code2Session calls.
 func (m *Metrics) CodeExchanger(e auth.CodeExchanger) auth.CodeExchanger {

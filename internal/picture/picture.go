@@ -167,6 +167,17 @@ func EncodePNG(img image.Image) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// EncodePNGFast encodes img as a PNG with the fastest compression: larger,
+// for images that are kept rather than sent.
+func EncodePNGFast(img image.Image) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := png.Encoder{CompressionLevel: png.BestSpeed}
+	if err := enc.Encode(&buf, img); err != nil {
+		return nil, fmt.Errorf("picture: encoding png: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
 func onWhite(img image.Image) image.Image {
 	b := img.Bounds()
 	dst := image.NewRGBA(b)

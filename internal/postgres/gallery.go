@@ -37,9 +37,9 @@ var listColumns = strings.Replace(wallpaperColumns, "w.params", "NULL::jsonb", 1
 // that each keeps its index plan under pgx's prepared statements.
 var (
 	feedFirst = `SELECT ` + listColumns + wallpaperFrom +
-		`WHERE w.public ORDER BY w.created_at DESC, w.id DESC LIMIT $1`
+		`WHERE w.visible ORDER BY w.created_at DESC, w.id DESC LIMIT $1`
 	feedAfter = `SELECT ` + listColumns + wallpaperFrom +
-		`WHERE w.public AND (w.created_at, w.id) < ($2, $3) ORDER BY w.created_at DESC, w.id DESC LIMIT $1`
+		`WHERE w.visible AND (w.created_at, w.id) < ($2, $3) ORDER BY w.created_at DESC, w.id DESC LIMIT $1`
 	mineFirst = `SELECT ` + listColumns + wallpaperFrom +
 		`WHERE w.user_id = $2 ORDER BY w.created_at DESC, w.id DESC LIMIT $1`
 	mineAfter = `SELECT ` + listColumns + wallpaperFrom +
@@ -53,10 +53,9 @@ var (
 var ListSQL = struct{ FeedFirst, FeedAfter, MineFirst, MineAfter string }{feedFirst, feedAfter, mineFirst, mineAfter}
 
 // The detail statement and the caller's likes among a page of ids.
-const (
-	wallpaperByID = `SELECT ` + wallpaperColumns + wallpaperFrom + `WHERE w.id = $1`
-	likedAmong    = `SELECT wallpaper_id FROM likes WHERE user_id = $1 AND wallpaper_id = ANY($2)`
-)
+var wallpaperByID = `SELECT ` + wallpaperColumns + wallpaperFrom + `WHERE w.id = $1`
+
+const likedAmong = `SELECT wallpaper_id FROM likes WHERE user_id = $1 AND wallpaper_id = ANY($2)`
 
 // ItemSQL exposes, for the benchmark's raw-SQL baseline like ListSQL, the
 // detail statement ($1 id) and the liked-flags statement ($1 user, $2 ids).
@@ -120,8 +119,10 @@ func lockWallpaper(ctx context.Context, tx pgx.Tx, id uuid.UUID) (*wallpaper.Wal
 	return w, err
 }
 
-// UpdateWallpaper implements wallpaper.GalleryWriter; only the public flag
-// is changeable.
+// UpdateWallpaper implements wallpaper.GalleryWriter; the public flag and
+// the review state are changeable. A change to either queues, in the same
+// transaction, the storage sync (and the image check when the review
+// became pending), so the objects follow the state even across a crash.
 func (s *Gallery) UpdateWallpaper(ctx context.Context, id uuid.UUID, change func(*wallpaper.Wallpaper) error) (_ *wallpaper.Wallpaper, err error) {
 	defer translate(&err)
 	var out *wallpaper.Wallpaper
@@ -130,14 +131,22 @@ func (s *Gallery) UpdateWallpaper(ctx context.Context, id uuid.UUID, change func
 		if err != nil {
 			return err
 		}
+		before := *w
 		if err := change(w); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE wallpapers SET public = $2 WHERE id = $1`, id, w.Public); err != nil {
+		if w.Public == before.Public && w.Review == before.Review {
+			out = w
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `UPDATE wallpapers SET public = $2, review = $3 WHERE id = $1`, id, w.Public, w.Review); err != nil {
 			return err
 		}
-		out = w
-		return nil
+		// Read back: visible is derived by the database.
+		if out, err = scanWallpaper(tx.QueryRow(ctx, wallpaperByID, id)); err != nil {
+			return err
+		}
+		return s.afterStateChange(ctx, tx, &before, out)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: updating wallpaper %s: %w", id, err)
@@ -159,7 +168,7 @@ func (s *Gallery) DeleteWallpaper(ctx context.Context, id uuid.UUID, check func(
 		if _, err := tx.Exec(ctx, `DELETE FROM wallpapers WHERE id = $1`, id); err != nil {
 			return err
 		}
-		return s.jobs.DeleteObjects(ctx, tx, []string{w.ImageKey, w.ThumbnailKey})
+		return s.jobs.DeleteObjects(ctx, tx, objectKeys(w))
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: deleting wallpaper %s: %w", id, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -45,10 +46,16 @@ func seedWallpaper(t testing.TB, pool *pgxpool.Pool, userID uuid.UUID, public bo
 // t.Fatal.
 func insertWallpaper(ctx context.Context, pool *pgxpool.Pool, userID uuid.UUID, public bool, at time.Time) (uuid.UUID, error) {
 	id := uuid.New()
+	// Settled: a public one approved and published, a private one under
+	// the private prefix.
+	place := wallpaper.PrivatePrefix
+	if public {
+		place = wallpaper.PublicPrefix
+	}
 	_, err := pool.Exec(ctx, `INSERT INTO wallpapers
-		(id, user_id, prompt, size, width, height, model, params, image_key, thumbnail_key, public, created_at)
-		VALUES ($1, $2, 'a lake at dawn', '1024x1792', 1024, 1792, 'offline', '{"seed": 1}', $3, $4, $5, $6)`,
-		id, userID, "wallpapers/"+id.String()+"/original.png", "wallpapers/"+id.String()+"/thumb.jpg", public, at)
+		(id, user_id, prompt, size, width, height, model, params, image_key, thumbnail_key, public, published, created_at)
+		VALUES ($1, $2, 'a lake at dawn', '1024x1792', 1024, 1792, 'offline', '{"seed": 1}', $3, $4, $5, $5, $6)`,
+		id, userID, wallpaper.ObjectKey(place, id, "image.jpg"), wallpaper.ObjectKey(place, id, "thumb.jpg"), public, at)
 	return id, err
 }
 
@@ -109,7 +116,7 @@ func walk(t *testing.T, limit int, page func(after *wallpaper.Cursor, limit int)
 func TestGalleryFeedWalkWithConcurrentInserts(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.NewPool(t)
-	store := postgres.NewGallery(pool, nil)
+	store := postgres.NewGallery(pool, newJobs(t, pool))
 	ctx := context.Background()
 	alice, bob := seedUser(t, pool, "o-alice"), seedUser(t, pool, "o-bob")
 
@@ -190,7 +197,7 @@ func TestGalleryFeedWalkWithConcurrentInserts(t *testing.T) {
 func TestGalleryTiesPaginateExactly(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.NewPool(t)
-	store := postgres.NewGallery(pool, nil)
+	store := postgres.NewGallery(pool, newJobs(t, pool))
 	alice := seedUser(t, pool, "o-alice")
 	at := time.Date(2026, 11, 1, 8, 0, 0, 123456000, time.UTC)
 	want := map[uuid.UUID]bool{}
@@ -250,7 +257,7 @@ func mineOf(s *postgres.Gallery, user uuid.UUID) func(*wallpaper.Cursor, int) ([
 func TestGalleryUserWallpapers(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.NewPool(t)
-	store := postgres.NewGallery(pool, nil)
+	store := postgres.NewGallery(pool, newJobs(t, pool))
 	alice, bob := seedUser(t, pool, "o-alice"), seedUser(t, pool, "o-bob")
 	at := time.Now().Add(-time.Hour).UTC()
 	mine := map[uuid.UUID]bool{
@@ -281,7 +288,7 @@ func TestGalleryUserWallpapers(t *testing.T) {
 func TestGalleryWallpaper(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.NewPool(t)
-	store := postgres.NewGallery(pool, nil)
+	store := postgres.NewGallery(pool, newJobs(t, pool))
 	ctx := context.Background()
 	alice := seedUser(t, pool, "o-alice")
 	id := seedWallpaper(t, pool, alice, false, time.Now())
@@ -302,7 +309,7 @@ func TestGalleryWallpaper(t *testing.T) {
 func TestGalleryConcurrentLikes(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.NewPool(t)
-	store := postgres.NewGallery(pool, nil)
+	store := postgres.NewGallery(pool, newJobs(t, pool))
 	ctx := context.Background()
 	owner := seedUser(t, pool, "o-owner")
 	id := seedWallpaper(t, pool, owner, true, time.Now())
@@ -361,7 +368,7 @@ func TestGalleryConcurrentLikes(t *testing.T) {
 func TestGallerySetLike(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.NewPool(t)
-	store := postgres.NewGallery(pool, nil)
+	store := postgres.NewGallery(pool, newJobs(t, pool))
 	ctx := context.Background()
 	owner, fan := seedUser(t, pool, "o-owner"), seedUser(t, pool, "o-fan")
 	id := seedWallpaper(t, pool, owner, true, time.Now())
@@ -408,7 +415,7 @@ func TestGallerySetLike(t *testing.T) {
 func TestGalleryUpdateWallpaper(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.NewPool(t)
-	store := postgres.NewGallery(pool, nil)
+	store := postgres.NewGallery(pool, newJobs(t, pool))
 	ctx := context.Background()
 	alice := seedUser(t, pool, "o-alice")
 	id := seedWallpaper(t, pool, alice, true, time.Now())
@@ -524,7 +531,10 @@ func TestGalleryDeleteWallpaper(t *testing.T) {
 				}
 				return
 			}
-			want := []string{seen.ImageKey, seen.ThumbnailKey}
+			// Every place an object of it may be: the display image and
+			// thumbnail at both prefixes (a move may have left a copy).
+			want := []string{seen.ImageKey, strings.Replace(seen.ImageKey, "public/", "private/", 1),
+				seen.ThumbnailKey, strings.Replace(seen.ThumbnailKey, "public/", "private/", 1)}
 			if len(jobs) != 1 || fmt.Sprint(jobs[0]) != fmt.Sprint(want) {
 				t.Fatalf("delete jobs = %v; want one for %v", jobs, want)
 			}

@@ -112,11 +112,11 @@ func (s *Generations) create(ctx context.Context, ng wallpaper.NewGeneration) (e
 			return fmt.Errorf("spending quota: %w", err)
 		}
 		err = tx.QueryRow(ctx, `INSERT INTO generations
-			(id, user_id, prompt, size, style, quality, status, quota_day, idempotency_key, request_hash)
-			VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, NULLIF($8, ''), $9)
+			(id, user_id, prompt, size, style, quality, public, status, quota_day, idempotency_key, request_hash)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, NULLIF($9, ''), $10)
 			ON CONFLICT (user_id, idempotency_key) DO NOTHING
 			RETURNING created_at`,
-			ng.ID, ng.UserID, ng.Prompt, ng.Options.Size, ng.Options.Style, ng.Options.Quality,
+			ng.ID, ng.UserID, ng.Prompt, ng.Options.Size, ng.Options.Style, ng.Options.Quality, ng.Public,
 			ng.QuotaDay, ng.IdempotencyKey, ng.RequestHash).Scan(&createdAt)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errKeyRaced
@@ -135,7 +135,7 @@ func (s *Generations) create(ctx context.Context, ng wallpaper.NewGeneration) (e
 	return existing, createdAt, nil
 }
 
-const generationColumns = `g.id, g.user_id, g.prompt, g.size, g.style, g.quality, g.status, g.attempts,
+const generationColumns = `g.id, g.user_id, g.prompt, g.size, g.style, g.quality, g.public, g.status, g.attempts,
 	g.error_code, g.error_message, g.created_at, g.finished_at`
 
 // generationFrom joins the wallpaper a succeeded generation became, if it
@@ -144,23 +144,17 @@ const generationFrom = ` FROM generations g
 	LEFT JOIN wallpapers w ON w.generation_id = g.id
 	LEFT JOIN users u ON u.id = w.user_id `
 
+// generationSelect reads a generation with its wallpaper, if any.
+var generationSelect = `SELECT ` + generationColumns + `, ` + optionalWallpaperColumns + generationFrom
+
 func scanGeneration(row pgx.Row) (*wallpaper.Generation, error) {
 	var g wallpaper.Generation
 	var code, msg *string
 	var w wallpaper.Wallpaper
-	var wID *uuid.UUID
 	var params []byte
-	var (
-		nickname, avatar, prompt, size, model, imageKey, thumbKey *string
-		width, height, likes                                      *int
-		public                                                    *bool
-		createdAt                                                 *time.Time
-		genID, authorID                                           *uuid.UUID
-	)
-	err := row.Scan(&g.ID, &g.UserID, &g.Prompt, &g.Options.Size, &g.Options.Style, &g.Options.Quality,
-		&g.Status, &g.Attempts, &code, &msg, &g.CreatedAt, &g.FinishedAt,
-		&wID, &genID, &authorID, &nickname, &avatar, &prompt, &size, &width, &height, &model, &params,
-		&imageKey, &thumbKey, &public, &likes, &createdAt)
+	dest := append([]any{&g.ID, &g.UserID, &g.Prompt, &g.Options.Size, &g.Options.Style, &g.Options.Quality,
+		&g.Public, &g.Status, &g.Attempts, &code, &msg, &g.CreatedAt, &g.FinishedAt}, wallpaperDest(&w, &params)...)
+	err := row.Scan(dest...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, wallpaper.ErrNotFound
 	}
@@ -170,13 +164,7 @@ func scanGeneration(row pgx.Row) (*wallpaper.Generation, error) {
 	if code != nil {
 		g.Error = &wallpaper.Failure{Code: *code, Message: deref(msg)}
 	}
-	if wID != nil {
-		w = wallpaper.Wallpaper{
-			ID: *wID, GenerationID: genID, Author: wallpaper.Author{ID: *authorID, Nickname: deref(nickname), AvatarKey: deref(avatar)},
-			Prompt: deref(prompt), Size: deref(size), Width: derefInt(width), Height: derefInt(height), Model: deref(model),
-			ImageKey: deref(imageKey), ThumbnailKey: deref(thumbKey), Public: public != nil && *public,
-			LikeCount: derefInt(likes), CreatedAt: *createdAt,
-		}
+	if w.ID != uuid.Nil {
 		if err := decodeParams(&w, params); err != nil {
 			return nil, err
 		}
@@ -192,17 +180,10 @@ func deref(s *string) string {
 	return *s
 }
 
-func derefInt(i *int) int {
-	if i == nil {
-		return 0
-	}
-	return *i
-}
-
 // Generation implements wallpaper.GenerationStore.
 func (s *Generations) Generation(ctx context.Context, id uuid.UUID) (_ *wallpaper.Generation, err error) {
 	defer translate(&err)
-	g, err := scanGeneration(s.pool.QueryRow(ctx, `SELECT `+generationColumns+`, `+wallpaperColumns+generationFrom+`WHERE g.id = $1`, id))
+	g, err := scanGeneration(s.pool.QueryRow(ctx, generationSelect+`WHERE g.id = $1`, id))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: generation %s: %w", id, err)
 	}
@@ -214,7 +195,7 @@ func (s *Generations) Generation(ctx context.Context, id uuid.UUID) (_ *wallpape
 func (s *Generations) ListGenerations(ctx context.Context, userID uuid.UUID, after *wallpaper.Cursor, limit int) (_ []wallpaper.Generation, err error) {
 	defer translate(&err)
 	var rows pgx.Rows
-	const q = `SELECT ` + generationColumns + `, ` + wallpaperColumns + generationFrom + `WHERE g.user_id = $1 `
+	q := generationSelect + `WHERE g.user_id = $1 `
 	if after == nil {
 		rows, err = s.pool.Query(ctx, q+`ORDER BY g.created_at DESC, g.id DESC LIMIT $2`, userID, limit)
 	} else {
@@ -273,12 +254,21 @@ func (s *Generations) CompleteGeneration(ctx context.Context, id uuid.UUID, w wa
 		if err != nil || tag.RowsAffected() == 0 {
 			return err // already finished: nothing to record
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO wallpapers
-			(id, user_id, generation_id, prompt, size, width, height, model, params, image_key, thumbnail_key, public)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+		tag, err = tx.Exec(ctx, `INSERT INTO wallpapers
+			(id, user_id, generation_id, prompt, size, width, height, model, params,
+			 image_key, thumbnail_key, master_key, public, review, published, author_banned)
+			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, false,
+				EXISTS (SELECT 1 FROM wallpapers b WHERE b.user_id = $2 AND b.author_banned)
 			ON CONFLICT (generation_id) DO NOTHING`,
-			w.ID, w.Author.ID, id, w.Prompt, w.Size, w.Width, w.Height, w.Model, params, w.ImageKey, w.ThumbnailKey, w.Public)
-		return err
+			w.ID, w.Author.ID, id, w.Prompt, w.Size, w.Width, w.Height, w.Model, params,
+			w.ImageKey, w.ThumbnailKey, w.MasterKey, w.Public, w.Review)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		if w.Review == wallpaper.ReviewPending {
+			return s.jobs.ModerateWallpaper(ctx, tx, w.ID)
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: completing generation %s: %w", id, err)

@@ -17,12 +17,13 @@ import (
 )
 
 type genEnv struct {
-	pool     *pgxpool.Pool
-	store    *postgres.Generations
-	user     uuid.UUID
-	day      time.Time
-	enqueued []uuid.UUID
-	mu       sync.Mutex
+	pool      *pgxpool.Pool
+	store     *postgres.Generations
+	user      uuid.UUID
+	day       time.Time
+	enqueued  []uuid.UUID
+	moderated []uuid.UUID
+	mu        sync.Mutex
 }
 
 func newGenEnv(t *testing.T) *genEnv {
@@ -46,6 +47,20 @@ func (e *genEnv) GenerateWallpaper(_ context.Context, _ pgx.Tx, id uuid.UUID) er
 // DeleteObjects is not a generation store's job.
 func (e *genEnv) DeleteObjects(context.Context, pgx.Tx, []string) error {
 	return errors.New("generations do not delete objects")
+}
+
+// ModerateWallpaper records the wallpaper whose image check would be
+// queued.
+func (e *genEnv) ModerateWallpaper(_ context.Context, _ pgx.Tx, id uuid.UUID) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.moderated = append(e.moderated, id)
+	return nil
+}
+
+// SyncObjects is not needed by a new wallpaper: it starts private.
+func (e *genEnv) SyncObjects(context.Context, pgx.Tx, uuid.UUID) error {
+	return errors.New("a new wallpaper needs no storage sync")
 }
 
 func (e *genEnv) newGeneration(key string) wallpaper.NewGeneration {
@@ -88,7 +103,8 @@ func TestGenerationLifecycle(t *testing.T) {
 	w := wallpaper.Wallpaper{
 		ID: uuid.New(), Author: wallpaper.Author{ID: e.user}, Prompt: g.Prompt, Size: g.Options.Size,
 		Width: 1024, Height: 1792, Model: "offline", Params: map[string]any{"size": "1024x1792"},
-		ImageKey: "wallpapers/x/original.png", ThumbnailKey: "wallpapers/x/thumb.jpg", Public: true,
+		ImageKey: "private/w/x/image.jpg", ThumbnailKey: "private/w/x/thumb.jpg", MasterKey: "private/w/x/master.png",
+		Public: true, Review: wallpaper.ReviewPending,
 	}
 	// Completing twice (a job run twice) leaves one wallpaper.
 	for range 2 {
@@ -103,6 +119,14 @@ func TestGenerationLifecycle(t *testing.T) {
 	}
 	if done.Wallpaper.Params["size"] != "1024x1792" {
 		t.Errorf("params = %v", done.Wallpaper.Params)
+	}
+	// It waits for the image check, unseen, its objects private; the
+	// check's job was queued once, with the wallpaper.
+	if dw := done.Wallpaper; dw.Review != wallpaper.ReviewPending || dw.Published || dw.Visible || dw.MasterKey != w.MasterKey {
+		t.Errorf("a new wallpaper: review %s, published %v, visible %v, master %q", dw.Review, dw.Published, dw.Visible, dw.MasterKey)
+	}
+	if len(e.moderated) != 1 || e.moderated[0] != done.Wallpaper.ID {
+		t.Errorf("image checks queued for %v, want one for %s", e.moderated, done.Wallpaper.ID)
 	}
 	var n int
 	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM wallpapers WHERE generation_id = $1`, g.ID).Scan(&n); err != nil || n != 1 {

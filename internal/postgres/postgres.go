@@ -20,6 +20,10 @@ import (
 type Jobs interface {
 	GenerateWallpaper(ctx context.Context, tx pgx.Tx, generationID uuid.UUID) error
 	DeleteObjects(ctx context.Context, tx pgx.Tx, keys []string) error
+	// ModerateWallpaper asks the image check about a pending wallpaper.
+	ModerateWallpaper(ctx context.Context, tx pgx.Tx, wallpaperID uuid.UUID) error
+	// SyncObjects moves a wallpaper's objects where its state says.
+	SyncObjects(ctx context.Context, tx pgx.Tx, wallpaperID uuid.UUID) error
 }
 
 // PoolConfig bounds the pool; zero fields take the defaults below.

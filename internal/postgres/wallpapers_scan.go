@@ -3,22 +3,58 @@ package postgres
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/wallpaperd/wallpaperd/internal/wallpaper"
 )
 
-// wallpaperColumns select a wallpaper with its author from
-// `wallpapers w JOIN users u ON u.id = w.user_id`.
-const wallpaperColumns = `w.id, w.generation_id, w.user_id, u.nickname, COALESCE(u.avatar_key, ''),
-	w.prompt, w.size, w.width, w.height, w.model, w.params, w.image_key, w.thumbnail_key,
-	w.public, w.like_count, w.created_at`
+// wallpaperFields are the columns a wallpaper is read from, out of
+// `wallpapers w JOIN users u ON u.id = w.user_id`, each with the value it
+// reads as when a LEFT JOIN found no wallpaper (optionalWallpaperColumns).
+var wallpaperFields = []struct{ expr, zero string }{
+	{"w.id", "'00000000-0000-0000-0000-000000000000'::uuid"},
+	{"w.generation_id", "NULL::uuid"},
+	{"w.user_id", "'00000000-0000-0000-0000-000000000000'::uuid"},
+	{"u.nickname", "''"},
+	{"COALESCE(u.avatar_key, '')", "''"},
+	{"w.prompt", "''"},
+	{"w.size", "''"},
+	{"w.width", "0"},
+	{"w.height", "0"},
+	{"w.model", "''"},
+	{"w.params", "NULL::jsonb"},
+	{"w.image_key", "''"},
+	{"w.thumbnail_key", "''"},
+	{"w.master_key", "''"},
+	{"w.public", "false"},
+	{"w.review", "''"},
+	{"w.author_banned", "false"},
+	{"w.published", "false"},
+	{"w.visible", "false"},
+	{"w.like_count", "0"},
+	{"w.created_at", "'epoch'::timestamptz"},
+}
+
+// wallpaperColumns select a wallpaper with its author;
+// optionalWallpaperColumns the same through a LEFT JOIN, a missing
+// wallpaper reading with the nil id.
+var wallpaperColumns, optionalWallpaperColumns = func() (string, string) {
+	cols := make([]string, len(wallpaperFields))
+	opt := make([]string, len(wallpaperFields))
+	for i, f := range wallpaperFields {
+		cols[i] = f.expr
+		opt[i] = "COALESCE(" + f.expr + ", " + f.zero + ")"
+	}
+	return strings.Join(cols, ", "), strings.Join(opt, ", ")
+}()
 
 func wallpaperDest(w *wallpaper.Wallpaper, params *[]byte) []any {
 	return []any{&w.ID, &w.GenerationID, &w.Author.ID, &w.Author.Nickname, &w.Author.AvatarKey,
 		&w.Prompt, &w.Size, &w.Width, &w.Height, &w.Model, params, &w.ImageKey, &w.ThumbnailKey,
-		&w.Public, &w.LikeCount, &w.CreatedAt}
+		&w.MasterKey, &w.Public, &w.Review, &w.AuthorBanned, &w.Published, &w.Visible,
+		&w.LikeCount, &w.CreatedAt}
 }
 
 func decodeParams(w *wallpaper.Wallpaper, raw []byte) error {

@@ -2,6 +2,10 @@ package storage
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +14,9 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // MediaPrefix is the URL path under which Local's Handler serves objects.
@@ -21,6 +27,18 @@ const MediaPrefix = "/media/"
 type Local struct {
 	dir     string
 	baseURL string
+	signKey []byte
+	now     func() time.Time
+}
+
+// LocalOption adjusts a Local.
+type LocalOption func(*Local)
+
+// WithSigningKey signs the URLs of private objects with key (wallpaperd
+// derives it from its secret, so they survive a restart); without it a
+// random key is made, and signed URLs last as long as the process.
+func WithSigningKey(key []byte) LocalOption {
+	return func(l *Local) { l.signKey = key }
 }
 
 // NewLocal returns a store of files under dir (wallpaperd uses
@@ -28,11 +46,21 @@ type Local struct {
 // and host the files are reachable at, such as "https://api.example.com";
 // when it is "", URL returns a root-relative "/media/KEY" and the HTTP
 // layer must make it absolute from the request it answers.
-func NewLocal(dir, publicBaseURL string) (*Local, error) {
+func NewLocal(dir, publicBaseURL string, opts ...LocalOption) (*Local, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("storage: creating %s: %w", dir, err)
 	}
-	return &Local{dir: dir, baseURL: strings.TrimRight(publicBaseURL, "/")}, nil
+	l := &Local{dir: dir, baseURL: strings.TrimRight(publicBaseURL, "/"), now: time.Now}
+	for _, o := range opts {
+		o(l)
+	}
+	if len(l.signKey) == 0 {
+		l.signKey = make([]byte, 32)
+		if _, err := rand.Read(l.signKey); err != nil {
+			return nil, fmt.Errorf("storage: %w", err)
+		}
+	}
+	return l, nil
 }
 
 func (l *Local) path(key string) string {
@@ -81,6 +109,23 @@ func (l *Local) Put(ctx context.Context, key string, data []byte, contentType st
 	return nil
 }
 
+// Copy puts a copy of the object at from under to.
+func (l *Local) Copy(ctx context.Context, from, to string) error {
+	if err := ValidateKey(to); err != nil {
+		return err
+	}
+	r, err := l.Open(ctx, from)
+	if err != nil {
+		return fmt.Errorf("storage: copy %s: %w", from, err)
+	}
+	defer r.Close()
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return fmt.Errorf("storage: copy %s: %w", from, err)
+	}
+	return l.Put(ctx, to, data, "")
+}
+
 // Delete removes key; a key that is not there is already deleted.
 func (l *Local) Delete(ctx context.Context, key string) error {
 	if err := ValidateKey(key); err != nil {
@@ -125,9 +170,38 @@ func (l *Local) openFile(key string) (*os.File, error) {
 }
 
 // URL returns where a client can GET key: publicBaseURL + "/media/" + key,
-// or the root-relative "/media/" + key when NewLocal got no base URL.
+// or the root-relative "/media/" + key when NewLocal got no base URL. A
+// private key gets a signed URL valid for an hour.
 func (l *Local) URL(key string) string {
+	if strings.HasPrefix(key, PrivatePrefix) {
+		return l.SignedURL(key, time.Hour)
+	}
 	return l.baseURL + MediaPrefix + key
+}
+
+// SignedURL returns a URL of key that Handler serves until ttl has passed,
+// whatever the key's prefix.
+func (l *Local) SignedURL(key string, ttl time.Duration) string {
+	expires := strconv.FormatInt(l.now().Add(ttl).Unix(), 10)
+	return l.baseURL + MediaPrefix + key + "?expires=" + expires + "&sig=" + l.sign(key, expires)
+}
+
+func (l *Local) sign(key, expires string) string {
+	m := hmac.New(sha256.New, l.signKey)
+	m.Write([]byte(key + "\n" + expires))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// signedFor reports whether the request carries a valid, unexpired
+// signature for key.
+func (l *Local) signedFor(r *http.Request, key string) bool {
+	q := r.URL.Query()
+	expires, sig := q.Get("expires"), q.Get("sig")
+	at, err := strconv.ParseInt(expires, 10, 64)
+	if err != nil || l.now().Unix() > at {
+		return false
+	}
+	return hmac.Equal([]byte(sig), []byte(l.sign(key, expires)))
 }
 
 var contentTypes = map[string]string{
@@ -140,7 +214,9 @@ var contentTypes = map[string]string{
 // Handler serves the objects at /media/KEY (the request's full path, so
 // mount it on /media/ without stripping the prefix). Only valid keys of
 // regular files are served: no directory listings, no dot files, and no
-// way out of the directory, however the path is encoded.
+// way out of the directory, however the path is encoded. A private key is
+// served only with a valid signature (SignedURL); without one it does not
+// exist.
 func (l *Local) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -152,6 +228,10 @@ func (l *Local) Handler() http.Handler {
 		// and ValidateKey refuses it.
 		key, ok := strings.CutPrefix(r.URL.Path, MediaPrefix)
 		if !ok || ValidateKey(key) != nil {
+			http.NotFound(w, r)
+			return
+		}
+		if strings.HasPrefix(key, PrivatePrefix) && !l.signedFor(r, key) {
 			http.NotFound(w, r)
 			return
 		}
@@ -172,7 +252,7 @@ func (l *Local) Handler() http.Handler {
 		}
 		h := w.Header()
 		h.Set("Content-Type", ct)
-		h.Set("Cache-Control", CacheControl)
+		h.Set("Cache-Control", CacheControlFor(key))
 		h.Set("X-Content-Type-Options", "nosniff")
 		http.ServeContent(w, r, "", st.ModTime(), f)
 	})

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wallpaperd/wallpaperd/internal/storage"
 )
@@ -105,7 +106,7 @@ func TestLocalHandler(t *testing.T) {
 			if ct := rec.Header().Get("Content-Type"); ct != tt.ctype {
 				t.Errorf("Content-Type = %q, want %q", ct, tt.ctype)
 			}
-			if cc := rec.Header().Get("Cache-Control"); cc != storage.CacheControl {
+			if cc := rec.Header().Get("Cache-Control"); cc != storage.CacheControlFor(strings.TrimPrefix(tt.target, "/media/")) {
 				t.Errorf("Cache-Control = %q", cc)
 			}
 			if rec.Header().Get("X-Content-Type-Options") != "nosniff" {
@@ -140,5 +141,29 @@ func TestLocalPutLeavesNoTemporaryFiles(t *testing.T) {
 			names = append(names, e.Name())
 		}
 		t.Errorf("directory holds %v, want only original.png", names)
+	}
+}
+
+// TestLocalSignedURLExpires: a signed URL of a private object stops
+// working when its time is up.
+func TestLocalSignedURLExpires(t *testing.T) {
+	t.Parallel()
+	l, err := storage.NewLocal(t.TempDir(), "", storage.WithSigningKey([]byte("test-signing-key")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Put(context.Background(), "private/w/x/image.jpg", []byte("jpeg"), "image/jpeg"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name   string
+		ttl    time.Duration
+		status int
+	}{{"valid", time.Minute, http.StatusOK}, {"expired", -time.Second, http.StatusNotFound}} {
+		rec := httptest.NewRecorder()
+		l.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, l.SignedURL("private/w/x/image.jpg", tt.ttl), nil))
+		if rec.Code != tt.status {
+			t.Errorf("%s signed URL: %d, want %d", tt.name, rec.Code, tt.status)
+		}
 	}
 }

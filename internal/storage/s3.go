@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 
@@ -62,7 +63,8 @@ type S3Config struct {
 type S3 struct {
 	client   *s3.Client
 	uploader *manager.Uploader
-	presign  *s3.PresignClient
+	presign  *s3.PresignClient // hourly-stable URLs of public objects
+	exact    *s3.PresignClient // URLs valid for exactly the asked time
 	cfg      S3Config
 }
 
@@ -114,7 +116,8 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 				so.DisableURIPathEscaping = true // as the SDK's own S3 presigner
 			})}
 		}),
-		cfg: cfg,
+		exact: s3.NewPresignClient(client),
+		cfg:   cfg,
 	}, nil
 }
 
@@ -157,7 +160,7 @@ func (s *S3) Put(ctx context.Context, key string, data []byte, contentType strin
 		Bucket:       &s.cfg.Bucket,
 		Key:          &key,
 		Body:         bytes.NewReader(data),
-		CacheControl: aws.String(CacheControl),
+		CacheControl: aws.String(CacheControlFor(key)),
 	}
 	if contentType != "" {
 		in.ContentType = aws.String(contentType)
@@ -212,11 +215,58 @@ func (c *cancelOnClose) Close() error {
 	return err
 }
 
+// Copy puts a copy of the object at from under to, with to's cache
+// lifetime (CacheControlFor).
+func (s *S3) Copy(ctx context.Context, from, to string) error {
+	if err := ValidateKey(from); err != nil {
+		return err
+	}
+	if err := ValidateKey(to); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
+	defer cancel()
+	in := &s3.CopyObjectInput{
+		Bucket:            &s.cfg.Bucket,
+		Key:               &to,
+		CopySource:        aws.String(s.cfg.Bucket + "/" + from), // keys need no escaping (ValidateKey)
+		MetadataDirective: types.MetadataDirectiveReplace,
+		CacheControl:      aws.String(CacheControlFor(to)),
+	}
+	if ct, ok := contentTypes[path.Ext(to)]; ok {
+		in.ContentType = aws.String(ct)
+	}
+	if _, err := s.client.CopyObject(ctx, in); err != nil {
+		if isNotFound(err) {
+			return ErrNotFound.With("", fmt.Errorf("storage: copy %s: %w", from, err))
+		}
+		return unavailable(fmt.Errorf("storage: copy %s to %s: %w", from, to, err))
+	}
+	return nil
+}
+
+// SignedURL returns a presigned GET of key valid for ttl from now.
+func (s *S3) SignedURL(key string, ttl time.Duration) string {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.CallTimeout)
+	defer cancel()
+	req, err := s.exact.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &s.cfg.Bucket, Key: &key},
+		s3.WithPresignExpires(ttl))
+	if err != nil {
+		s.cfg.Logger.Error("storage: presigning a GET failed", "bucket", s.cfg.Bucket, "key", key, "err", err)
+		return ""
+	}
+	return req.URL
+}
+
 // URL returns where a client can GET key: PublicBaseURL/KEY when set,
 // otherwise a presigned GET valid for PresignExpiry (less up to an hour,
-// see hourlySigner). Presigning is local computation; it fails only when
+// see hourlySigner). A private key is never public: it gets a presigned GET
+// valid for an hour. Presigning is local computation; it fails only when
 // the credentials cannot be had, and then URL logs why and returns "".
 func (s *S3) URL(key string) string {
+	if strings.HasPrefix(key, PrivatePrefix) {
+		return s.SignedURL(key, time.Hour)
+	}
 	if s.cfg.PublicBaseURL != "" {
 		return s.cfg.PublicBaseURL + "/" + key
 	}

@@ -17,10 +17,43 @@ var (
 	ErrInvalidKey = failure.New(failure.Invalid, "invalid_key", "invalid object key")
 )
 
-// CacheControl is sent with every object: a key is never reused for other
-// content (a new image gets a new key), so clients and CDNs may keep an
-// object for a year without asking again.
-const CacheControl = "public, max-age=31536000, immutable"
+// Key prefixes with a meaning for who may read the object.
+const (
+	// PrivatePrefix holds objects only their owner may read, through
+	// short-lived signed URLs (SignedURL).
+	PrivatePrefix = "private/"
+	// PublicPrefix holds wallpaper objects anyone may see. They can be
+	// withdrawn (moved under PrivatePrefix) at any time.
+	PublicPrefix = "public/"
+)
+
+// Cache lifetimes sent with objects.
+const (
+	// CacheImmutable is for keys never reused for other content and never
+	// withdrawn (an avatar gets a new key on every upload): clients and CDNs
+	// may keep them for a year without asking again.
+	CacheImmutable = "public, max-age=31536000, immutable"
+	// CachePublic is for objects that can be withdrawn: a CDN keeps a
+	// withdrawn one at most this long (docs/deploy.md says how to purge).
+	CachePublic = "public, max-age=300"
+	// CachePrivate is for an owner's objects behind signed URLs: the
+	// phone may keep them, no shared cache may.
+	CachePrivate = "private, max-age=600"
+)
+
+// CacheControlFor is the Cache-Control an object is stored and served
+// with, from its key: private objects private, wallpaper objects (which
+// can be withdrawn) briefly, avatars for a year.
+func CacheControlFor(key string) string {
+	switch {
+	case strings.HasPrefix(key, PrivatePrefix):
+		return CachePrivate
+	case strings.HasPrefix(key, "avatars/"):
+		return CacheImmutable
+	default:
+		return CachePublic
+	}
+}
 
 const maxKeyLength = 512
 

@@ -22,9 +22,11 @@ import (
 // store is the method set both implementations share.
 type store interface {
 	Put(ctx context.Context, key string, data []byte, contentType string) error
+	Copy(ctx context.Context, from, to string) error
 	Delete(ctx context.Context, key string) error
 	Open(ctx context.Context, key string) (io.ReadCloser, error)
 	URL(key string) string
+	SignedURL(key string, ttl time.Duration) string
 }
 
 var (
@@ -210,11 +212,79 @@ func runConformance(t *testing.T, s store, fetch fetch) {
 			if ct := resp.Header.Get("Content-Type"); ct != tc.contentType {
 				t.Errorf("Content-Type = %q, want %q", ct, tc.contentType)
 			}
-			if cc := resp.Header.Get("Cache-Control"); cc != storage.CacheControl {
-				t.Errorf("Cache-Control = %q, want %q", cc, storage.CacheControl)
+			if cc, want := resp.Header.Get("Cache-Control"), storage.CacheControlFor(tc.key); cc != want {
+				t.Errorf("Cache-Control = %q, want %q", cc, want)
 			}
 		})
 	}
+	get := func(t *testing.T, u string) (int, []byte) {
+		t.Helper()
+		resp := fetch(t, u)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, body
+	}
+	t.Run("copy then delete moves an object between prefixes", func(t *testing.T) {
+		from, to := "private/w/e/image.jpg", "public/w/e/image.jpg"
+		if err := s.Put(ctx, from, jpg, "image/jpeg"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Copy(ctx, from, to); err != nil {
+			t.Fatalf("Copy: %v", err)
+		}
+		if got := readAll(t, s, to); !bytes.Equal(got, jpg) {
+			t.Errorf("the copy has %d bytes, want the %d put", len(got), len(jpg))
+		}
+		resp := fetch(t, s.URL(to))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Cache-Control") != storage.CachePublic ||
+			resp.Header.Get("Content-Type") != "image/jpeg" {
+			t.Errorf("GET the public copy: %d, Cache-Control %q, Content-Type %q", resp.StatusCode,
+				resp.Header.Get("Cache-Control"), resp.Header.Get("Content-Type"))
+		}
+		publicURL := s.URL(to)
+		if err := s.Delete(ctx, to); err != nil {
+			t.Fatal(err)
+		}
+		if status, _ := get(t, publicURL); status != http.StatusNotFound && status != http.StatusForbidden {
+			t.Errorf("the withdrawn public URL answers %d, want 403 or 404", status)
+		}
+		if err := s.Copy(ctx, "private/w/none/image.jpg", to); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("Copy of a missing object = %v, want ErrNotFound", err)
+		}
+	})
+	t.Run("a private object is reachable only by a signed URL", func(t *testing.T) {
+		key := "private/w/f/image.jpg"
+		if err := s.Put(ctx, key, jpg, "image/jpeg"); err != nil {
+			t.Fatal(err)
+		}
+		signed := s.SignedURL(key, time.Minute)
+		if status, body := get(t, signed); status != http.StatusOK || !bytes.Equal(body, jpg) {
+			t.Fatalf("GET the signed URL: %d, %d bytes", status, len(body))
+		}
+		resp := fetch(t, signed)
+		resp.Body.Close()
+		if cc := resp.Header.Get("Cache-Control"); cc != storage.CachePrivate {
+			t.Errorf("Cache-Control of a private object = %q, want %q", cc, storage.CachePrivate)
+		}
+		bare, _, _ := strings.Cut(signed, "?")
+		if status, _ := get(t, bare); status == http.StatusOK {
+			t.Errorf("GET %s without its signature answered 200", bare)
+		}
+		tampered := strings.Replace(signed, "private/w/f/", "private/w/g/", 1)
+		if err := s.Put(ctx, "private/w/g/image.jpg", jpg, "image/jpeg"); err != nil {
+			t.Fatal(err)
+		}
+		if status, _ := get(t, tampered); status == http.StatusOK {
+			t.Errorf("a signature for one key opened another")
+		}
+		if u := s.URL(key); !strings.Contains(u, "?") {
+			t.Errorf("URL of a private key %q is not signed", u)
+		}
+	})
 }
 
 func TestValidateKey(t *testing.T) {

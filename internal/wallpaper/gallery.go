@@ -11,6 +11,10 @@ import (
 // ErrNotYours is another user's public wallpaper: visible, not changeable.
 var ErrNotYours = failure.New(failure.Forbidden, "forbidden", "this wallpaper belongs to someone else")
 
+// ErrUnderReview refuses to make public a wallpaper held for review: only
+// an admin releases it.
+var ErrUnderReview = failure.New(failure.Conflict, "conflict", "this wallpaper is held for review and cannot be made public until it is released")
+
 // errWallpaperNotFound is what anyone but the owner gets for a private one.
 var errWallpaperNotFound = ErrNotFound.With("wallpaper not found", nil)
 
@@ -41,6 +45,9 @@ type GalleryWriter interface {
 	// DeleteWallpaper locks the row, runs check, deletes the row and
 	// schedules its objects' removal in the same transaction.
 	DeleteWallpaper(ctx context.Context, id uuid.UUID, check func(*Wallpaper) error) error
+	// LogOriginalDownload records that userID downloaded the master of
+	// wallpaper id (kept for the retention period).
+	LogOriginalDownload(ctx context.Context, userID, id uuid.UUID) error
 }
 
 // Gallery is the public feed, each user's collection, likes, visibility
@@ -115,17 +122,18 @@ func (g *Gallery) markLiked(ctx context.Context, caller uuid.UUID, ws []Wallpape
 	return nil
 }
 
-// canSee: public wallpapers are everyone's to see, private ones only their
-// owner's; to anyone else a private wallpaper does not exist.
+// canSee: a visible wallpaper is everyone's to see (Wallpaper.Visible is
+// the one rule), any other only its owner's; to anyone else it does not
+// exist. caller is uuid.Nil for an anonymous one.
 func canSee(caller uuid.UUID, w *Wallpaper) error {
-	if w.Public || w.Author.ID == caller {
+	if w.Visible || (caller != uuid.Nil && w.Author.ID == caller) {
 		return nil
 	}
 	return errWallpaperNotFound
 }
 
-// canChange: only the owner changes a wallpaper; others get 404 for a
-// private one (it does not exist for them) and 403 for a public one.
+// canChange: only the owner changes a wallpaper; others get 404 for one
+// they cannot see (it does not exist for them) and 403 for a visible one.
 func canChange(caller uuid.UUID, w *Wallpaper) error {
 	if err := canSee(caller, w); err != nil {
 		return err
@@ -136,32 +144,64 @@ func canChange(caller uuid.UUID, w *Wallpaper) error {
 	return nil
 }
 
-// Wallpaper returns one wallpaper the caller may see, with whether they
-// like it.
-func (g *Gallery) Wallpaper(ctx context.Context, caller, id uuid.UUID) (*Wallpaper, error) {
+// Wallpaper returns one wallpaper the caller may see; with a caller (not
+// nil), whether they like it.
+func (g *Gallery) Wallpaper(ctx context.Context, caller *uuid.UUID, id uuid.UUID) (*Wallpaper, error) {
 	w, err := g.read.Wallpaper(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if err := canSee(caller, w); err != nil {
+	who := uuid.Nil
+	if caller != nil {
+		who = *caller
+	}
+	if err := canSee(who, w); err != nil {
 		return nil, err
 	}
 	ws := []Wallpaper{*w}
-	if err := g.markLiked(ctx, caller, ws); err != nil {
-		return nil, err
+	if caller != nil {
+		if err := g.markLiked(ctx, *caller, ws); err != nil {
+			return nil, err
+		}
 	}
 	return &ws[0], nil
 }
 
-// SetPublic shows or hides the caller's wallpaper in the feed.
+// SetPublic shows or hides the caller's wallpaper in the gallery. Making
+// public one never checked sends it to the image check first; one held
+// for review stays private until an admin releases it.
 func (g *Gallery) SetPublic(ctx context.Context, caller, id uuid.UUID, public bool) (*Wallpaper, error) {
 	return g.write.UpdateWallpaper(ctx, id, func(w *Wallpaper) error {
 		if err := canChange(caller, w); err != nil {
 			return err
 		}
+		if public && w.Review == ReviewHeld {
+			return ErrUnderReview
+		}
+		if public && w.Review == ReviewUnchecked {
+			w.Review = ReviewPending
+		}
 		w.Public = public
 		return nil
 	})
+}
+
+// Original returns the caller's own wallpaper for a download of its master
+// (the image without the visible label) and records the download: the
+// owner may have it, and must label what they publish (the user
+// agreement). Anyone else: 404, or 403 for a visible one.
+func (g *Gallery) Original(ctx context.Context, caller, id uuid.UUID) (*Wallpaper, error) {
+	w, err := g.read.Wallpaper(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := canChange(caller, w); err != nil {
+		return nil, err
+	}
+	if err := g.write.LogOriginalDownload(ctx, caller, id); err != nil {
+		return nil, err
+	}
+	return w, nil
 }
 
 // Delete removes the caller's wallpaper; its objects leave storage after

@@ -50,10 +50,14 @@ func (e *galleryEnv) user(t *testing.T, openID string) uuid.UUID {
 func (e *galleryEnv) wallpaper(t *testing.T, owner uuid.UUID, public bool, at time.Time) uuid.UUID {
 	t.Helper()
 	id := uuid.New()
+	place := wallpaper.PrivatePrefix
+	if public {
+		place = wallpaper.PublicPrefix
+	}
 	_, err := e.pool.Exec(context.Background(), `INSERT INTO wallpapers
-		(id, user_id, prompt, size, width, height, model, image_key, thumbnail_key, public, created_at)
-		VALUES ($1, $2, 'dunes', '1024x1792', 1024, 1792, 'offline', $3, $4, $5, $6)`,
-		id, owner, "w/"+id.String()+".png", "w/"+id.String()+".jpg", public, at)
+		(id, user_id, prompt, size, width, height, model, image_key, thumbnail_key, public, published, created_at)
+		VALUES ($1, $2, 'dunes', '1024x1792', 1024, 1792, 'offline', $3, $4, $5, $5, $6)`,
+		id, owner, wallpaper.ObjectKey(place, id, "image.jpg"), wallpaper.ObjectKey(place, id, "thumb.jpg"), public, at)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +84,7 @@ func TestGalleryOwnership(t *testing.T) {
 		do   func(caller, id uuid.UUID) error
 	}
 	ops := []op{
-		{"see", func(c, id uuid.UUID) error { _, err := e.gallery.Wallpaper(ctx, c, id); return err }},
+		{"see", func(c, id uuid.UUID) error { _, err := e.gallery.Wallpaper(ctx, &c, id); return err }},
 		{"like", func(c, id uuid.UUID) error { _, err := e.gallery.SetLike(ctx, c, id, true); return err }},
 		{"unlike", func(c, id uuid.UUID) error { _, err := e.gallery.SetLike(ctx, c, id, false); return err }},
 		{"hide", func(c, id uuid.UUID) error { _, err := e.gallery.SetPublic(ctx, c, id, false); return err }},
@@ -144,7 +148,7 @@ func TestGalleryRefusedChangesChangeNothing(t *testing.T) {
 	if _, err := e.gallery.SetPublic(ctx, other, id, false); !errors.Is(err, wallpaper.ErrNotYours) {
 		t.Fatalf("SetPublic by another = %v", err)
 	}
-	w, err := e.gallery.Wallpaper(ctx, owner, id)
+	w, err := e.gallery.Wallpaper(ctx, &owner, id)
 	if err != nil || !w.Public {
 		t.Fatalf("after a refused hide: %+v, %v; want still public", w, err)
 	}
@@ -189,7 +193,7 @@ func TestGalleryLikedFlags(t *testing.T) {
 				}
 			}
 			if tt.caller != nil {
-				w, err := e.gallery.Wallpaper(ctx, *tt.caller, liked)
+				w, err := e.gallery.Wallpaper(ctx, tt.caller, liked)
 				if err != nil || w.Liked == nil || *w.Liked != *tt.want[liked] {
 					t.Errorf("Wallpaper: liked = %v, %v; want %v", fmtBool(w.Liked), err, *tt.want[liked])
 				}

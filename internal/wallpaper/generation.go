@@ -108,6 +108,9 @@ type SubmitInput struct {
 	Prompt         string
 	Options        Options
 	IdempotencyKey string
+	// Public sends the wallpaper to the public gallery (once the image
+	// check approves it); nil is the default, true.
+	Public *bool
 }
 
 // Submit validates and moderates a request, then spends a quota unit and
@@ -134,14 +137,15 @@ func (s *Service) Submit(ctx context.Context, userID uuid.UUID, in SubmitInput) 
 		}
 	}
 	now := s.now()
+	public := in.Public == nil || *in.Public
 	ng := NewGeneration{
 		Generation: Generation{
-			ID: uuid.New(), UserID: userID, Prompt: prompt, Options: opts, Status: StatusQueued,
+			ID: uuid.New(), UserID: userID, Prompt: prompt, Options: opts, Status: StatusQueued, Public: public,
 		},
 		QuotaDay:       s.policy.Day(now),
 		DailyLimit:     s.policy.DailyLimit,
 		IdempotencyKey: in.IdempotencyKey,
-		RequestHash:    requestHash(prompt, opts),
+		RequestHash:    requestHash(prompt, opts, public),
 	}
 	g, created, err = s.gens.CreateGeneration(ctx, ng)
 	if errors.Is(err, ErrQuotaExceeded) {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"image"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/wallpaperd/wallpaperd/internal/aigc"
 	"github.com/wallpaperd/wallpaperd/internal/picture"
 )
 
@@ -44,24 +46,53 @@ type ObjectStore interface {
 // finished as failed: there is nothing left to retry.
 var ErrFinished = errors.New("generation failed for good")
 
-// Thumbnails are JPEGs this many pixels on the short side.
+// Thumbnails are JPEGs this many pixels on the short side; the display
+// image is a JPEG too (what phones download), the master keeps the
+// model's format.
 const (
 	ThumbnailShortSide = 360
 	thumbnailQuality   = 82
+	displayQuality     = 90
+	masterJPEGQuality  = 95
 	maxImagePixels     = 4096 * 4096
 )
 
-// Painter runs one attempt of a generation: model, checks, storage, record.
+// Labels is how the painter labels what it stores as AI-generated
+// (GB 45438-2025): the operator's code for the implicit label, and whether
+// and where the visible one is drawn.
+type Labels struct {
+	// Producer is the operator's code (AIGC_PRODUCER_CODE) written as the
+	// producer and propagator of every image.
+	Producer string
+	// Visible draws "AI生成" on the display image and the thumbnail; only
+	// deployments outside mainland China turn it off.
+	Visible bool
+	// Corner is where the visible label goes.
+	Corner aigc.Corner
+}
+
+// PainterConfig wires a Painter.
+type PainterConfig struct {
+	Jobs    JobStore
+	Images  ImageGenerator
+	Objects ObjectStore
+	Labels  Labels
+	Logger  *slog.Logger
+}
+
+// Painter runs one attempt of a generation: model, checks, labels,
+// storage, record.
 type Painter struct {
 	jobs    JobStore
 	images  ImageGenerator
 	objects ObjectStore
+	labels  Labels
 	logger  *slog.Logger
 }
 
 // NewPainter returns a Painter.
-func NewPainter(jobs JobStore, images ImageGenerator, objects ObjectStore, logger *slog.Logger) *Painter {
-	return &Painter{jobs: jobs, images: images, objects: objects, logger: logger}
+func NewPainter(c PainterConfig) *Painter {
+	return &Painter{jobs: c.Jobs, images: c.Images, objects: c.Objects, labels: c.Labels, logger: c.Logger}
 }
 
 // Paint runs one attempt of generation id; lastAttempt says no retry will
@@ -112,17 +143,33 @@ func (p *Painter) Paint(ctx context.Context, id uuid.UUID, lastAttempt bool) err
 	return fmt.Errorf("%w: %w", ErrFinished, err)
 }
 
-// paint asks the model, checks what came back and stores it with its
-// thumbnail.
+// paint asks the model, checks what came back, labels it and stores the
+// three images every wallpaper has, all under the private prefix (the
+// storage sync publishes the display image and thumbnail once the
+// wallpaper may be seen):
+//
+//   - the master: the image as painted, re-encoded (nothing the provider
+//     sent reaches storage undecoded) in its own format, with the implicit
+//     label;
+//   - the display image: a JPEG with the visible "AI生成" and the implicit
+//     label: what the API hands out and phones save;
+//   - the thumbnail: ThumbnailShortSide pixels, labelled the same way.
 func (p *Painter) paint(ctx context.Context, g *Generation) (*Wallpaper, error) {
 	img, err := p.images.Generate(ctx, ImageRequest{Prompt: g.Prompt, Options: g.Options, User: endUser(g.UserID)})
 	if err != nil {
 		return nil, err
 	}
-	// Decoding and resizing are CPU work that does not watch ctx: check it
-	// between steps so a cancelled attempt stops promptly.
+	// Decoding, drawing and encoding are CPU work that does not watch ctx:
+	// check it between steps so a cancelled attempt stops promptly.
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	// A label the provider wrote (Doubao Seedream does) is carried over;
+	// re-encoding drops the file's metadata, so read it first.
+	upstream, labelled, err := aigc.Read(img.Data)
+	if err != nil {
+		p.logger.WarnContext(ctx, "the image model's file carries a label that cannot be read", "generation_id", g.ID, "err", err)
+		labelled = false
 	}
 	decoded, format, err := picture.Decode(img.Data, maxImagePixels)
 	if err != nil {
@@ -133,36 +180,136 @@ func (p *Painter) paint(ctx context.Context, g *Generation) (*Wallpaper, error) 
 		return nil, &ImageError{Code: "invalid_image", Message: "the image model returned the wrong size", Retryable: true,
 			Err: fmt.Errorf("asked for %dx%d, got %dx%d", want[0], want[1], b.Dx(), b.Dy())}
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
+	id := WallpaperID(g.ID)
+	var up *aigc.Label
+	if labelled {
+		up = &upstream
 	}
-	thumb, err := picture.EncodeJPEG(picture.Thumbnail(decoded, ThumbnailShortSide), thumbnailQuality)
+	master, masterExt, err := p.encodeMaster(decoded, format)
 	if err != nil {
-		return nil, fmt.Errorf("encoding the thumbnail: %w", err)
-	}
-	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	imageKey := ObjectKey(g.ID, "original."+extension(format))
-	thumbKey := ObjectKey(g.ID, "thumb.jpg")
-	if err := p.objects.Put(ctx, imageKey, img.Data, "image/"+format); err != nil {
-		return nil, storageError(err)
+	files := []struct {
+		key, contentType string
+		data             []byte
+		img              image.Image // to encode as a labelled JPEG when data is nil
+		quality          int
+	}{
+		{key: ObjectKey(PrivatePrefix, g.ID, "master."+masterExt), contentType: "image/" + format, data: master},
+		{key: ObjectKey(PrivatePrefix, g.ID, "image.jpg"), contentType: "image/jpeg", img: decoded, quality: displayQuality},
+		{key: ObjectKey(PrivatePrefix, g.ID, "thumb.jpg"), contentType: "image/jpeg",
+			img: picture.Thumbnail(decoded, ThumbnailShortSide), quality: thumbnailQuality},
 	}
-	if err := p.objects.Put(ctx, thumbKey, thumb, "image/jpeg"); err != nil {
-		return nil, storageError(err)
+	if format == "webp" {
+		files[0].contentType = "image/jpeg" // no WebP encoder: the master becomes a JPEG
+	}
+	for i := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		f := &files[i]
+		if f.data == nil {
+			if f.data, err = p.encodeDisplay(f.img, f.quality); err != nil {
+				return nil, err
+			}
+		}
+		if f.data, err = p.label(ctx, f.data, id, up); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range files {
+		if err := p.objects.Put(ctx, f.key, f.data, f.contentType); err != nil {
+			return nil, storageError(err)
+		}
 	}
 	genID := g.ID
+	review := ReviewUnchecked
+	if g.Public {
+		review = ReviewPending
+	}
 	return &Wallpaper{
-		ID: uuid.New(), GenerationID: &genID, Author: Author{ID: g.UserID},
+		ID: id, GenerationID: &genID, Author: Author{ID: g.UserID},
 		Prompt: g.Prompt, Size: g.Options.Size, Width: b.Dx(), Height: b.Dy(),
-		Model: img.Model, Params: img.Params, ImageKey: imageKey, ThumbnailKey: thumbKey, Public: true,
+		Model: img.Model, Params: img.Params,
+		MasterKey: files[0].key, ImageKey: files[1].key, ThumbnailKey: files[2].key,
+		Public: g.Public, Review: review,
 	}, nil
 }
 
-// ObjectKey is where a generation's objects live: derived from its id, so
-// a retried job overwrites instead of leaving copies.
-func ObjectKey(generationID uuid.UUID, name string) string {
-	return "wallpapers/" + generationID.String() + "/" + name
+// encodeMaster re-encodes the image as painted in its own format (WebP,
+// which Go cannot encode, as a JPEG) and returns the file's extension.
+func (p *Painter) encodeMaster(img image.Image, format string) ([]byte, string, error) {
+	if format == "png" {
+		// Fast compression: the master is private and rarely downloaded,
+		// and encoding it is on every generation's path.
+		data, err := picture.EncodePNGFast(img)
+		return data, "png", err
+	}
+	data, err := picture.EncodeJPEG(img, masterJPEGQuality)
+	return data, "jpg", err
+}
+
+// encodeDisplay draws the visible label (unless turned off) and encodes a
+// JPEG.
+func (p *Painter) encodeDisplay(img image.Image, quality int) ([]byte, error) {
+	if p.labels.Visible {
+		drawn, err := aigc.DrawVisible(img, p.labels.Corner)
+		if err != nil {
+			return nil, fmt.Errorf("drawing the visible label: %w", err)
+		}
+		img = drawn
+	}
+	return picture.EncodeJPEG(img, quality)
+}
+
+// label embeds the implicit label in an encoded file: ours as producer and
+// propagator, or, when the model's file came labelled, the model's producer
+// fields kept and ours as propagator. ProduceID and PropagateID are the
+// wallpaper's id; the reserved code is the file's ContentHash.
+func (p *Painter) label(ctx context.Context, data []byte, id uuid.UUID, upstream *aigc.Label) ([]byte, error) {
+	hash, err := aigc.ContentHash(data)
+	if err != nil {
+		return nil, fmt.Errorf("hashing for the label: %w", err)
+	}
+	l := aigc.Produced(p.labels.Producer, id.String(), hash)
+	if upstream != nil {
+		carried := aigc.Propagated(*upstream, p.labels.Producer, id.String(), hash)
+		if err := carried.Validate(); err == nil {
+			l = carried
+		} else {
+			// A producer field we cannot write back as it is (not printable
+			// ASCII): we label as the producer rather than alter theirs.
+			p.logger.WarnContext(ctx, "the image model's label cannot be carried over", "wallpaper_id", id, "err", err)
+		}
+	}
+	out, err := aigc.Embed(data, l)
+	if err != nil {
+		return nil, fmt.Errorf("embedding the label: %w", err)
+	}
+	return out, nil
+}
+
+// Key prefixes of a wallpaper's objects (see storage's): the display image
+// and thumbnail move between them, the master stays private.
+const (
+	PrivatePrefix = "private/"
+	PublicPrefix  = "public/"
+)
+
+// ObjectKey is where a generation's objects live under prefix: derived
+// from its id, so a retried job overwrites instead of leaving copies.
+func ObjectKey(prefix string, generationID uuid.UUID, name string) string {
+	return prefix + "w/" + generationID.String() + "/" + name
+}
+
+// wallpaperIDSpace names wallpaper ids derived from generation ids.
+var wallpaperIDSpace = uuid.MustParse("6f1f3c3e-4b4a-4f0e-9a53-2c8e2f1b7a10")
+
+// WallpaperID is the id of the wallpaper a generation becomes: derived
+// from the generation's, so the id written into the images' labels is the
+// one recorded, whichever attempt succeeds.
+func WallpaperID(generationID uuid.UUID) uuid.UUID {
+	return uuid.NewSHA1(wallpaperIDSpace, generationID[:])
 }
 
 // wantSize reads the pixel size the generator asked the model for.
@@ -178,13 +325,6 @@ func wantSize(img *Image) ([2]int, bool) {
 		return [2]int{}, false
 	}
 	return [2]int{w, h}, true
-}
-
-func extension(format string) string {
-	if format == "jpeg" {
-		return "jpg"
-	}
-	return format
 }
 
 // endUser is the stable, anonymous end-user id the image provider sees.

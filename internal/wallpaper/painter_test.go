@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"image/jpeg"
 	"io"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/wallpaperd/wallpaperd/internal/aigc"
 	"github.com/wallpaperd/wallpaperd/internal/wallpaper"
 )
 
@@ -33,7 +35,10 @@ func newPaintEnv(t *testing.T) *paintEnv {
 	e.images = &fakeImages{generate: func(context.Context, wallpaper.ImageRequest) (*wallpaper.Image, error) {
 		return portrait(t), nil
 	}}
-	e.painter = wallpaper.NewPainter(e.store, e.images, e.objects, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	e.painter = wallpaper.NewPainter(wallpaper.PainterConfig{
+		Jobs: e.store, Images: e.images, Objects: e.objects,
+		Labels: testLabels, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
 	return e
 }
 
@@ -66,32 +71,35 @@ func (e *paintEnv) assertNotFailed(t *testing.T, g *wallpaper.Generation) {
 	}
 }
 
+// testLabels is how the tests' painter labels: the visible label on.
+var testLabels = wallpaper.Labels{Producer: "wallpaperd-test", Visible: true, Corner: aigc.BottomRight}
+
 func TestPaintSucceeds(t *testing.T) {
 	tests := []struct {
 		name            string
 		options         wallpaper.Options
 		image           func(t *testing.T) *wallpaper.Image
 		wantW, wantH    int
-		wantOriginal    string // the original's object name
+		wantOriginal    string // the master's object name
 		wantContentType string
 	}{
-		{"png portrait", wallpaper.Options{}, portrait, 405, 720, "original.png", "image/png"},
+		{"png portrait", wallpaper.Options{}, portrait, 405, 720, "master.png", "image/png"},
 		{"jpeg landscape", wallpaper.Options{Size: wallpaper.SizeLandscape}, func(t *testing.T) *wallpaper.Image {
 			return &wallpaper.Image{Data: encodedImage(t, "jpeg", 720, 405), ContentType: "image/jpeg", Model: "dall-e-3",
 				Params: map[string]any{"size": "720x405", "quality": "standard", "style": "vivid"}}
-		}, 720, 405, "original.jpg", "image/jpeg"},
+		}, 720, 405, "master.jpg", "image/jpeg"},
 		// The stored type comes from the bytes, not from what the
 		// generator said about them.
 		{"content type from the bytes", wallpaper.Options{}, func(t *testing.T) *wallpaper.Image {
 			img := portrait(t)
 			img.ContentType = "image/webp"
 			return img
-		}, 405, 720, "original.png", "image/png"},
+		}, 405, 720, "master.png", "image/png"},
 		// With no size asked of the model there is nothing to check:
 		// the wallpaper records the pixels that came back.
 		{"size the model chose", wallpaper.Options{}, func(t *testing.T) *wallpaper.Image {
 			return &wallpaper.Image{Data: encodedImage(t, "png", 378, 672), ContentType: "image/png", Model: "offline"}
-		}, 378, 672, "original.png", "image/png"},
+		}, 378, 672, "master.png", "image/png"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -113,19 +121,32 @@ func TestPaintSucceeds(t *testing.T) {
 			}
 			assertAnonymous(t, reqs[0].User, g.UserID)
 
-			origKey, thumbKey := wallpaper.ObjectKey(g.ID, tt.wantOriginal), wallpaper.ObjectKey(g.ID, "thumb.jpg")
-			orig, ok := e.objects.object(origKey)
-			if !ok || !bytes.Equal(orig.data, img.Data) || orig.contentType != tt.wantContentType {
-				t.Errorf("original at %s: stored %v, %d bytes, %q; want the model's %d bytes as %s",
-					origKey, ok, len(orig.data), orig.contentType, len(img.Data), tt.wantContentType)
+			wantID := wallpaper.WallpaperID(g.ID)
+			masterKey := wallpaper.ObjectKey(wallpaper.PrivatePrefix, g.ID, tt.wantOriginal)
+			imageKey := wallpaper.ObjectKey(wallpaper.PrivatePrefix, g.ID, "image.jpg")
+			thumbKey := wallpaper.ObjectKey(wallpaper.PrivatePrefix, g.ID, "thumb.jpg")
+			master, ok := e.objects.object(masterKey)
+			if !ok || master.contentType != tt.wantContentType {
+				t.Fatalf("master at %s: stored %v as %q; want %s", masterKey, ok, master.contentType, tt.wantContentType)
 			}
+			// Re-encoded (nothing the model sent is stored undecoded), the
+			// same pixels' size, labelled.
+			assertImage(t, "master", master.data, strings.TrimPrefix(tt.wantContentType, "image/"), tt.wantW, tt.wantH)
+			assertLabel(t, "master", master.data, wantID)
+			display, ok := e.objects.object(imageKey)
+			if !ok || display.contentType != "image/jpeg" {
+				t.Fatalf("display image at %s: stored %v as %q, want image/jpeg", imageKey, ok, display.contentType)
+			}
+			assertImage(t, "display image", display.data, "jpeg", tt.wantW, tt.wantH)
+			assertLabel(t, "display image", display.data, wantID)
 			thumb, ok := e.objects.object(thumbKey)
 			if !ok || thumb.contentType != "image/jpeg" {
 				t.Fatalf("thumbnail at %s: stored %v as %q, want image/jpeg", thumbKey, ok, thumb.contentType)
 			}
 			assertThumbnail(t, thumb.data, tt.wantW, tt.wantH)
-			if n := e.objects.count(); n != 2 {
-				t.Errorf("%d objects stored, want 2", n)
+			assertLabel(t, "thumbnail", thumb.data, wantID)
+			if n := e.objects.count(); n != 3 {
+				t.Errorf("%d objects stored, want 3 (master, display image, thumbnail)", n)
 			}
 
 			got, _ := e.store.record(t, g.ID)
@@ -142,16 +163,45 @@ func TestPaintSucceeds(t *testing.T) {
 			if w.Model != img.Model || !maps.Equal(w.Params, img.Params) {
 				t.Errorf("wallpaper model %q params %v, want %q %v", w.Model, w.Params, img.Model, img.Params)
 			}
-			if w.ImageKey != origKey || w.ThumbnailKey != thumbKey {
-				t.Errorf("wallpaper keys %q, %q; want %q, %q", w.ImageKey, w.ThumbnailKey, origKey, thumbKey)
+			if w.ImageKey != imageKey || w.ThumbnailKey != thumbKey || w.MasterKey != masterKey {
+				t.Errorf("wallpaper keys %q, %q, %q; want %q, %q, %q", w.ImageKey, w.ThumbnailKey, w.MasterKey, imageKey, thumbKey, masterKey)
+			}
+			if w.Review != wallpaper.ReviewPending || w.Published {
+				t.Errorf("a new public wallpaper is %s, published %v; want pending and unpublished", w.Review, w.Published)
 			}
 			if w.GenerationID == nil || *w.GenerationID != g.ID || w.Author.ID != g.UserID || w.Prompt != g.Prompt ||
-				w.Size != g.Options.Size || !w.Public || w.ID == uuid.Nil {
+				w.Size != g.Options.Size || !w.Public || w.ID != wantID {
 				t.Errorf("wallpaper = %+v, want a public one of generation %s by %s, prompt %q, size %s",
 					w, g.ID, g.UserID, g.Prompt, g.Options.Size)
 			}
 			e.assertNotFailed(t, g)
 		})
+	}
+}
+
+// assertImage checks that data decodes as a format image of w×h pixels.
+func assertImage(t *testing.T, what string, data []byte, format string, w, h int) {
+	t.Helper()
+	cfg, got, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil || got != format || cfg.Width != w || cfg.Height != h {
+		t.Errorf("%s: %s %d×%d (%v), want %s %d×%d", what, got, cfg.Width, cfg.Height, err, format, w, h)
+	}
+}
+
+// assertLabel checks that data carries our implicit AI-generated label for
+// wallpaper id, with its content hash.
+func assertLabel(t *testing.T, what string, data []byte, id uuid.UUID) {
+	t.Helper()
+	l, ok, err := aigc.Read(data)
+	if err != nil || !ok {
+		t.Fatalf("%s: label %v, %v; want one", what, ok, err)
+	}
+	hash, err := aigc.ContentHash(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := aigc.Produced(testLabels.Producer, id.String(), hash); l != want {
+		t.Errorf("%s: label %+v, want %+v", what, l, want)
 	}
 }
 
@@ -324,7 +374,8 @@ func TestPaintFailures(t *testing.T) {
 			answer: answer(func(*testing.T) []byte { return []byte("<html>502 Bad Gateway</html>") })},
 		{name: "wrong size", retry: retryable, wantCode: "invalid_image",
 			answer: answer(func(t *testing.T) []byte { return encodedImage(t, "png", 405, 405) })},
-		{name: "storing the original fails", retry: retryable, wantCode: "storage_unavailable", put: failPut("original.png")},
+		{name: "storing the master fails", retry: retryable, wantCode: "storage_unavailable", put: failPut("master.png")},
+		{name: "storing the display image fails", retry: retryable, wantCode: "storage_unavailable", put: failPut("image.jpg")},
 		{name: "storing the thumbnail fails", retry: retryable, wantCode: "storage_unavailable", put: failPut("thumb.jpg")},
 		// The S3 adapter bounds each call on its own: storage that hangs
 		// is storage failing, not the attempt running out of time.

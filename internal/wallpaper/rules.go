@@ -105,8 +105,14 @@ func checkIdempotencyKey(k string) error {
 }
 
 // requestHash fingerprints what a generation request asked for, to tell an
-// idempotent replay from a conflicting reuse of its key.
-func requestHash(prompt string, o Options) []byte {
-	h := sha256.Sum256([]byte(prompt + "\x00" + o.Size + "\x00" + o.Style + "\x00" + o.Quality))
+// idempotent replay from a conflicting reuse of its key. An option added
+// later counts only when it differs from its default, so that a key in
+// flight across a deploy still replays.
+func requestHash(prompt string, o Options, public bool) []byte {
+	s := prompt + "\x00" + o.Size + "\x00" + o.Style + "\x00" + o.Quality
+	if !public {
+		s += "\x00public=false"
+	}
+	h := sha256.Sum256([]byte(s))
 	return h[:]
 }

@@ -1,6 +1,7 @@
 package wallpaper
 
 import (
+	"crypto/sha256"
 	"errors"
 	"strings"
 	"testing"
@@ -105,15 +106,22 @@ func TestIdempotencyKeyAndRequestHash(t *testing.T) {
 			t.Errorf("key %q accepted", k)
 		}
 	}
-	a := requestHash("p", Options{SizePortrait, StyleVivid, QualityStandard})
-	if string(a) != string(requestHash("p", Options{SizePortrait, StyleVivid, QualityStandard})) {
+	a := requestHash("p", Options{SizePortrait, StyleVivid, QualityStandard}, true)
+	if string(a) != string(requestHash("p", Options{SizePortrait, StyleVivid, QualityStandard}, true)) {
 		t.Error("the same request hashes differently")
 	}
+	// A request from before the public option hashed without it: with the
+	// default it must still replay.
+	before := sha256.Sum256([]byte("p\x00" + SizePortrait + "\x00" + StyleVivid + "\x00" + QualityStandard))
+	if string(a) != string(before[:]) {
+		t.Error("the default public option changes the hash of an older request")
+	}
 	for _, other := range [][]byte{
-		requestHash("q", Options{SizePortrait, StyleVivid, QualityStandard}),
-		requestHash("p", Options{SizeSquare, StyleVivid, QualityStandard}),
-		requestHash("p", Options{SizePortrait, StyleNatural, QualityStandard}),
-		requestHash("p", Options{SizePortrait, StyleVivid, QualityHD}),
+		requestHash("q", Options{SizePortrait, StyleVivid, QualityStandard}, true),
+		requestHash("p", Options{SizeSquare, StyleVivid, QualityStandard}, true),
+		requestHash("p", Options{SizePortrait, StyleNatural, QualityStandard}, true),
+		requestHash("p", Options{SizePortrait, StyleVivid, QualityHD}, true),
+		requestHash("p", Options{SizePortrait, StyleVivid, QualityStandard}, false),
 	} {
 		if string(a) == string(other) {
 			t.Error("different requests hash alike")

@@ -24,6 +24,17 @@ const (
 	QualityHD       = "hd"
 )
 
+// Review states of a wallpaper: unchecked (private, never checked),
+// pending (waiting for the image check), approved, held (waiting for an
+// admin: the check said review, reports reached the threshold, or an admin
+// hid it).
+const (
+	ReviewUnchecked = "unchecked"
+	ReviewPending   = "pending"
+	ReviewApproved  = "approved"
+	ReviewHeld      = "held"
+)
+
 // Generation statuses.
 const (
 	StatusQueued    = "queued"
@@ -52,6 +63,7 @@ type Generation struct {
 	Prompt     string
 	Options    Options
 	Status     string
+	Public     bool // the wallpaper goes to the public gallery once approved
 	Attempts   int
 	Error      *Failure
 	Wallpaper  *Wallpaper // once succeeded, while the wallpaper exists
@@ -77,12 +89,26 @@ type Wallpaper struct {
 	Height       int
 	Model        string
 	Params       map[string]any // what was asked of the model
-	ImageKey     string
-	ThumbnailKey string
-	Public       bool
-	LikeCount    int
-	Liked        *bool // set when the caller is known
-	CreatedAt    time.Time
+	ImageKey     string         // the display image, with the visible label, where it is now
+	ThumbnailKey string         // the thumbnail, labelled too, where it is now
+	MasterKey    string         // the image as painted, always private ("" before labelling)
+	Public       bool           // the owner shows it in the gallery
+	Review       string         // ReviewUnchecked, …
+	AuthorBanned bool
+	// Published says the display objects are under the public prefix.
+	Published bool
+	// Visible is the one rule of who may see it: public, approved, the
+	// author not banned, the objects published (a derived column).
+	Visible   bool
+	LikeCount int
+	Liked     *bool // set when the caller is known
+	CreatedAt time.Time
+}
+
+// ShouldPublish says whether the wallpaper's state wants its objects
+// public: the rule of Visible, less the objects' place.
+func (w *Wallpaper) ShouldPublish() bool {
+	return w.Public && w.Review == ReviewApproved && !w.AuthorBanned
 }
 
 // Quota is a user's daily allowance of generations.

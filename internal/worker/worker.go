@@ -38,6 +38,34 @@ type OrphanSweeper interface {
 	FailOrphans(ctx context.Context, jobKind string, olderThan time.Duration, f wallpaper.Failure) (int, error)
 }
 
+// Moderator runs the image check of a wallpaper (wallpaper.Moderation).
+type Moderator interface {
+	Check(ctx context.Context, id uuid.UUID, attempt int) error
+	Timeout(ctx context.Context, id uuid.UUID, attempt int) error
+}
+
+// Publisher moves a wallpaper's objects where its state says
+// (wallpaper.Publisher).
+type Publisher interface {
+	Sync(ctx context.Context, id uuid.UUID) error
+}
+
+// UnsettledFinder lists wallpapers whose objects are not where their state
+// says.
+type UnsettledFinder interface {
+	Unsettled(ctx context.Context, limit int) ([]uuid.UUID, error)
+}
+
+// Deps do the jobs' work.
+type Deps struct {
+	Painter    Painter
+	Objects    ObjectDeleter
+	Orphans    OrphanSweeper
+	Moderation Moderator
+	Publisher  Publisher
+	Unsettled  UnsettledFinder
+}
+
 // Config tunes the queue.
 type Config struct {
 	Workers         int           // concurrent jobs on this replica
@@ -84,14 +112,35 @@ func (j *Jobs) DeleteObjects(ctx context.Context, tx pgx.Tx, keys []string) erro
 	return err
 }
 
+// ModerateWallpaper inserts, inside tx, the job asking the image check
+// about a wallpaper that became pending.
+func (j *Jobs) ModerateWallpaper(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
+	_, err := j.client.InsertTx(ctx, tx, ModerateArgs{WallpaperID: id, Attempt: 1}, nil)
+	return err
+}
+
+// SyncObjects inserts, inside tx, the job moving a wallpaper's objects
+// where its new state says.
+func (j *Jobs) SyncObjects(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
+	_, err := j.client.InsertTx(ctx, tx, SyncObjectsArgs{WallpaperID: id}, nil)
+	return err
+}
+
+// ModerationTimeout schedules the follow-up of the check of wallpaper id
+// (its attempt-th ask) at the given time.
+func (j *Jobs) ModerationTimeout(ctx context.Context, id uuid.UUID, attempt int, at time.Time) error {
+	_, err := j.client.Insert(ctx, ModerationTimeoutArgs{WallpaperID: id, Attempt: attempt}, &river.InsertOpts{ScheduledAt: at})
+	return err
+}
+
 // Queue is the River client with wallpaperd's workers.
 type Queue struct {
 	client *river.Client[pgx.Tx]
 	cfg    Config
 }
 
-// New builds the queue. painter, objects and sweeper do the work.
-func New(pool *pgxpool.Pool, cfg Config, painter Painter, objects ObjectDeleter, sweeper OrphanSweeper) (*Queue, error) {
+// New builds the queue; d does the work.
+func New(pool *pgxpool.Pool, cfg Config, d Deps) (*Queue, error) {
 	if cfg.RetryBase == 0 {
 		cfg.RetryBase = 5 * time.Second
 	}
@@ -103,14 +152,26 @@ func New(pool *pgxpool.Pool, cfg Config, painter Painter, objects ObjectDeleter,
 	}
 	retry := backoff{base: cfg.RetryBase, max: 5 * time.Minute}
 	workers := river.NewWorkers()
-	if err := river.AddWorkerSafely(workers, &generateWorker{painter: painter, timeout: cfg.JobTimeout, backoff: retry}); err != nil {
-		return nil, err
-	}
-	if err := river.AddWorkerSafely(workers, &deleteObjectsWorker{objects: objects}); err != nil {
-		return nil, err
-	}
-	if err := river.AddWorkerSafely(workers, &sweepWorker{sweeper: sweeper, olderThan: cfg.RescueAfter + cfg.JobTimeout, logger: cfg.Logger}); err != nil {
-		return nil, err
+	for _, add := range []func() error{
+		func() error {
+			return river.AddWorkerSafely(workers, &generateWorker{painter: d.Painter, timeout: cfg.JobTimeout, backoff: retry})
+		},
+		func() error { return river.AddWorkerSafely(workers, &deleteObjectsWorker{objects: d.Objects}) },
+		func() error {
+			return river.AddWorkerSafely(workers, &sweepWorker{sweeper: d.Orphans, olderThan: cfg.RescueAfter + cfg.JobTimeout, logger: cfg.Logger})
+		},
+		func() error { return river.AddWorkerSafely(workers, &moderateWorker{moderation: d.Moderation}) },
+		func() error {
+			return river.AddWorkerSafely(workers, &moderationTimeoutWorker{moderation: d.Moderation})
+		},
+		func() error { return river.AddWorkerSafely(workers, &syncObjectsWorker{publisher: d.Publisher}) },
+		func() error {
+			return river.AddWorkerSafely(workers, &storageSweepWorker{unsettled: d.Unsettled, logger: cfg.Logger})
+		},
+	} {
+		if err := add(); err != nil {
+			return nil, err
+		}
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
@@ -122,6 +183,9 @@ func New(pool *pgxpool.Pool, cfg Config, painter Painter, objects ObjectDeleter,
 		PeriodicJobs: []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(cfg.SweepInterval),
 				func() (river.JobArgs, *river.InsertOpts) { return SweepArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(cfg.SweepInterval),
+				func() (river.JobArgs, *river.InsertOpts) { return StorageSweepArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true}),
 		},
 	})
@@ -252,6 +316,89 @@ func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[SweepArgs]) error {
 	if n > 0 {
 		w.logger.WarnContext(ctx, "failed generations whose jobs were lost", "count", n)
 	}
+	return err
+}
+
+// ModerateArgs are the arguments of an image check job.
+type ModerateArgs struct {
+	WallpaperID uuid.UUID `json:"wallpaper_id"`
+	Attempt     int       `json:"attempt"`
+}
+
+// Kind implements river.JobArgs.
+func (ModerateArgs) Kind() string { return "moderate_wallpaper" }
+
+type moderateWorker struct {
+	river.WorkerDefaults[ModerateArgs]
+	moderation Moderator
+}
+
+func (w *moderateWorker) Work(ctx context.Context, job *river.Job[ModerateArgs]) error {
+	return w.moderation.Check(ctx, job.Args.WallpaperID, max(job.Args.Attempt, 1))
+}
+
+// ModerationTimeoutArgs are the arguments of the follow-up of an
+// unanswered image check.
+type ModerationTimeoutArgs struct {
+	WallpaperID uuid.UUID `json:"wallpaper_id"`
+	Attempt     int       `json:"attempt"`
+}
+
+// Kind implements river.JobArgs.
+func (ModerationTimeoutArgs) Kind() string { return "moderation_timeout" }
+
+type moderationTimeoutWorker struct {
+	river.WorkerDefaults[ModerationTimeoutArgs]
+	moderation Moderator
+}
+
+func (w *moderationTimeoutWorker) Work(ctx context.Context, job *river.Job[ModerationTimeoutArgs]) error {
+	return w.moderation.Timeout(ctx, job.Args.WallpaperID, job.Args.Attempt)
+}
+
+// SyncObjectsArgs are the arguments of a storage sync job.
+type SyncObjectsArgs struct {
+	WallpaperID uuid.UUID `json:"wallpaper_id"`
+}
+
+// Kind implements river.JobArgs.
+func (SyncObjectsArgs) Kind() string { return "sync_objects" }
+
+type syncObjectsWorker struct {
+	river.WorkerDefaults[SyncObjectsArgs]
+	publisher Publisher
+}
+
+func (w *syncObjectsWorker) Work(ctx context.Context, job *river.Job[SyncObjectsArgs]) error {
+	return w.publisher.Sync(ctx, job.Args.WallpaperID)
+}
+
+// StorageSweepArgs are the arguments of the periodic storage sweep.
+type StorageSweepArgs struct{}
+
+// Kind implements river.JobArgs.
+func (StorageSweepArgs) Kind() string { return "sweep_storage" }
+
+type storageSweepWorker struct {
+	river.WorkerDefaults[StorageSweepArgs]
+	unsettled UnsettledFinder
+	logger    *slog.Logger
+}
+
+// Work queues a storage sync for each wallpaper whose objects are not
+// where its state says: what a lost sync job left behind.
+func (w *storageSweepWorker) Work(ctx context.Context, _ *river.Job[StorageSweepArgs]) error {
+	ids, err := w.unsettled.Unsettled(ctx, 1000)
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	w.logger.WarnContext(ctx, "wallpapers whose objects are not where their state says: syncing", "count", len(ids))
+	client := river.ClientFromContext[pgx.Tx](ctx)
+	params := make([]river.InsertManyParams, len(ids))
+	for i, id := range ids {
+		params[i] = river.InsertManyParams{Args: SyncObjectsArgs{WallpaperID: id}}
+	}
+	_, err = client.InsertMany(ctx, params)
 	return err
 }
 

@@ -1,0 +1,229 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/wallpaperd/wallpaperd/internal/wallpaper"
+)
+
+// objectKeys are every key a wallpaper's objects may sit at: the display
+// image and thumbnail at both places (a move may have left a copy) and the
+// master.
+func objectKeys(w *wallpaper.Wallpaper) []string {
+	var keys []string
+	for _, k := range []string{w.ImageKey, w.ThumbnailKey} {
+		name := strings.TrimPrefix(strings.TrimPrefix(k, wallpaper.PrivatePrefix), wallpaper.PublicPrefix)
+		keys = append(keys, k, wallpaper.PrivatePrefix+name, wallpaper.PublicPrefix+name)
+	}
+	if w.MasterKey != "" {
+		keys = append(keys, w.MasterKey)
+	}
+	seen := map[string]bool{}
+	out := keys[:0]
+	for _, k := range keys {
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// afterStateChange queues, inside tx, what a change of a wallpaper's
+// public flag or review state needs: the storage sync, and the image check
+// when the review became pending.
+func (s *Gallery) afterStateChange(ctx context.Context, tx pgx.Tx, before, after *wallpaper.Wallpaper) error {
+	if after.Review == wallpaper.ReviewPending && before.Review != wallpaper.ReviewPending {
+		if err := s.jobs.ModerateWallpaper(ctx, tx, after.ID); err != nil {
+			return err
+		}
+	}
+	if before.ShouldPublish() != after.ShouldPublish() || after.Published != after.ShouldPublish() {
+		return s.jobs.SyncObjects(ctx, tx, after.ID)
+	}
+	return nil
+}
+
+// LogOriginalDownload implements wallpaper.GalleryWriter.
+func (s *Gallery) LogOriginalDownload(ctx context.Context, userID, id uuid.UUID) (err error) {
+	defer translate(&err)
+	if _, err := s.pool.Exec(ctx, `INSERT INTO original_downloads (user_id, wallpaper_id) VALUES ($1, $2)`, userID, id); err != nil {
+		return fmt.Errorf("postgres: logging an original download: %w", err)
+	}
+	return nil
+}
+
+// RecordCheck implements wallpaper.ModerationStore.
+func (s *Gallery) RecordCheck(ctx context.Context, traceID string, w *wallpaper.Wallpaper) (err error) {
+	defer translate(&err)
+	_, err = s.pool.Exec(ctx, `INSERT INTO moderation_checks (trace_id, wallpaper_id, generation_id, user_id)
+		VALUES ($1, $2, $3, $4) ON CONFLICT (trace_id) DO NOTHING`, traceID, w.ID, w.GenerationID, w.Author.ID)
+	if err != nil {
+		return fmt.Errorf("postgres: recording image check %s: %w", traceID, err)
+	}
+	return nil
+}
+
+// AnswerCheck implements wallpaper.ModerationStore: the answered_at guard
+// makes a repeated verdict change nothing.
+func (s *Gallery) AnswerCheck(ctx context.Context, traceID string, v wallpaper.Verdict) (_ uuid.UUID, _ bool, err error) {
+	defer translate(&err)
+	var id uuid.UUID
+	err = s.pool.QueryRow(ctx, `UPDATE moderation_checks SET answered_at = now(), suggest = $2, label = $3
+		WHERE trace_id = $1 AND answered_at IS NULL RETURNING wallpaper_id`, traceID, v.Suggest, v.Label).Scan(&id)
+	if err == nil {
+		return id, true, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return uuid.Nil, false, fmt.Errorf("postgres: answering image check %s: %w", traceID, err)
+	}
+	err = s.pool.QueryRow(ctx, `SELECT wallpaper_id FROM moderation_checks WHERE trace_id = $1`, traceID).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return uuid.Nil, false, wallpaper.ErrNotFound.With("no such image check", nil)
+	}
+	if err != nil {
+		return uuid.Nil, false, fmt.Errorf("postgres: image check %s: %w", traceID, err)
+	}
+	return id, false, nil
+}
+
+// SetReview implements wallpaper.ModerationStore.
+func (s *Gallery) SetReview(ctx context.Context, id uuid.UUID, from, to string) (changed bool, err error) {
+	defer translate(&err)
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		w, err := lockWallpaper(ctx, tx, id)
+		if errors.Is(err, wallpaper.ErrNotFound) {
+			return nil
+		}
+		if err != nil || w.Review != from {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE wallpapers SET review = $2 WHERE id = $1`, id, to); err != nil {
+			return err
+		}
+		after, err := scanWallpaper(tx.QueryRow(ctx, wallpaperByID, id))
+		if err != nil {
+			return err
+		}
+		changed = true
+		return s.afterStateChange(ctx, tx, w, after)
+	})
+	if err != nil {
+		return false, fmt.Errorf("postgres: review of wallpaper %s: %w", id, err)
+	}
+	return changed, nil
+}
+
+// Reject implements wallpaper.ModerationStore: in one transaction the
+// wallpaper goes (its objects after the commit), and its generation
+// becomes failed with the unit returned, exactly once (the status guard).
+// Only a wallpaper still pending is rejected: one an admin has decided on
+// since is left as it is (ErrNotFound).
+func (s *Gallery) Reject(ctx context.Context, id uuid.UUID, f wallpaper.Failure) (err error) {
+	defer translate(&err)
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		w, err := lockWallpaper(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if w.Review != wallpaper.ReviewPending {
+			return wallpaper.ErrNotFound.With("the wallpaper is no longer waiting for its check", nil)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM wallpapers WHERE id = $1`, id); err != nil {
+			return err
+		}
+		if err := s.jobs.DeleteObjects(ctx, tx, objectKeys(w)); err != nil {
+			return err
+		}
+		if w.GenerationID == nil {
+			return nil
+		}
+		var userID uuid.UUID
+		var day time.Time
+		err = tx.QueryRow(ctx, `UPDATE generations SET status = 'failed', error_code = $2, error_message = $3,
+			refunded = true WHERE id = $1 AND status = 'succeeded' AND NOT refunded
+			RETURNING user_id, quota_day`, *w.GenerationID, f.Code, f.Message).Scan(&userID, &day)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE quota_usage SET used = used - 1 WHERE user_id = $1 AND day = $2 AND used > 0`, userID, day)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: rejecting wallpaper %s: %w", id, err)
+	}
+	return nil
+}
+
+// SetObjects implements wallpaper.PublishStore.
+func (s *Gallery) SetObjects(ctx context.Context, id uuid.UUID, published bool, imageKey, thumbKey string) (_ bool, err error) {
+	defer translate(&err)
+	tag, err := s.pool.Exec(ctx, `UPDATE wallpapers SET published = $2, image_key = $3, thumbnail_key = $4
+		WHERE id = $1 AND (published <> $2 OR image_key <> $3)
+		AND (public AND review = 'approved' AND NOT author_banned) = $2`,
+		id, published, imageKey, thumbKey)
+	if err != nil {
+		return false, fmt.Errorf("postgres: moving the objects of wallpaper %s: %w", id, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// syncLockSpace keeps the storage sync's advisory locks apart from any
+// other use of them.
+const syncLockSpace = 0x77706431 // "wpd1"
+
+// Serialize implements wallpaper.PublishStore with a session advisory
+// lock on a connection held while fn runs: released by Postgres if the
+// process dies.
+func (s *Gallery) Serialize(ctx context.Context, id uuid.UUID, fn func(context.Context) error) (err error) {
+	defer translate(&err)
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: locking wallpaper %s: %w", id, err)
+	}
+	defer conn.Release()
+	h := fnv.New32a()
+	h.Write(id[:])
+	key := int32(h.Sum32())
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1, $2)`, int32(syncLockSpace), key); err != nil {
+		return fmt.Errorf("postgres: locking wallpaper %s: %w", id, err)
+	}
+	defer func() {
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, uerr := conn.Exec(uctx, `SELECT pg_advisory_unlock($1, $2)`, int32(syncLockSpace), key); uerr != nil {
+			// The connection is suspect: close it so the lock goes with it.
+			_ = conn.Conn().Close(uctx)
+		}
+	}()
+	return fn(ctx)
+}
+
+// Unsettled lists wallpapers whose objects are not where their state says
+// (a lost sync job), for the periodic sweep.
+func (s *Gallery) Unsettled(ctx context.Context, limit int) (_ []uuid.UUID, err error) {
+	defer translate(&err)
+	rows, err := s.pool.Query(ctx, `SELECT id FROM wallpapers
+		WHERE published <> (public AND review = 'approved' AND NOT author_banned)
+		   OR (NOT published AND image_key NOT LIKE 'private/%')
+		LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: finding unsettled wallpapers: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: finding unsettled wallpapers: %w", err)
+	}
+	return ids, nil
+}
