@@ -82,7 +82,7 @@ func TestFaultImageModel(t *testing.T) {
 		},
 		{
 			name: "a hang past the job timeout, then success",
-			vars: map[string]string{"JOB_TIMEOUT": "15s"},
+			vars: map[string]string{"JOB_TIMEOUT": "30s"},
 			replies: func(*testing.T) []imagegentest.Reply {
 				return []imagegentest.Reply{imagegentest.Hang()}
 			},
@@ -90,7 +90,7 @@ func TestFaultImageModel(t *testing.T) {
 		},
 		{
 			name: "hangs on every attempt: fails with a timeout, refunded",
-			vars: map[string]string{"JOB_TIMEOUT": "15s", "JOB_MAX_ATTEMPTS": "2"},
+			vars: map[string]string{"JOB_TIMEOUT": "30s", "JOB_MAX_ATTEMPTS": "2"},
 			replies: func(*testing.T) []imagegentest.Reply {
 				return []imagegentest.Reply{imagegentest.Hang(), imagegentest.Hang()}
 			},
@@ -118,7 +118,7 @@ func TestFaultImageModel(t *testing.T) {
 				t.Fatalf("after acceptance used_today = %d, want 1", used)
 			}
 
-			g := s.Wait(t, token, id, 60*time.Second)
+			g := s.Wait(t, token, id, 120*time.Second)
 			if g.Status != tt.status || g.Attempts != tt.attempts {
 				t.Fatalf("generation %s after %d attempts, want %s after %d (error %+v)", g.Status, g.Attempts, tt.status, tt.attempts, g.Error)
 			}
@@ -187,7 +187,7 @@ func TestFaultStorage(t *testing.T) {
 
 	// One generation stored while S3 is up, then S3 goes away.
 	before := s.Generate(t, token, "before the outage")
-	if g := s.Wait(t, token, before, 60*time.Second); g.Status != "succeeded" {
+	if g := s.Wait(t, token, before, 120*time.Second); g.Status != "succeeded" {
 		t.Fatalf("with S3 up: %s %+v", g.Status, g.Error)
 	}
 	gw.Stop()
@@ -197,7 +197,7 @@ func TestFaultStorage(t *testing.T) {
 		ids = append(ids, s.Generate(t, token, fmt.Sprintf("during the outage %d", i)))
 	}
 	// Every first attempt meets the dead server; wait until they all have.
-	apptest.WaitFor(t, 60*time.Second, "the jobs to fail at storing", func() bool {
+	apptest.WaitFor(t, 120*time.Second, "the jobs to fail at storing", func() bool {
 		return s.Metric(t, `wallpaperd_dependency_calls_total{dependency="storage",operation="put",outcome="unavailable"}`) >= n
 	}, func() string {
 		rec := httptest.NewRecorder()
@@ -213,7 +213,7 @@ func TestFaultStorage(t *testing.T) {
 	gw.Restart(t)
 
 	for _, id := range ids {
-		if g := s.Wait(t, token, id, 90*time.Second); g.Status != "succeeded" {
+		if g := s.Wait(t, token, id, 120*time.Second); g.Status != "succeeded" {
 			t.Errorf("generation %s: %s %+v", id, g.Status, g.Error)
 		}
 	}
