@@ -71,6 +71,10 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	push, err := newWeChatPush(cfg)
+	if err != nil {
+		return nil, err
+	}
 	images, err := newImageGenerator(cfg)
 	if err != nil {
 		return nil, err
@@ -160,6 +164,9 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*App, error) {
 		Generations: generations,
 		Gallery:     gallery,
 		Objects:     objects,
+		WeChatPush:  push,
+		// MediaVerdicts: nil until the domain takes mediaCheckAsync's
+		// verdicts; meanwhile they are logged and dropped.
 	})
 	if err != nil {
 		return nil, err
@@ -233,6 +240,23 @@ func newWeChat(cfg *config.Config, logger *slog.Logger) (*wechat.Client, error) 
 		return nil, fmt.Errorf("wechat: %w", err)
 	}
 	return wc, nil
+}
+
+// newWeChatPush verifies WeChat's message pushes at /api/v1/wechat/push,
+// or is nil (the route answers 404) without WECHAT_PUSH_TOKEN.
+func newWeChatPush(cfg *config.Config) (*wechat.Push, error) {
+	if cfg.WeChat.PushToken == "" {
+		return nil, nil
+	}
+	p, err := wechat.NewPush(wechat.PushConfig{
+		Token:          cfg.WeChat.PushToken.Reveal(),
+		EncodingAESKey: cfg.WeChat.PushAESKey.Reveal(),
+		AppID:          cfg.WeChat.AppID,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("wechat push: %w", err)
+	}
+	return p, nil
 }
 
 // newImageGenerator is the OpenAI model when OPENAI_API_KEY is set, else

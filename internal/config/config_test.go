@@ -66,6 +66,12 @@ func TestParseErrors(t *testing.T) {
 		{"half S3 credentials", map[string]string{"S3_ACCESS_KEY_ID": "AK"}, "S3_ACCESS_KEY_ID"},
 		{"zero workers", map[string]string{"WORKERS": "0"}, "WORKERS"},
 		{"unknown log level", map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
+		{"push key of 42 characters", pushVars(map[string]string{"WECHAT_PUSH_AES_KEY": strings.Repeat("A", 42)}), "WECHAT_PUSH_AES_KEY"},
+		{"push key of 44 characters", pushVars(map[string]string{"WECHAT_PUSH_AES_KEY": strings.Repeat("A", 44)}), "WECHAT_PUSH_AES_KEY"},
+		{"push key not base64", pushVars(map[string]string{"WECHAT_PUSH_AES_KEY": "-" + strings.Repeat("A", 42)}), "WECHAT_PUSH_AES_KEY"},
+		{"push key without token", pushVars(map[string]string{"WECHAT_PUSH_TOKEN": ""}), "WECHAT_PUSH_TOKEN"},
+		{"push key without app id", pushVars(map[string]string{"WECHAT_APP_ID": "", "WECHAT_APP_SECRET": ""}), "WECHAT_APP_ID"},
+		{"push token with a line break", map[string]string{"WECHAT_PUSH_TOKEN": "token\n"}, "WECHAT_PUSH_TOKEN"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,6 +83,38 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("error %q does not name %s", err, tt.setting)
 			}
 		})
+	}
+}
+
+// pushVars is a dev configuration with safe-mode message push, changed by
+// change.
+func pushVars(change map[string]string) map[string]string {
+	vars := map[string]string{
+		"WECHAT_APP_ID":       "wx123",
+		"WECHAT_APP_SECRET":   "appsecret",
+		"WECHAT_PUSH_TOKEN":   "pushToken42",
+		"WECHAT_PUSH_AES_KEY": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+	}
+	for k, v := range change {
+		vars[k] = v
+	}
+	return vars
+}
+
+func TestPushSettings(t *testing.T) {
+	c, err := Parse(pushVars(nil))
+	if err != nil {
+		t.Fatalf("safe-mode push refused: %v", err)
+	}
+	if c.WeChat.PushToken.Reveal() != "pushToken42" || c.WeChat.PushAESKey.Reveal() != "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG" {
+		t.Errorf("push settings = %q, %q", c.WeChat.PushToken.Reveal(), c.WeChat.PushAESKey.Reveal())
+	}
+	// Plaintext mode needs the token alone.
+	if _, err := Parse(map[string]string{"WECHAT_PUSH_TOKEN": "pushToken42"}); err != nil {
+		t.Errorf("plaintext push refused: %v", err)
+	}
+	if c, _ := Parse(nil); c.WeChat.PushToken != "" || c.WeChat.PushAESKey != "" {
+		t.Errorf("push is configured by default: %+v", c.WeChat)
 	}
 }
 
@@ -145,6 +183,8 @@ func TestLogValueMasksSecrets(t *testing.T) {
 	vars["S3_ACCESS_KEY_ID"] = "AKIAEXAMPLE"
 	vars["S3_SECRET_ACCESS_KEY"] = "s3-secret-value"
 	vars["METRICS_TOKEN"] = "metrics-token-value"
+	vars["WECHAT_PUSH_TOKEN"] = "pushTokenValue"
+	vars["WECHAT_PUSH_AES_KEY"] = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 	c, err := Parse(vars)
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +192,7 @@ func TestLogValueMasksSecrets(t *testing.T) {
 	var buf bytes.Buffer
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("config", "config", c)
 	out := buf.String()
-	for _, secret := range []string{"pw@", strings.Repeat("k", 32), "appsecret", "sk-test", "s3-secret-value", "metrics-token-value"} {
+	for _, secret := range []string{"pw@", strings.Repeat("k", 32), "appsecret", "sk-test", "s3-secret-value", "metrics-token-value", "pushTokenValue", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"} {
 		if strings.Contains(out, secret) {
 			t.Errorf("log line contains secret %q: %s", secret, out)
 		}

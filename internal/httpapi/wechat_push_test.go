@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wallpaperd/wallpaperd/internal/apptest"
 	"github.com/wallpaperd/wallpaperd/internal/httpapi"
 	"github.com/wallpaperd/wallpaperd/internal/httpapi/apitest"
 	"github.com/wallpaperd/wallpaperd/internal/wechat"
@@ -283,5 +284,45 @@ func TestWeChatPushNotConfigured(t *testing.T) {
 	}
 	if res := api.Raw(req); res.Status != http.StatusNotFound {
 		t.Errorf("POST without push configured: %d; want 404", res.Status)
+	}
+}
+
+// TestWeChatPushThroughTheService: the service built from its settings
+// serves the push endpoint exactly when WECHAT_PUSH_TOKEN is set, and the
+// fake WeChat's pushes reach it over a socket.
+func TestWeChatPushThroughTheService(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		vars       map[string]string
+		safe       bool
+		wantStatus int
+	}{
+		{name: "safe mode", vars: map[string]string{"WECHAT_PUSH_TOKEN": wechattest.PushToken, "WECHAT_PUSH_AES_KEY": wechattest.PushAESKey}, safe: true, wantStatus: http.StatusOK},
+		{name: "plaintext mode", vars: map[string]string{"WECHAT_PUSH_TOKEN": wechattest.PushToken}, wantStatus: http.StatusOK},
+		{name: "not configured", wantStatus: http.StatusNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ta := apptest.New(t, apptest.Options{WeChat: true, NoWorkers: true, Vars: tt.vars})
+			pushURL := ta.URL + pushPath
+			q := url.Values{"timestamp": {"1714036504"}, "nonce": {"1514711492"}, "echostr": {"echo-42"}}
+			q.Set("signature", wechat.Sign(wechattest.PushToken, "1714036504", "1514711492"))
+			resp, err := http.Get(pushURL + "?" + q.Encode())
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			if resp.StatusCode != tt.wantStatus || (tt.wantStatus == http.StatusOK && string(body) != "echo-42") {
+				t.Fatalf("URL verification: %d %q; want %d", resp.StatusCode, body, tt.wantStatus)
+			}
+			resp = ta.WeChat.PushMediaCheck(t, pushURL, "trace-media-1", "pass", "100", tt.safe)
+			body, _ = io.ReadAll(resp.Body)
+			if resp.StatusCode != tt.wantStatus || (tt.wantStatus == http.StatusOK && string(body) != "success") {
+				t.Fatalf("push: %d %q; want %d", resp.StatusCode, body, tt.wantStatus)
+			}
+		})
 	}
 }
