@@ -315,3 +315,40 @@ func TestNewPushRefusesBadConfig(t *testing.T) {
 		})
 	}
 }
+
+// FuzzPushOpen feeds any ciphertext, correctly signed, to a safe-mode
+// Push: it must not panic, must fail with one of its own errors, and what
+// it opens must survive being sealed and opened again.
+func FuzzPushOpen(f *testing.F) {
+	seed, _ := base64.StdEncoding.DecodeString(docSealed)
+	f.Add(seed)
+	f.Add([]byte{})
+	f.Add(make([]byte, 16))
+	f.Add(make([]byte, 32))
+	f.Add(make([]byte, 64))
+	p, err := wechat.NewPush(wechat.PushConfig{Token: docToken, EncodingAESKey: docAESKey, AppID: docAppID})
+	if err != nil {
+		f.Fatal(err)
+	}
+	open := func(sealed string) ([]byte, error) {
+		q := url.Values{"timestamp": {"1"}, "nonce": {"2"}, "encrypt_type": {"aes"}, "msg_signature": {wechat.Sign(docToken, "1", "2", sealed)}}
+		return p.Open(q, docSafeBody(sealed))
+	}
+	f.Fuzz(func(t *testing.T, ct []byte) {
+		msg, err := open(base64.StdEncoding.EncodeToString(ct))
+		if err != nil {
+			if !errors.Is(err, wechat.ErrPushMalformed) && !errors.Is(err, wechat.ErrPushMisconfigured) && !errors.Is(err, wechat.ErrPushAppID) {
+				t.Fatalf("Open failed with a foreign error: %v", err)
+			}
+			return
+		}
+		sealed, err := p.Encrypt(msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := open(sealed)
+		if err != nil || string(again) != string(msg) {
+			t.Fatalf("Open(Encrypt(%q)) = %q, %v", msg, again, err)
+		}
+	})
+}
