@@ -96,7 +96,8 @@ func (s *Server) wechatPushVerify(c *gin.Context) {
 		s.pushRefused(c, err)
 		return
 	}
-	c.String(http.StatusOK, echo)
+	// Written as is: echostr is WeChat's, not a format string.
+	c.Data(http.StatusOK, "text/plain; charset=utf-8", []byte(echo))
 }
 
 // wechatPush godoc

@@ -307,7 +307,7 @@ func TestWeChatPushThroughTheService(t *testing.T) {
 			t.Parallel()
 			ta := apptest.New(t, apptest.Options{WeChat: true, NoWorkers: true, Vars: tt.vars})
 			pushURL := ta.URL + pushPath
-			q := url.Values{"timestamp": {"1714036504"}, "nonce": {"1514711492"}, "echostr": {"echo-42"}}
+			q := url.Values{"timestamp": {"1714036504"}, "nonce": {"1514711492"}, "echostr": {"echo-42%s"}}
 			q.Set("signature", wechat.Sign(wechattest.PushToken, "1714036504", "1514711492"))
 			resp, err := http.Get(pushURL + "?" + q.Encode())
 			if err != nil {
@@ -315,7 +315,7 @@ func TestWeChatPushThroughTheService(t *testing.T) {
 			}
 			body, _ := io.ReadAll(resp.Body)
 			_ = resp.Body.Close()
-			if resp.StatusCode != tt.wantStatus || (tt.wantStatus == http.StatusOK && string(body) != "echo-42") {
+			if resp.StatusCode != tt.wantStatus || (tt.wantStatus == http.StatusOK && string(body) != "echo-42%s") {
 				t.Fatalf("URL verification: %d %q; want %d", resp.StatusCode, body, tt.wantStatus)
 			}
 			resp = ta.WeChat.PushMediaCheck(t, pushURL, "trace-media-1", "pass", "100", tt.safe)
