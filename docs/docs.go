@@ -1201,6 +1201,175 @@ const docTemplate = `{
                 }
             }
         },
+        "/api/v1/wechat/push": {
+            "get": {
+                "description": "WeChat calls this when the push URL is saved on mp.weixin.qq.com (开发管理 → 消息推送). ` + "`" + `signature` + "`" + ` is the hex SHA-1 of ` + "`" + `WECHAT_PUSH_TOKEN` + "`" + `, ` + "`" + `timestamp` + "`" + ` and ` + "`" + `nonce` + "`" + ` sorted and concatenated; when it matches, ` + "`" + `echostr` + "`" + ` is answered unchanged. 404 when ` + "`" + `WECHAT_PUSH_TOKEN` + "`" + ` is not set.",
+                "produces": [
+                    "text/plain",
+                    "application/json"
+                ],
+                "tags": [
+                    "wechat"
+                ],
+                "summary": "WeChat message push: URL verification",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "sha1 of the sorted token, timestamp and nonce",
+                        "name": "signature",
+                        "in": "query",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "Unix seconds",
+                        "name": "timestamp",
+                        "in": "query",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "random number",
+                        "name": "nonce",
+                        "in": "query",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "random string to echo",
+                        "name": "echostr",
+                        "in": "query",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "echostr, unchanged",
+                        "schema": {
+                            "type": "string"
+                        }
+                    },
+                    "401": {
+                        "description": "bad_signature",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "404": {
+                        "description": "not_found: message push is not configured",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    }
+                }
+            },
+            "post": {
+                "description": "WeChat posts events here, in the data format (JSON or XML) and encryption mode set on mp.weixin.qq.com. Plaintext mode: ` + "`" + `signature` + "`" + ` over ` + "`" + `WECHAT_PUSH_TOKEN` + "`" + `, ` + "`" + `timestamp` + "`" + ` and ` + "`" + `nonce` + "`" + `. Safe mode (` + "`" + `encrypt_type=aes` + "`" + `, needs ` + "`" + `WECHAT_PUSH_AES_KEY` + "`" + `): ` + "`" + `msg_signature` + "`" + ` over the token, ` + "`" + `timestamp` + "`" + `, ` + "`" + `nonce` + "`" + ` and the body's ` + "`" + `Encrypt` + "`" + `, which is then decrypted (AES-256-CBC) and must name this mini-program's app id; with ` + "`" + `WECHAT_PUSH_AES_KEY` + "`" + ` set, plaintext pushes are refused. A ` + "`" + `wxa_media_check` + "`" + ` event (the verdict of mediaCheckAsync on a wallpaper, matched by ` + "`" + `trace_id` + "`" + `) is applied once; the same event again changes nothing; other events and unknown trace ids are acknowledged and ignored. The answer is ` + "`" + `success` + "`" + ` within WeChat's five seconds; a 500 makes WeChat push again.",
+                "consumes": [
+                    "application/json",
+                    "text/xml"
+                ],
+                "produces": [
+                    "text/plain",
+                    "application/json"
+                ],
+                "tags": [
+                    "wechat"
+                ],
+                "summary": "WeChat message push: events",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "sha1 of the sorted token, timestamp and nonce",
+                        "name": "signature",
+                        "in": "query",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "Unix seconds",
+                        "name": "timestamp",
+                        "in": "query",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "random number",
+                        "name": "nonce",
+                        "in": "query",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "sent by WeChat, unused",
+                        "name": "openid",
+                        "in": "query"
+                    },
+                    {
+                        "enum": [
+                            "aes"
+                        ],
+                        "type": "string",
+                        "description": "aes in safe mode",
+                        "name": "encrypt_type",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "safe mode: sha1 of the sorted token, timestamp, nonce and Encrypt",
+                        "name": "msg_signature",
+                        "in": "query"
+                    },
+                    {
+                        "description": "the event (plaintext) or {ToUserName, Encrypt} (safe mode)",
+                        "name": "message",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.WeChatPushMessage"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "success",
+                        "schema": {
+                            "type": "string"
+                        }
+                    },
+                    "400": {
+                        "description": "invalid_request: the message cannot be read",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "401": {
+                        "description": "bad_signature, or wrong_appid: sealed for another mini-program",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "404": {
+                        "description": "not_found: message push is not configured",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "413": {
+                        "description": "payload_too_large",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "500": {
+                        "description": "the verdict was not applied (WeChat pushes again), or the push cannot be decrypted with WECHAT_PUSH_AES_KEY",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    }
+                }
+            }
+        },
         "/healthz": {
             "get": {
                 "description": "Answers 200 while the process is alive.",
@@ -1706,6 +1875,66 @@ const docTemplate = `{
                     "example": "AQFnXzQ2AAAAAH08Gy..."
                 }
             }
+        },
+        "httpapi.WeChatPushMessage": {
+            "type": "object",
+            "properties": {
+                "CreateTime": {
+                    "type": "integer",
+                    "example": 1762329554
+                },
+                "Encrypt": {
+                    "description": "Encrypt is the sealed message (safe mode only).",
+                    "type": "string",
+                    "example": "+qdx1OKCy+5JPCBFWw70tm0fJGb2Jmeia4FCB7kao+/Q5c/ohsOzQ…"
+                },
+                "Event": {
+                    "type": "string",
+                    "example": "wxa_media_check"
+                },
+                "FromUserName": {
+                    "type": "string",
+                    "example": "o9AgO5Kd5ggOC-bXrbNODIiE3bGY"
+                },
+                "MsgType": {
+                    "type": "string",
+                    "example": "event"
+                },
+                "ToUserName": {
+                    "type": "string",
+                    "example": "gh_97417a04a28d"
+                },
+                "appid": {
+                    "type": "string",
+                    "example": "wxb04d1be1ede56d47"
+                },
+                "detail": {
+                    "description": "Detail is each strategy's verdict: {\"strategy\", \"errcode\",\n\"suggest\", \"label\", \"prob\"}.",
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": {}
+                    }
+                },
+                "errcode": {
+                    "type": "integer",
+                    "example": 0
+                },
+                "result": {
+                    "description": "Result is the verdict: {\"suggest\": \"pass\"|\"review\"|\"risky\",\n\"label\": 100}, the label a number or a string of digits (100\nnormal, 20002 porn, …).",
+                    "type": "object",
+                    "additionalProperties": {}
+                },
+                "trace_id": {
+                    "description": "TraceID is what mediaCheckAsync answered when asked.",
+                    "type": "string",
+                    "example": "690b03d2-301f6111-35ffbd44"
+                },
+                "version": {
+                    "type": "integer",
+                    "example": 2
+                }
+            }
         }
     },
     "securityDefinitions": {
@@ -1736,6 +1965,10 @@ const docTemplate = `{
         {
             "description": "The public feed, one wallpaper's details, the caller's own wallpapers, visibility, deletion and likes.",
             "name": "gallery"
+        },
+        {
+            "description": "WeChat's message push: URL verification and the verdicts of image moderation (mediaCheckAsync). Signed by WeChat, not called by clients.",
+            "name": "wechat"
         }
     ]
 }`

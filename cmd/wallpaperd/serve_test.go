@@ -50,7 +50,7 @@ func TestMetricsExposure(t *testing.T) {
 	t.Parallel()
 	prod := map[string]string{
 		"APP_ENV": "prod", "DATABASE_URL": "postgres://db/wallpaperd", "JWT_SECRET": "metrics-test-secret-0123456789abcdef",
-		"WECHAT_APP_ID": "wx0123", "WECHAT_APP_SECRET": "secret", "OPENAI_API_KEY": "sk-x", "S3_BUCKET": "b", "AIGC_PRODUCER_CODE": "op-1",
+		"WECHAT_APP_ID": "wx0123", "WECHAT_APP_SECRET": "secret", "OPENAI_API_KEY": "sk-x", "S3_BUCKET": "b", "AIGC_PRODUCER_CODE": "op-1", "WECHAT_PUSH_TOKEN": "push-token",
 	}
 	with := func(base map[string]string, kv ...string) map[string]string {
 		out := map[string]string{}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"strconv"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -69,6 +70,10 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*App, error) {
 	}
 	objects = m.ObjectStore(objects)
 	wc, err := newWeChat(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	push, err := newWeChatPush(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +141,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*App, error) {
 	})
 	moderation := wallpaper.NewModeration(wallpaper.ModerationConfig{
 		Store:    galleryStore,
-		Checker:  newImageChecker(),
+		Checker:  newImageChecker(wc, users),
 		Timeouts: jobs,
 		URLs:     objects,
 		Timeout:  cfg.ModerationTimeout,
@@ -183,15 +188,17 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*App, error) {
 		Observe:            m.Gin(),
 		PrivateURLTTL:      cfg.PrivateURLTTL,
 	}, httpapi.Deps{
-		Logger:      logger,
-		Ready:       ready,
-		Media:       media,
-		Auth:        authService,
-		Users:       profiles,
-		Quota:       generations,
-		Generations: generations,
-		Gallery:     gallery,
-		Objects:     objects,
+		Logger:        logger,
+		Ready:         ready,
+		Media:         media,
+		Auth:          authService,
+		Users:         profiles,
+		Quota:         generations,
+		Generations:   generations,
+		Gallery:       gallery,
+		Objects:       objects,
+		WeChatPush:    push,
+		MediaVerdicts: mediaVerdicts(moderation),
 	})
 	if err != nil {
 		return nil, err
@@ -268,6 +275,23 @@ func newWeChat(cfg *config.Config, logger *slog.Logger) (*wechat.Client, error) 
 	return wc, nil
 }
 
+// newWeChatPush verifies WeChat's message pushes at /api/v1/wechat/push,
+// or is nil (the route answers 404) without WECHAT_PUSH_TOKEN.
+func newWeChatPush(cfg *config.Config) (*wechat.Push, error) {
+	if cfg.WeChat.PushToken == "" {
+		return nil, nil
+	}
+	p, err := wechat.NewPush(wechat.PushConfig{
+		Token:          cfg.WeChat.PushToken.Reveal(),
+		EncodingAESKey: cfg.WeChat.PushAESKey.Reveal(),
+		AppID:          cfg.WeChat.AppID,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("wechat push: %w", err)
+	}
+	return p, nil
+}
+
 // newImageGenerator is the OpenAI model when OPENAI_API_KEY is set, else
 // the built-in offline painter (dev only: prod refuses to start without a
 // key).
@@ -284,10 +308,21 @@ func newImageGenerator(cfg *config.Config) (wallpaper.ImageGenerator, error) {
 	})
 }
 
-// newImageChecker is the image check: the local checker until WeChat's is
-// wired.
-func newImageChecker() wallpaper.ImageChecker {
-	return wallpaper.LocalChecker{}
+// newImageChecker is WeChat's mediaCheckAsync when WeChat is configured,
+// else the local checker (dev: it decides at once).
+func newImageChecker(wc *wechat.Client, users wechat.OpenIDs) wallpaper.ImageChecker {
+	if wc == nil {
+		return wallpaper.LocalChecker{}
+	}
+	return wc.ImageChecker(users)
+}
+
+// mediaVerdicts hands the wxa_media_check verdicts WeChat pushes to the
+// image check.
+func mediaVerdicts(m *wallpaper.Moderation) httpapi.MediaVerdicts {
+	return httpapi.MediaVerdictsFunc(func(ctx context.Context, traceID string, v wechat.MediaVerdict) error {
+		return m.Apply(ctx, traceID, wallpaper.Verdict{Suggest: string(v.Suggest), Label: strconv.Itoa(v.Label)})
+	})
 }
 
 // mainMetrics is /metrics on the API listener, or nil where it must not be

@@ -7,6 +7,7 @@ package config
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,8 +15,10 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"regexp"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/caarlos0/env/v11"
 	"github.com/joho/godotenv"
@@ -146,6 +149,12 @@ type WeChat struct {
 	AppID      string `env:"WECHAT_APP_ID"`
 	AppSecret  Secret `env:"WECHAT_APP_SECRET"`
 	APIBaseURL string `env:"WECHAT_API_BASE_URL" envDefault:"https://api.weixin.qq.com"`
+	// PushToken signs WeChat's message pushes (mp.weixin.qq.com → 开发管理
+	// → 消息推送); empty: /api/v1/wechat/push is not served.
+	PushToken Secret `env:"WECHAT_PUSH_TOKEN"`
+	// PushAESKey is the pushes' EncodingAESKey (safe mode); empty:
+	// plaintext mode.
+	PushAESKey Secret `env:"WECHAT_PUSH_AES_KEY"`
 }
 
 // OpenAI holds the image model settings.
@@ -366,6 +375,7 @@ func (c *Config) validate() error {
 	if c.PrivateURLTTL < time.Minute || c.PrivateURLTTL > 24*time.Hour {
 		bad("PRIVATE_URL_TTL", "must be between 1m and 24h")
 	}
+	c.validatePush(bad)
 	if c.JWTSecret != "" && len(c.JWTSecret) < minSecretLength {
 		bad("JWT_SECRET", fmt.Sprintf("must be at least %d bytes", minSecretLength))
 	}
@@ -389,11 +399,37 @@ func (c *Config) validate() error {
 		if c.S3.Bucket == "" {
 			bad("S3_BUCKET", "is required in prod")
 		}
+		if c.WeChat.PushToken == "" {
+			bad("WECHAT_PUSH_TOKEN", "is required in prod: WeChat's image check answers by message push (set it in mp.weixin.qq.com → 开发管理 → 消息推送)")
+		}
 		if c.AIGCProducerCode == "" {
 			bad("AIGC_PRODUCER_CODE", "is required in prod: the operator's code for the AI-generated labels (GB 45438-2025)")
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// encodingAESKey is what mp.weixin.qq.com generates for message push: 43
+// characters of base64, a 32-byte AES key once "=" is appended.
+var encodingAESKey = regexp.MustCompile(`^[A-Za-z0-9+/]{43}$`)
+
+func (c *Config) validatePush(bad func(setting, reason string)) {
+	token, key := c.WeChat.PushToken.Reveal(), c.WeChat.PushAESKey.Reveal()
+	if strings.ContainsFunc(token, unicode.IsSpace) {
+		bad("WECHAT_PUSH_TOKEN", "must not contain spaces or line breaks")
+	}
+	if key == "" {
+		return
+	}
+	if raw, err := base64.StdEncoding.DecodeString(key + "="); !encodingAESKey.MatchString(key) || err != nil || len(raw) != 32 {
+		bad("WECHAT_PUSH_AES_KEY", "must be the 43-character EncodingAESKey set on mp.weixin.qq.com")
+	}
+	if token == "" {
+		bad("WECHAT_PUSH_TOKEN", "is required when WECHAT_PUSH_AES_KEY is set")
+	}
+	if c.WeChat.AppID == "" {
+		bad("WECHAT_APP_ID", "is required when WECHAT_PUSH_AES_KEY is set: every sealed push names the app")
+	}
 }
 
 // TrustedPrefixes returns TRUSTED_PROXIES as prefixes; a bare address is a
@@ -434,6 +470,8 @@ func (c *Config) LogValue() slog.Value {
 		slog.String("wechat_app_id", c.WeChat.AppID),
 		slog.Any("wechat_app_secret", c.WeChat.AppSecret),
 		slog.String("wechat_api_base_url", c.WeChat.APIBaseURL),
+		slog.Any("wechat_push_token", c.WeChat.PushToken),
+		slog.Any("wechat_push_aes_key", c.WeChat.PushAESKey),
 		slog.Any("openai_api_key", c.OpenAI.APIKey),
 		slog.String("openai_base_url", c.OpenAI.BaseURL),
 		slog.String("image_model", c.OpenAI.ImageModel),

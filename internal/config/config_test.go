@@ -69,6 +69,12 @@ func TestParseErrors(t *testing.T) {
 		{"unknown label corner", map[string]string{"AIGC_LABEL_CORNER": "middle"}, "AIGC_LABEL_CORNER"},
 		{"moderation timeout too short", map[string]string{"MODERATION_TIMEOUT": "10ms"}, "MODERATION_TIMEOUT"},
 		{"private URLs for a week", map[string]string{"PRIVATE_URL_TTL": "168h"}, "PRIVATE_URL_TTL"},
+		{"push key of 42 characters", pushVars(map[string]string{"WECHAT_PUSH_AES_KEY": strings.Repeat("A", 42)}), "WECHAT_PUSH_AES_KEY"},
+		{"push key of 44 characters", pushVars(map[string]string{"WECHAT_PUSH_AES_KEY": strings.Repeat("A", 44)}), "WECHAT_PUSH_AES_KEY"},
+		{"push key not base64", pushVars(map[string]string{"WECHAT_PUSH_AES_KEY": "-" + strings.Repeat("A", 42)}), "WECHAT_PUSH_AES_KEY"},
+		{"push key without token", pushVars(map[string]string{"WECHAT_PUSH_TOKEN": ""}), "WECHAT_PUSH_TOKEN"},
+		{"push key without app id", pushVars(map[string]string{"WECHAT_APP_ID": "", "WECHAT_APP_SECRET": ""}), "WECHAT_APP_ID"},
+		{"push token with a line break", map[string]string{"WECHAT_PUSH_TOKEN": "token\n"}, "WECHAT_PUSH_TOKEN"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,6 +89,38 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+// pushVars is a dev configuration with safe-mode message push, changed by
+// change.
+func pushVars(change map[string]string) map[string]string {
+	vars := map[string]string{
+		"WECHAT_APP_ID":       "wx123",
+		"WECHAT_APP_SECRET":   "appsecret",
+		"WECHAT_PUSH_TOKEN":   "pushToken42",
+		"WECHAT_PUSH_AES_KEY": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+	}
+	for k, v := range change {
+		vars[k] = v
+	}
+	return vars
+}
+
+func TestPushSettings(t *testing.T) {
+	c, err := Parse(pushVars(nil))
+	if err != nil {
+		t.Fatalf("safe-mode push refused: %v", err)
+	}
+	if c.WeChat.PushToken.Reveal() != "pushToken42" || c.WeChat.PushAESKey.Reveal() != "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG" {
+		t.Errorf("push settings = %q, %q", c.WeChat.PushToken.Reveal(), c.WeChat.PushAESKey.Reveal())
+	}
+	// Plaintext mode needs the token alone.
+	if _, err := Parse(map[string]string{"WECHAT_PUSH_TOKEN": "pushToken42"}); err != nil {
+		t.Errorf("plaintext push refused: %v", err)
+	}
+	if c, _ := Parse(nil); c.WeChat.PushToken != "" || c.WeChat.PushAESKey != "" {
+		t.Errorf("push is configured by default: %+v", c.WeChat)
+	}
+}
+
 // prodVars is a complete, safe production configuration.
 func prodVars() map[string]string {
 	return map[string]string{
@@ -94,6 +132,7 @@ func prodVars() map[string]string {
 		"OPENAI_API_KEY":     "sk-test",
 		"S3_BUCKET":          "wallpapers",
 		"AIGC_PRODUCER_CODE": "wallpaperd-op-001",
+		"WECHAT_PUSH_TOKEN":  "push-token-0123",
 	}
 }
 
@@ -114,6 +153,7 @@ func TestProdRefusals(t *testing.T) {
 		{"no openai key", map[string]string{"OPENAI_API_KEY": ""}, "OPENAI_API_KEY"},
 		{"no bucket", map[string]string{"S3_BUCKET": ""}, "S3_BUCKET"},
 		{"no producer code", map[string]string{"AIGC_PRODUCER_CODE": ""}, "AIGC_PRODUCER_CODE"},
+		{"no push token", map[string]string{"WECHAT_PUSH_TOKEN": ""}, "WECHAT_PUSH_TOKEN"},
 		{"producer code with a space", map[string]string{"AIGC_PRODUCER_CODE": "my company"}, "AIGC_PRODUCER_CODE"},
 		{"producer code not ASCII", map[string]string{"AIGC_PRODUCER_CODE": "壁纸"}, "AIGC_PRODUCER_CODE"},
 	}
@@ -152,6 +192,8 @@ func TestLogValueMasksSecrets(t *testing.T) {
 	vars["S3_ACCESS_KEY_ID"] = "AKIAEXAMPLE"
 	vars["S3_SECRET_ACCESS_KEY"] = "s3-secret-value"
 	vars["METRICS_TOKEN"] = "metrics-token-value"
+	vars["WECHAT_PUSH_TOKEN"] = "pushTokenValue"
+	vars["WECHAT_PUSH_AES_KEY"] = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 	c, err := Parse(vars)
 	if err != nil {
 		t.Fatal(err)
@@ -159,7 +201,7 @@ func TestLogValueMasksSecrets(t *testing.T) {
 	var buf bytes.Buffer
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("config", "config", c)
 	out := buf.String()
-	for _, secret := range []string{"pw@", strings.Repeat("k", 32), "appsecret", "sk-test", "s3-secret-value", "metrics-token-value"} {
+	for _, secret := range []string{"pw@", strings.Repeat("k", 32), "appsecret", "sk-test", "s3-secret-value", "metrics-token-value", "pushTokenValue", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"} {
 		if strings.Contains(out, secret) {
 			t.Errorf("log line contains secret %q: %s", secret, out)
 		}

@@ -8,4 +8,5 @@ func (s *Server) apiRoutes(api *gin.RouterGroup) {
 	s.profileRoutes(api)
 	s.generationRoutes(api)
 	s.galleryRoutes(api)
+	s.wechatRoutes(api)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/wallpaperd/wallpaperd/internal/failure"
 	"github.com/wallpaperd/wallpaperd/internal/user"
 	"github.com/wallpaperd/wallpaperd/internal/wallpaper"
+	"github.com/wallpaperd/wallpaperd/internal/wechat"
 )
 
 // Config shapes the router.
@@ -62,6 +63,12 @@ type Deps struct {
 		URL(key string) string
 		SignedURL(key string, ttl time.Duration) string
 	}
+	// WeChatPush verifies WeChat's message pushes; nil: message push is
+	// not configured and /api/v1/wechat/push answers 404.
+	WeChatPush *wechat.Push
+	// MediaVerdicts takes the wxa_media_check verdicts; nil: they are
+	// logged and dropped.
+	MediaVerdicts MediaVerdicts
 }
 
 // Server holds the handlers' dependencies.

@@ -69,6 +69,11 @@ type URLSigner interface {
 	SignedURL(key string, ttl time.Duration) string
 }
 
+// ErrCannotCheck is a check the checker cannot make for this wallpaper
+// (WeChat: its author has not opened the mini-program for two hours):
+// asking again will not help, so an admin decides.
+var ErrCannotCheck = errors.New("the image check cannot be made for this wallpaper")
+
 // ErrRejectedImage is the generation failure of an image the check called
 // risky: the wallpaper is removed and the quota unit returned.
 var ErrRejectedImage = Failure{Code: "content_rejected",
@@ -124,6 +129,11 @@ func (m *Moderation) Check(ctx context.Context, id uuid.UUID, attempt int) error
 	// WeChat fetches the image within the timeout; the URL outlives it.
 	url := m.urls.SignedURL(w.ImageKey, 2*m.timeout+10*time.Minute)
 	traceID, v, err := m.checker.CheckImage(ctx, ImageCheck{WallpaperID: id, UserID: w.Author.ID, URL: url, Prompt: w.Prompt})
+	if errors.Is(err, ErrCannotCheck) {
+		m.logger.WarnContext(ctx, "the image check cannot be made: held for an admin", "wallpaper_id", id, "err", err)
+		_, err = m.store.SetReview(ctx, id, ReviewPending, ReviewHeld)
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("asking for the image check of %s: %w", id, err)
 	}

@@ -1,8 +1,10 @@
 // Package wechat is the adapter to the WeChat mini-program server API:
-// code2Session for login and msgSecCheck (v2) for text moderation, through
-// github.com/silenceper/wechat/v2. It classifies WeChat's errcodes into
-// failure kinds and never lets the app secret, an access token or a
-// session key out in an error or a log line.
+// code2Session for login, msgSecCheck (v2) for text moderation and
+// mediaCheckAsync (v2) for images, through github.com/silenceper/wechat/v2,
+// and the message push (push.go) that brings mediaCheckAsync's verdicts
+// back. It classifies WeChat's errcodes into failure kinds and never lets
+// the app secret, an access token or a session key out in an error or a
+// log line.
 package wechat
 
 import (
@@ -135,27 +137,81 @@ func (v Verdict) Pass() bool { return v.Suggest == string(security.CheckSuggestP
 // have opened the mini-program within two hours, else ErrUserInactive.
 func (c *Client) CheckText(ctx context.Context, openID string, scene int, text string) (Verdict, error) {
 	req := &security.MsgCheckRequest{OpenID: openID, Scene: security.MsgScene(scene), Content: text}
+	var res security.MsgCheckResponse
+	err := c.call(ctx, "msgSecCheck", func(ctx context.Context) (errcode int64, err error) {
+		res, err = c.mp.GetSecurity().MsgCheckContext(ctx, req)
+		return res.ErrCode, err
+	})
+	if err != nil {
+		return Verdict{}, err
+	}
+	v := Verdict{Suggest: string(res.Result.Suggest), Label: int(res.Result.Label), TraceID: res.TraceID}
+	if v.Suggest == "" {
+		return Verdict{}, ErrUnavailable.With("", errors.New("wechat: msgSecCheck answered without a suggestion"))
+	}
+	if !v.Pass() {
+		c.cfg.Logger.InfoContext(ctx, "msgSecCheck refused a text", "scene", scene, "suggest", v.Suggest, "label", v.Label, "trace_id", v.TraceID)
+	}
+	return v, nil
+}
+
+// ImageScene is the scene CheckImage reports to mediaCheckAsync. WeChat's
+// scenes (the mediaCheckAsync v2 and msgSecCheck docs, and silenceper's
+// MediaCheckAsyncRequest) are 1 profile, 2 comment, 3 forum, 4 social log;
+// a public wallpaper is a post anyone using the mini-program may browse,
+// which is a forum post, not a profile field, a reply to someone else's
+// content, or a diary shown to one's friends.
+const ImageScene = SceneForum
+
+// mediaTypeImage is mediaCheckAsync's media_type for an image (1 is audio).
+const mediaTypeImage = 2
+
+// CheckImage asks mediaCheckAsync (v2) to check the image at mediaURL,
+// published by the user with openID, and returns the trace id its verdict
+// will carry: the verdict arrives later (WeChat says within 30 minutes) as
+// the wxa_media_check message push (see Push). WeChat downloads the image
+// itself, so mediaURL must be reachable from the internet for that long
+// (a presigned URL must outlive the wait); files are limited to 10 MB. The
+// user must have opened the mini-program within two hours, else
+// ErrUserInactive (errcode 61010). WeChat allows 2,000 calls a minute and
+// 200,000 a day per app (ErrRateLimited beyond).
+//
+// silenceper's MediaCheckAsyncContext (v2.1.13) sends version 2 itself and
+// returns trace_id from the answer {"errcode", "errmsg", "trace_id"}.
+func (c *Client) CheckImage(ctx context.Context, openID, mediaURL string) (traceID string, err error) {
+	if u, perr := url.Parse(mediaURL); perr != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		// The URL itself is not quoted: a presigned URL is a credential.
+		return "", errors.New("wechat: mediaCheckAsync needs an absolute http(s) media URL")
+	}
+	req := &security.MediaCheckAsyncRequest{MediaURL: mediaURL, MediaType: mediaTypeImage, OpenID: openID, Scene: ImageScene}
+	err = c.call(ctx, "mediaCheckAsync", func(ctx context.Context) (int64, error) {
+		var err error
+		traceID, err = c.mp.GetSecurity().MediaCheckAsyncContext(ctx, req)
+		return 0, err // a WeChat errcode comes back as a *util.CommonError
+	})
+	if err != nil {
+		return "", err
+	}
+	if traceID == "" {
+		return "", ErrUnavailable.With("", errors.New("wechat: mediaCheckAsync answered without a trace id"))
+	}
+	return traceID, nil
+}
+
+// call runs one SDK call under the client's timeout and classifies its
+// outcome. An access token WeChat calls invalid (40001: another process
+// fetched a new one) or expired (42001) is dropped and the call made once
+// more with a fresh token; the SDK does not do that by itself.
+func (c *Client) call(ctx context.Context, op string, do func(ctx context.Context) (errcode int64, err error)) error {
 	for attempt := 0; ; attempt++ {
 		cctx, cancel := c.callContext(ctx)
-		res, err := c.mp.GetSecurity().MsgCheckContext(cctx, req)
+		code, err := do(cctx)
 		cancel()
-		if code := errCode(res.ErrCode, err); (code == 40001 || code == 42001) && attempt == 0 {
-			// The cached access token was invalidated or expired early:
-			// fetch a new one and try once more.
+		if ec := errCode(code, err); (ec == 40001 || ec == 42001) && attempt == 0 {
 			c.cache.clear()
 			continue
 		}
-		if err := c.classify(ctx, "msgSecCheck", res.ErrCode, err); err != nil {
-			return Verdict{}, err
-		}
-		v := Verdict{Suggest: string(res.Result.Suggest), Label: int(res.Result.Label), TraceID: res.TraceID}
-		if v.Suggest == "" {
-			return Verdict{}, ErrUnavailable.With("", errors.New("wechat: msgSecCheck answered without a suggestion"))
-		}
-		if !v.Pass() {
-			c.cfg.Logger.InfoContext(ctx, "msgSecCheck refused a text", "scene", scene, "suggest", v.Suggest, "label", v.Label, "trace_id", v.TraceID)
-		}
-		return v, nil
+		return c.classify(ctx, op, code, err)
 	}
 }
 
@@ -203,6 +259,33 @@ func (p PromptChecker) CheckPrompt(ctx context.Context, userID uuid.UUID, prompt
 		return wallpaper.ErrPromptRejected
 	}
 	return nil
+}
+
+// ImageChecker asks mediaCheckAsync about wallpapers as their authors
+// (wallpaper.ImageChecker); the verdicts arrive later by message push.
+type ImageChecker struct {
+	client *Client
+	users  OpenIDs
+}
+
+// ImageChecker returns the image check; users finds each author's openid.
+func (c *Client) ImageChecker(users OpenIDs) ImageChecker {
+	return ImageChecker{client: c, users: users}
+}
+
+// CheckImage implements wallpaper.ImageChecker. An author who has not
+// opened the mini-program for two hours cannot be checked as
+// (errcode 61010): wallpaper.ErrCannotCheck, and an admin decides.
+func (i ImageChecker) CheckImage(ctx context.Context, c wallpaper.ImageCheck) (string, *wallpaper.Verdict, error) {
+	openID, err := i.users.OpenID(ctx, c.UserID)
+	if err != nil {
+		return "", nil, err
+	}
+	trace, err := i.client.CheckImage(ctx, openID, c.URL)
+	if errors.Is(err, ErrUserInactive) {
+		return "", nil, fmt.Errorf("%w: %w", wallpaper.ErrCannotCheck, err)
+	}
+	return trace, nil, err
 }
 
 func (c *Client) callContext(ctx context.Context) (context.Context, context.CancelFunc) {

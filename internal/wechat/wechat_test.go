@@ -284,3 +284,125 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckImage(t *testing.T) {
+	t.Parallel()
+	fake := wechattest.New(t)
+	const img = "https://img.example.com/wallpapers/w1.png?X-Amz-Signature=abc&X-Amz-Expires=3600"
+	tests := []struct {
+		name     string
+		openID   string
+		mediaURL string
+		wantErr  *failure.Error
+		wantKind failure.Kind
+	}{
+		{name: "accepted", openID: "o-alice", mediaURL: img},
+		{name: "61010 user inactive", openID: "o-alice", mediaURL: "https://img.example.com/err-61010", wantErr: wechat.ErrUserInactive, wantKind: failure.Upstream},
+		{name: "45009 daily quota", openID: "o-alice", mediaURL: "https://img.example.com/err-45009", wantErr: wechat.ErrRateLimited, wantKind: failure.RateLimited},
+		{name: "-1 busy", openID: "o-alice", mediaURL: "https://img.example.com/err--1", wantErr: wechat.ErrUnavailable, wantKind: failure.Upstream},
+		{name: "HTTP 502", openID: "o-alice", mediaURL: "https://img.example.com/http-502", wantErr: wechat.ErrUnavailable, wantKind: failure.Upstream},
+		{name: "not JSON", openID: "o-alice", mediaURL: "https://img.example.com/garbage", wantErr: wechat.ErrUnavailable, wantKind: failure.Upstream},
+		{name: "missing openid is 40003", openID: "", mediaURL: img, wantErr: wechat.ErrUnavailable, wantKind: failure.Upstream},
+	}
+	c, logs := newClient(t, fake, nil)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(fake.MediaChecks())
+			traceID, err := c.CheckImage(context.Background(), tt.openID, tt.mediaURL)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("CheckImage error = %v; want %v", err, tt.wantErr)
+				}
+				if fe := failure.From(err); fe == nil || fe.Kind != tt.wantKind {
+					t.Fatalf("CheckImage error kind = %+v; want %d", fe, tt.wantKind)
+				}
+				if traceID != "" {
+					t.Errorf("CheckImage returned trace id %q with an error", traceID)
+				}
+				assertNoSecrets(t, err.Error())
+				return
+			}
+			if err != nil {
+				t.Fatalf("CheckImage: %v", err)
+			}
+			checks := fake.MediaChecks()
+			if len(checks) != before+1 {
+				t.Fatalf("the fake recorded %d new checks; want 1", len(checks)-before)
+			}
+			got := checks[len(checks)-1]
+			want := wechattest.MediaCheck{TraceID: traceID, OpenID: tt.openID, MediaURL: tt.mediaURL, MediaType: 2, Scene: 3, Version: 2}
+			if got != want || traceID == "" {
+				t.Errorf("WeChat received %+v (trace id %q); want %+v", got, traceID, want)
+			}
+		})
+	}
+	assertNoSecrets(t, logs.String())
+}
+
+func TestCheckImageScriptedFailure(t *testing.T) {
+	t.Parallel()
+	fake := wechattest.New(t)
+	c, _ := newClient(t, fake, nil)
+	fake.FailMediaChecks(45011)
+	if _, err := c.CheckImage(context.Background(), "o-alice", "https://img.example.com/a.png"); !errors.Is(err, wechat.ErrRateLimited) {
+		t.Fatalf("CheckImage with errcode 45011 = %v; want ErrRateLimited", err)
+	}
+	fake.FailMediaChecks(0)
+	if id, err := c.CheckImage(context.Background(), "o-alice", "https://img.example.com/a.png"); err != nil || id == "" {
+		t.Fatalf("CheckImage after the failure stopped = %q, %v", id, err)
+	}
+	if n := len(fake.MediaChecks()); n != 1 {
+		t.Errorf("the fake recorded %d accepted checks; want 1", n)
+	}
+}
+
+func TestCheckImageRenewsAnInvalidatedToken(t *testing.T) {
+	t.Parallel()
+	fake := wechattest.New(t)
+	c, _ := newClient(t, fake, nil)
+	first, err := c.CheckImage(context.Background(), "o-alice", "https://img.example.com/1.png")
+	if err != nil {
+		t.Fatalf("first CheckImage: %v", err)
+	}
+	fake.InvalidateTokens()
+	second, err := c.CheckImage(context.Background(), "o-alice", "https://img.example.com/2.png")
+	if err != nil || second == "" || second == first {
+		t.Fatalf("CheckImage after the token was invalidated = %q, %v; want a new trace id", second, err)
+	}
+	if n := fake.Calls("/cgi-bin/stable_token"); n != 2 {
+		t.Errorf("stable_token was called %d times; want 2 (one renewal)", n)
+	}
+	if n := fake.Calls("/wxa/media_check_async"); n != 3 {
+		t.Errorf("media_check_async was called %d times; want 3 (one refused with 40001, then retried)", n)
+	}
+}
+
+func TestCheckImageRefusesABadURL(t *testing.T) {
+	t.Parallel()
+	fake := wechattest.New(t)
+	c, _ := newClient(t, fake, nil)
+	for _, u := range []string{"", "/relative/path.png", "ftp://img.example.com/a.png", "https:///no-host"} {
+		if _, err := c.CheckImage(context.Background(), "o-alice", u); err == nil {
+			t.Errorf("CheckImage(%q) succeeded", u)
+		}
+	}
+	if n := fake.Calls("/wxa/media_check_async"); n != 0 {
+		t.Errorf("media_check_async was called %d times for bad URLs", n)
+	}
+}
+
+func TestCheckImageRedactsTheAccessToken(t *testing.T) {
+	t.Parallel()
+	fake := wechattest.New(t)
+	c, logs := newClient(t, fake, nil)
+	// An HTTP error makes the SDK quote the request URL, access_token
+	// and all.
+	_, err := c.CheckImage(context.Background(), "o-alice", "https://img.example.com/http-500")
+	if err == nil {
+		t.Fatal("CheckImage succeeded on HTTP 500")
+	}
+	if !strings.Contains(err.Error(), "access_token=REDACTED") {
+		t.Errorf("error %q does not show the token redacted", err)
+	}
+	assertNoSecrets(t, err.Error(), logs.String())
+}

@@ -1,7 +1,8 @@
 // Package wechattest is a fake WeChat API server for tests: it speaks the
-// real JSON of jscode2session, stable_token, token and msg_sec_check, so
-// that tests exercise the real SDK through the base-URL mechanism the
-// service uses.
+// real JSON of jscode2session, stable_token, token, msg_sec_check and
+// media_check_async, so that tests exercise the real SDK through the
+// base-URL mechanism the service uses, and it sends message pushes the
+// way WeChat does (push.go), by hand or after each media check.
 //
 // Behaviour is chosen by the input:
 //   - code "ok-NAME" logs in as openid "o-NAME" (with unionid "u-NAME");
@@ -10,6 +11,10 @@
 //     answers something that is not JSON. Any other code is errcode 40029.
 //   - text containing "risky" or "review" gets that suggestion; text
 //     "err-N" answers errcode N; anything else passes.
+//   - media_check_async answers a new trace id and records the request
+//     (MediaChecks), or the errcode FailMediaChecks set; a media URL whose
+//     last path segment is err-N, http-N, hang or garbage behaves as such a
+//     login code does.
 package wechattest
 
 import (
@@ -17,6 +22,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,6 +45,9 @@ type Server struct {
 	calls       map[string]int
 	// TokenErrCode, when set, is what the token endpoints answer.
 	tokenErrCode int
+	mediaErrCode int
+	mediaChecks  []MediaCheck
+	auto         *autoPush
 }
 
 // New starts a fake, closed when the test ends.
@@ -49,6 +59,7 @@ func New(tb testing.TB) *Server {
 	mux.HandleFunc("POST /cgi-bin/stable_token", s.stableToken)
 	mux.HandleFunc("GET /cgi-bin/token", s.token)
 	mux.HandleFunc("POST /wxa/msg_sec_check", s.msgSecCheck)
+	mux.HandleFunc("POST /wxa/media_check_async", s.mediaCheckAsync)
 	s.Server = httptest.NewServer(mux)
 	tb.Cleanup(s.Close)
 	return s
@@ -192,13 +203,21 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	s.issueToken(w)
 }
 
-func (s *Server) msgSecCheck(w http.ResponseWriter, r *http.Request) {
-	s.count(r)
+// tokenValid answers errcode 40001 unless the request carries an access
+// token the fake issued and has not invalidated.
+func (s *Server) tokenValid(w http.ResponseWriter, r *http.Request) bool {
 	s.mu.Lock()
 	ok := s.valid[r.URL.Query().Get("access_token")]
 	s.mu.Unlock()
 	if !ok {
 		writeJSON(w, errBody(40001))
+	}
+	return ok
+}
+
+func (s *Server) msgSecCheck(w http.ResponseWriter, r *http.Request) {
+	s.count(r)
+	if !s.tokenValid(w, r) {
 		return
 	}
 	var req struct {
@@ -230,4 +249,89 @@ func (s *Server) msgSecCheck(w http.ResponseWriter, r *http.Request) {
 		"result": map[string]any{"suggest": suggest, "label": label},
 		"detail": []map[string]any{{"strategy": "content_model", "errcode": 0, "suggest": suggest, "label": label, "prob": 90}},
 	})
+}
+
+// MediaCheck is one media_check_async request the fake accepted.
+type MediaCheck struct {
+	TraceID   string // the trace id the fake answered
+	OpenID    string
+	MediaURL  string
+	MediaType int
+	Scene     int
+	Version   int
+	// With AutoPush: the HTTP status of fetching MediaURL, and of the push
+	// that followed (0: not yet, or not done); Err says what went wrong.
+	Fetched int
+	Pushed  int
+	Err     string
+}
+
+// MediaChecks returns the media checks accepted so far, oldest first.
+func (s *Server) MediaChecks() []MediaCheck {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]MediaCheck(nil), s.mediaChecks...)
+}
+
+// FailMediaChecks makes media_check_async answer errcode code (0: accept).
+func (s *Server) FailMediaChecks(code int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mediaErrCode = code
+}
+
+// mediaCheckAsync checks what WeChat documents for version 2: media_url,
+// media_type (1 audio, 2 image), version 2, openid, scene 1-4.
+func (s *Server) mediaCheckAsync(w http.ResponseWriter, r *http.Request) {
+	s.count(r)
+	if !s.tokenValid(w, r) {
+		return
+	}
+	var req struct {
+		MediaURL  string `json:"media_url"`
+		MediaType int    `json:"media_type"`
+		Version   int    `json:"version"`
+		OpenID    string `json:"openid"`
+		Scene     int    `json:"scene"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Version != 2 || req.Scene < 1 || req.Scene > 4 ||
+		(req.MediaType != 1 && req.MediaType != 2) || req.MediaURL == "" {
+		writeJSON(w, errBody(47001))
+		return
+	}
+	if req.OpenID == "" {
+		writeJSON(w, errBody(40003))
+		return
+	}
+	if u, err := url.Parse(req.MediaURL); err == nil && s.special(w, r, path.Base(u.Path)) {
+		return
+	}
+	s.mu.Lock()
+	if code := s.mediaErrCode; code != 0 {
+		s.mu.Unlock()
+		writeJSON(w, errBody(code))
+		return
+	}
+	c := MediaCheck{
+		TraceID: fmt.Sprintf("trace-media-%d", len(s.mediaChecks)+1), OpenID: req.OpenID, MediaURL: req.MediaURL,
+		MediaType: req.MediaType, Scene: req.Scene, Version: req.Version,
+	}
+	s.mediaChecks = append(s.mediaChecks, c)
+	auto := s.auto
+	s.mu.Unlock()
+	if auto != nil {
+		auto.start(s, c)
+	}
+	writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "trace_id": c.TraceID})
+}
+
+// updateMediaCheck changes the record of traceID.
+func (s *Server) updateMediaCheck(traceID string, change func(*MediaCheck)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.mediaChecks {
+		if s.mediaChecks[i].TraceID == traceID {
+			change(&s.mediaChecks[i])
+		}
+	}
 }
