@@ -131,10 +131,11 @@ FUZZ_TARGETS := \
 	./internal/wallpaper:FuzzNormalizePrompt \
 	./internal/wallpaper:FuzzCursorDecode \
 	./internal/auth:FuzzVerifyAccessToken \
-	./internal/aigc:FuzzRead
+	./internal/aigc:FuzzRead \
+	./internal/wechat:FuzzPushOpen
 
 .PHONY: fuzz
-fuzz: ## Run every fuzz target for FUZZTIME (10s) each: request decoding, prompts, cursors, access tokens, AIGC labels
+fuzz: ## Run every fuzz target for FUZZTIME (10s) each: request decoding, prompts, cursors, access tokens, AIGC labels, WeChat pushes
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; echo "fuzz $$name in $$pkg for $(FUZZTIME)"; \
 		go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \

@@ -345,7 +345,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "The caller's own generation: status, attempts, the error when it failed, the wallpaper when it succeeded. Anyone else's is 404.",
+                "description": "The caller's own generation: status, attempts, the error when it failed, the wallpaper when it succeeded. Anyone else's is 404. A generation can end ` + "`" + `failed` + "`" + ` after it ` + "`" + `succeeded` + "`" + `: when the image check calls its image risky, the wallpaper is removed, ` + "`" + `error.code` + "`" + ` is ` + "`" + `content_rejected` + "`" + ` and the quota unit comes back. Other failure codes: ` + "`" + `content_policy` + "`" + `, ` + "`" + `upstream_rate_limited` + "`" + `, ` + "`" + `upstream_unavailable` + "`" + `, ` + "`" + `upstream_timeout` + "`" + `, ` + "`" + `upstream_billing` + "`" + `, ` + "`" + `upstream_auth` + "`" + `, ` + "`" + `upstream_rejected` + "`" + `, ` + "`" + `invalid_image` + "`" + `, ` + "`" + `storage_unavailable` + "`" + `, ` + "`" + `internal_error` + "`" + `.",
                 "produces": [
                     "application/json"
                 ],
@@ -886,7 +886,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "A wallpaper with its prompt, model and the parameters the model was given. A private wallpaper exists only for its owner: anyone else gets 404.",
+                "description": "A wallpaper with its prompt, model and the parameters the model was given. No login needed for a wallpaper anyone may see (public, approved by the image check, its author not banned), so a shared link opens anywhere; with a token the answer says whether the caller likes it. Any other wallpaper exists only for its owner: anyone else gets 404.",
                 "produces": [
                     "application/json"
                 ],
@@ -918,7 +918,7 @@ const docTemplate = `{
                         }
                     },
                     "401": {
-                        "description": "unauthorized",
+                        "description": "unauthorized: a token was sent but is invalid or expired",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -1064,6 +1064,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "409": {
+                        "description": "conflict: held for review, only an admin releases it",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "413": {
                         "description": "payload_too_large",
                         "schema": {
@@ -1182,6 +1188,74 @@ const docTemplate = `{
                     },
                     "401": {
                         "description": "unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "404": {
+                        "description": "not_found",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/wallpapers/{id}/original": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "The owner's download of the image as painted, without the visible \"AI生成\" label (it still carries the implicit label in its metadata): a 302 to a link valid for 10 minutes. Every download is recorded (user, wallpaper, time) and kept at least six months: whoever publishes the image elsewhere must label it (the labelling measures, Art. 8 and 9). Anyone else: 404, or 403 for a wallpaper they can see.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "gallery"
+                ],
+                "summary": "Download the master",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "format": "uuid",
+                        "description": "Wallpaper id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "302": {
+                        "description": "Location: the master's URL",
+                        "headers": {
+                            "Location": {
+                                "type": "string",
+                                "description": "A signed URL of the master, valid for 10 minutes"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "invalid_request: not a wallpaper id",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "401": {
+                        "description": "unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "403": {
+                        "description": "forbidden: someone else's wallpaper",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -1478,6 +1552,10 @@ const docTemplate = `{
                     "type": "string",
                     "example": "a quiet lake at dawn, mist, pastel colours"
                 },
+                "public": {
+                    "type": "boolean",
+                    "example": true
+                },
                 "quality": {
                     "type": "string",
                     "enum": [
@@ -1562,6 +1640,11 @@ const docTemplate = `{
                     "maxLength": 1000,
                     "minLength": 1,
                     "example": "a quiet lake at dawn, mist, pastel colours"
+                },
+                "public": {
+                    "description": "Public sends the wallpaper to the public gallery (with the author's\nnickname) once the image check approves it; false keeps it private.",
+                    "type": "boolean",
+                    "default": true
                 },
                 "quality": {
                     "type": "string",
@@ -1795,6 +1878,11 @@ const docTemplate = `{
         "httpapi.Wallpaper": {
             "type": "object",
             "properties": {
+                "ai_generated": {
+                    "description": "AIGenerated is always true: every client shows the in-app notice\nthat the image is AI-generated (the labelling measures, Art. 6).",
+                    "type": "boolean",
+                    "example": true
+                },
                 "author": {
                     "$ref": "#/definitions/httpapi.Author"
                 },
@@ -1811,8 +1899,9 @@ const docTemplate = `{
                     "example": "7d3c1b2a-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
                 },
                 "image_url": {
+                    "description": "ImageURL is the display image, with the visible \"AI生成\" label: what\nclients show and save. A wallpaper others cannot see has short-lived\nsigned URLs (its owner's only).",
                     "type": "string",
-                    "example": "https://api.example.com/media/wallpapers/7d3c1b2a/original.png"
+                    "example": "https://api.example.com/media/public/w/7d3c1b2a/image.jpg"
                 },
                 "like_count": {
                     "type": "integer",
@@ -1840,6 +1929,17 @@ const docTemplate = `{
                     "type": "boolean",
                     "example": true
                 },
+                "review": {
+                    "description": "Review is the image check's state, shown to the owner only:\nunchecked (private, never checked), pending, approved, held (waiting\nfor an admin).",
+                    "type": "string",
+                    "enum": [
+                        "unchecked",
+                        "pending",
+                        "approved",
+                        "held"
+                    ],
+                    "example": "approved"
+                },
                 "size": {
                     "type": "string",
                     "enum": [
@@ -1851,7 +1951,7 @@ const docTemplate = `{
                 },
                 "thumbnail_url": {
                     "type": "string",
-                    "example": "https://api.example.com/media/wallpapers/7d3c1b2a/thumb.jpg"
+                    "example": "https://api.example.com/media/public/w/7d3c1b2a/thumb.jpg"
                 },
                 "width": {
                     "type": "integer",
