@@ -323,7 +323,7 @@ func TestModerationLeavesAnsweredAlone(t *testing.T) {
 
 func TestLocalChecker(t *testing.T) {
 	for prompt, want := range map[string]string{
-		"a quiet lake":                         wallpaper.SuggestPass,
+		"a quiet lake":                          wallpaper.SuggestPass,
 		"a lake " + wallpaper.LocalMarkerReview: wallpaper.SuggestReview,
 		"a lake " + wallpaper.LocalMarkerRisky:  wallpaper.SuggestRisky,
 	} {
