@@ -1,0 +1,101 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wallpaperd/wallpaperd/internal/apptest"
+	"github.com/wallpaperd/wallpaperd/internal/httpapi"
+	"github.com/wallpaperd/wallpaperd/internal/httpapi/apitest"
+)
+
+// TestHiddenMeansHidden: a URL handed out while a wallpaper was public
+// stops working once it is made private or deleted, from the real S3
+// server and from /media/ alike; the owner keeps short-lived signed URLs.
+func TestHiddenMeansHidden(t *testing.T) {
+	t.Parallel()
+	for _, store := range []struct {
+		name string
+		s3   bool
+	}{{"s3", true}, {"local", false}} {
+		t.Run(store.name, func(t *testing.T) {
+			t.Parallel()
+			s := apptest.New(t, apptest.Options{S3: store.s3})
+			owner := s.Token(t, "owner")
+			g := s.Wait(t, owner, s.Generate(t, owner, "a field of sunflowers"), 120*time.Second)
+			if g.Status != "succeeded" {
+				t.Fatalf("generation %s %+v", g.Status, g.Error)
+			}
+			id := g.Wallpaper.ID
+			public := waitShown(t, s, id, true)
+			for _, u := range []string{public.ImageURL, public.ThumbnailURL} {
+				if st := status(t, s, u); st != http.StatusOK {
+					t.Fatalf("the public URL %s answers %d", u, st)
+				}
+			}
+
+			// Made private: the URLs handed out while public stop working.
+			res := s.API.Do(http.MethodPatch, "/api/v1/wallpapers/"+id, map[string]bool{"public": false}, apitest.Bearer(owner))
+			if res.Status != http.StatusOK {
+				t.Fatalf("hide: %d %s", res.Status, res.Body)
+			}
+			waitShown(t, s, id, false)
+			for _, u := range []string{public.ImageURL, public.ThumbnailURL} {
+				apptest.WaitFor(t, 60*time.Second, "the old public URL to stop working", func() bool {
+					st := status(t, s, u)
+					return st == http.StatusNotFound || st == http.StatusForbidden
+				})
+			}
+			var mine httpapi.Wallpaper
+			s.API.Do(http.MethodGet, "/api/v1/wallpapers/"+id, nil, apitest.Bearer(owner)).JSON(t, &mine)
+			if !strings.Contains(mine.ImageURL, "/private/") || status(t, s, mine.ImageURL) != http.StatusOK {
+				t.Errorf("the owner's URL of a private wallpaper %s: not a working private one", mine.ImageURL)
+			}
+			if bare, _, _ := strings.Cut(mine.ImageURL, "?"); status(t, s, bare) == http.StatusOK {
+				t.Errorf("the private object answers without its signature: %s", bare)
+			}
+
+			// Public again, then deleted: gone from the new public URL too.
+			res = s.API.Do(http.MethodPatch, "/api/v1/wallpapers/"+id, map[string]bool{"public": true}, apitest.Bearer(owner))
+			if res.Status != http.StatusOK {
+				t.Fatalf("show: %d %s", res.Status, res.Body)
+			}
+			again := waitShown(t, s, id, true)
+			if st := status(t, s, again.ImageURL); st != http.StatusOK {
+				t.Fatalf("public again, the image answers %d", st)
+			}
+			if res := s.API.Do(http.MethodDelete, "/api/v1/wallpapers/"+id, nil, apitest.Bearer(owner)); res.Status != http.StatusNoContent {
+				t.Fatalf("delete: %d %s", res.Status, res.Body)
+			}
+			for _, u := range []string{again.ImageURL, again.ThumbnailURL, mine.ImageURL} {
+				apptest.WaitFor(t, 60*time.Second, "the deleted wallpaper's URL to stop working", func() bool {
+					st := status(t, s, u)
+					return st == http.StatusNotFound || st == http.StatusForbidden
+				})
+			}
+		})
+	}
+}
+
+// waitShown waits until others see the wallpaper (or no longer do) and
+// returns what the anonymous detail showed last.
+func waitShown(t *testing.T, s *apptest.Service, id string, shown bool) httpapi.Wallpaper {
+	t.Helper()
+	var w httpapi.Wallpaper
+	apptest.WaitFor(t, 60*time.Second, "the wallpaper's visibility to settle", func() bool {
+		res := s.API.Do(http.MethodGet, "/api/v1/wallpapers/"+id, nil)
+		if res.Status == http.StatusOK {
+			res.JSON(t, &w)
+		}
+		return (res.Status == http.StatusOK) == shown
+	})
+	return w
+}
+
+func status(t *testing.T, s *apptest.Service, url string) int {
+	t.Helper()
+	resp, _ := s.Download(t, url)
+	return resp.StatusCode
+}
