@@ -115,7 +115,7 @@ func (p *Painter) Paint(ctx context.Context, id uuid.UUID, lastAttempt bool) err
 // paint asks the model, checks what came back and stores it with its
 // thumbnail.
 func (p *Painter) paint(ctx context.Context, g *Generation) (*Wallpaper, error) {
-	img, err := p.images.Generate(ctx, ImageRequest{Prompt: g.Prompt, Options: g.Options, User: endUser(g.UserID)})
+	img, err := p.images.Generate(ctx, ImageRequest{Prompt: g.Prompt, Options: g.Options, User: endUser(g.UserID), GenerationID: g.ID})
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +155,7 @@ func (p *Painter) paint(ctx context.Context, g *Generation) (*Wallpaper, error) 
 	return &Wallpaper{
 		ID: uuid.New(), GenerationID: &genID, Author: Author{ID: g.UserID},
 		Prompt: g.Prompt, Size: g.Options.Size, Width: b.Dx(), Height: b.Dy(),
-		Model: img.Model, Params: img.Params, ImageKey: imageKey, ThumbnailKey: thumbKey, Public: true,
+		Provider: img.Provider, Model: img.Model, Params: img.Params, ImageKey: imageKey, ThumbnailKey: thumbKey, Public: true,
 	}, nil
 }
 
