@@ -151,15 +151,15 @@ func scanGeneration(row pgx.Row) (*wallpaper.Generation, error) {
 	var wID *uuid.UUID
 	var params []byte
 	var (
-		nickname, avatar, prompt, size, model, imageKey, thumbKey *string
-		width, height, likes                                      *int
-		public                                                    *bool
-		createdAt                                                 *time.Time
-		genID, authorID                                           *uuid.UUID
+		nickname, avatar, prompt, size, provider, model, imageKey, thumbKey *string
+		width, height, likes                                                *int
+		public                                                              *bool
+		createdAt                                                           *time.Time
+		genID, authorID                                                     *uuid.UUID
 	)
 	err := row.Scan(&g.ID, &g.UserID, &g.Prompt, &g.Options.Size, &g.Options.Style, &g.Options.Quality,
 		&g.Status, &g.Attempts, &code, &msg, &g.CreatedAt, &g.FinishedAt,
-		&wID, &genID, &authorID, &nickname, &avatar, &prompt, &size, &width, &height, &model, &params,
+		&wID, &genID, &authorID, &nickname, &avatar, &prompt, &size, &width, &height, &provider, &model, &params,
 		&imageKey, &thumbKey, &public, &likes, &createdAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, wallpaper.ErrNotFound
@@ -173,7 +173,8 @@ func scanGeneration(row pgx.Row) (*wallpaper.Generation, error) {
 	if wID != nil {
 		w = wallpaper.Wallpaper{
 			ID: *wID, GenerationID: genID, Author: wallpaper.Author{ID: *authorID, Nickname: deref(nickname), AvatarKey: deref(avatar)},
-			Prompt: deref(prompt), Size: deref(size), Width: derefInt(width), Height: derefInt(height), Model: deref(model),
+			Prompt: deref(prompt), Size: deref(size), Width: derefInt(width), Height: derefInt(height),
+			Provider: deref(provider), Model: deref(model),
 			ImageKey: deref(imageKey), ThumbnailKey: deref(thumbKey), Public: public != nil && *public,
 			LikeCount: derefInt(likes), CreatedAt: *createdAt,
 		}
@@ -274,10 +275,10 @@ func (s *Generations) CompleteGeneration(ctx context.Context, id uuid.UUID, w wa
 			return err // already finished: nothing to record
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO wallpapers
-			(id, user_id, generation_id, prompt, size, width, height, model, params, image_key, thumbnail_key, public)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+			(id, user_id, generation_id, prompt, size, width, height, provider, model, params, image_key, thumbnail_key, public)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 			ON CONFLICT (generation_id) DO NOTHING`,
-			w.ID, w.Author.ID, id, w.Prompt, w.Size, w.Width, w.Height, w.Model, params, w.ImageKey, w.ThumbnailKey, w.Public)
+			w.ID, w.Author.ID, id, w.Prompt, w.Size, w.Width, w.Height, w.Provider, w.Model, params, w.ImageKey, w.ThumbnailKey, w.Public)
 		return err
 	})
 	if err != nil {
