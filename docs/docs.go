@@ -1655,8 +1655,9 @@ const docTemplate = `{
                     "example": false
                 },
                 "model": {
+                    "description": "the provider's model id (clients need not show it)",
                     "type": "string",
-                    "example": "dall-e-3"
+                    "example": "doubao-seedream-4-5-251128"
                 },
                 "params": {
                     "description": "Params is what the model was asked (detail only).",
@@ -1666,6 +1667,18 @@ const docTemplate = `{
                 "prompt": {
                     "type": "string",
                     "example": "a quiet lake at dawn, mist, pastel colours"
+                },
+                "provider": {
+                    "description": "who painted it (clients need not show it)",
+                    "type": "string",
+                    "enum": [
+                        "openai",
+                        "ark",
+                        "zhipu",
+                        "siliconflow",
+                        "offline"
+                    ],
+                    "example": "ark"
                 },
                 "public": {
                     "type": "boolean",

@@ -22,7 +22,8 @@ type Wallpaper struct {
 	Size         string `json:"size" enums:"1024x1792,1792x1024,1024x1024" example:"1024x1792"`
 	Width        int    `json:"width" example:"1024"`
 	Height       int    `json:"height" example:"1792"`
-	Model        string `json:"model" example:"dall-e-3"`
+	Provider     string `json:"provider" enums:"openai,ark,zhipu,siliconflow,offline" example:"ark"` // who painted it (clients need not show it)
+	Model        string `json:"model" example:"doubao-seedream-4-5-251128"`                          // the provider's model id (clients need not show it)
 	ImageURL     string `json:"image_url" example:"https://api.example.com/media/wallpapers/7d3c1b2a/original.png"`
 	ThumbnailURL string `json:"thumbnail_url" example:"https://api.example.com/media/wallpapers/7d3c1b2a/thumb.jpg"`
 	Public       bool   `json:"public" example:"true"`
@@ -44,7 +45,8 @@ type WallpaperPage struct {
 
 func (s *Server) wallpaperJSON(c *gin.Context, w *wallpaper.Wallpaper) Wallpaper {
 	out := Wallpaper{
-		ID: w.ID.String(), Prompt: w.Prompt, Size: w.Size, Width: w.Width, Height: w.Height, Model: w.Model,
+		ID: w.ID.String(), Prompt: w.Prompt, Size: w.Size, Width: w.Width, Height: w.Height,
+		Provider: w.Provider, Model: w.Model,
 		ImageURL:     s.absoluteURL(c, s.deps.Objects.URL(w.ImageKey)),
 		ThumbnailURL: s.absoluteURL(c, s.deps.Objects.URL(w.ThumbnailKey)),
 		Public:       w.Public, LikeCount: w.LikeCount, Liked: w.Liked,
