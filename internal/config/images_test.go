@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wallpaperd/wallpaperd/internal/imagegen"
 )
 
 func TestImageProviders(t *testing.T) {
@@ -157,5 +159,18 @@ func TestImageKeysMaskedInLog(t *testing.T) {
 	}
 	if !strings.Contains(out, `"image_providers":["ark","zhipu","siliconflow","openai"]`) {
 		t.Errorf("log line lacks the resolved chain: %s", out)
+	}
+}
+
+// TestImageModelAgreesWithTheGenerator: config refuses exactly the OpenAI
+// models the generator does not know, so that a refusal names IMAGE_MODEL
+// instead of failing later at start.
+func TestImageModelAgreesWithTheGenerator(t *testing.T) {
+	for _, model := range []string{"dall-e-3", "dall-e-2", "gpt-image-1", "gpt-image-1.5", "gpt-image-2", "gpt-image-2.6-flare",
+		"gpt-image-3-2027-01-01", "chatgpt-image-latest", "gpt-5", "Qwen/Qwen-Image"} {
+		_, err := Parse(map[string]string{"IMAGE_MODEL": model})
+		if accepted, known := err == nil, imagegen.OpenAIModelKnown(model); accepted != known {
+			t.Errorf("IMAGE_MODEL=%q: config accepts %v, the generator knows it %v (%v)", model, accepted, known, err)
+		}
 	}
 }
