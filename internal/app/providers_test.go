@@ -28,7 +28,7 @@ func startChain(t *testing.T, vars map[string]string) (*apptest.Service, *imageg
 	ark := imagegentest.NewFakeArk(t)
 	v := map[string]string{
 		"IMAGE_PROVIDERS": "ark,openai", "ARK_API_KEY": imagegentest.APIKey, "ARK_BASE_URL": ark.BaseURL(),
-		"JOB_MAX_ATTEMPTS": "3", "DAILY_QUOTA": "20",
+		"JOB_MAX_ATTEMPTS": "3", "DAILY_QUOTA": "20", "IMAGE_BREAKER_COOLDOWN": "10m",
 	}
 	for k, x := range vars {
 		v[k] = x
