@@ -1914,7 +1914,7 @@ const docTemplate = `{
                 },
                 "model": {
                     "type": "string",
-                    "example": "dall-e-3"
+                    "example": "doubao-seedream-4-5-251128"
                 },
                 "params": {
                     "description": "Params is what the model was asked (detail only).",
@@ -1924,6 +1924,18 @@ const docTemplate = `{
                 "prompt": {
                     "type": "string",
                     "example": "a quiet lake at dawn, mist, pastel colours"
+                },
+                "provider": {
+                    "description": "Provider is who painted it, Model the provider's model id (clients\nneed not show either).",
+                    "type": "string",
+                    "enum": [
+                        "openai",
+                        "ark",
+                        "zhipu",
+                        "siliconflow",
+                        "offline"
+                    ],
+                    "example": "ark"
                 },
                 "public": {
                     "type": "boolean",

@@ -11,7 +11,9 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -77,7 +79,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	images, err := newImageGenerator(cfg)
+	images, err := newImageGenerator(cfg, logger, m)
 	if err != nil {
 		return nil, err
 	}
@@ -292,20 +294,98 @@ func newWeChatPush(cfg *config.Config) (*wechat.Push, error) {
 	return p, nil
 }
 
-// newImageGenerator is the OpenAI model when OPENAI_API_KEY is set, else
-// the built-in offline painter (dev only: prod refuses to start without a
-// key).
-func newImageGenerator(cfg *config.Config) (wallpaper.ImageGenerator, error) {
+// newImageGenerator is the chain of image providers IMAGE_PROVIDERS
+// resolves to (config has refused a chain naming a provider without its
+// key), or the offline painter alone in dev without keys. The resolved
+// chain is logged, with a warning for an OpenAI model OpenAI shuts down.
+func newImageGenerator(cfg *config.Config, logger *slog.Logger, m *metrics.Metrics) (wallpaper.ImageGenerator, error) {
+	providers := cfg.ImageProviders()
 	if cfg.OfflineImages() {
+		logger.Info("image providers", "chain", providers)
 		return imagegen.NewOffline(), nil
 	}
-	return imagegen.NewOpenAI(imagegen.OpenAIConfig{
-		APIKey:            cfg.OpenAI.APIKey.Reveal(),
-		BaseURL:           cfg.OpenAI.BaseURL,
-		Model:             cfg.OpenAI.ImageModel,
-		RequestTimeout:    cfg.OpenAI.Timeout,
-		AllowPrivateFetch: cfg.ImageFetchAllowPrivate,
-	})
+	links := make([]imagegen.Link, 0, len(providers))
+	models := make([]string, 0, len(providers))
+	for _, p := range providers {
+		g, model, err := newImageProvider(cfg, p)
+		if err != nil {
+			return nil, err
+		}
+		links = append(links, imagegen.Link{Provider: p, Generator: g})
+		models = append(models, p+"="+model)
+	}
+	chain, err := imagegen.NewChain(imagegen.ChainConfig{
+		Budget:          cfg.ImageChainTimeout(),
+		BreakerFailures: uint32(cfg.Images.BreakerFailures),
+		BreakerCooldown: cfg.Images.BreakerCooldown,
+		Logger:          logger,
+		Observer:        m,
+	}, links...)
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("image providers", "chain", providers, "models", models, "budget", cfg.ImageChainTimeout())
+	if slices.Contains(providers, config.ProviderOpenAI) {
+		warnShutDownModel(cfg, logger, time.Now())
+	}
+	return chain, nil
+}
+
+// newImageProvider builds one provider of the chain from its settings.
+func newImageProvider(cfg *config.Config, provider string) (wallpaper.ImageGenerator, string, error) {
+	transport := func(timeout time.Duration) imagegen.Transport {
+		return imagegen.Transport{RequestTimeout: timeout, AllowPrivateFetch: cfg.ImageFetchAllowPrivate}
+	}
+	switch provider {
+	case config.ProviderOpenAI:
+		g, err := imagegen.NewOpenAI(imagegen.OpenAIConfig{
+			APIKey: cfg.OpenAI.APIKey.Reveal(), BaseURL: cfg.OpenAI.BaseURL, Model: cfg.OpenAI.ImageModel,
+			Transport: transport(cfg.OpenAI.Timeout),
+		})
+		return g, cfg.OpenAI.ImageModel, settingError("IMAGE_MODEL", err)
+	case config.ProviderArk:
+		a := cfg.Images.Ark
+		g, err := imagegen.NewArk(imagegen.ArkConfig{APIKey: a.APIKey.Reveal(), BaseURL: a.BaseURL, Model: a.Model, Transport: transport(a.Timeout)})
+		return g, a.Model, settingError("ARK_MODEL", err)
+	case config.ProviderZhipu:
+		z := cfg.Images.Zhipu
+		g, err := imagegen.NewZhipu(imagegen.ZhipuConfig{APIKey: z.APIKey.Reveal(), BaseURL: z.BaseURL, Model: z.Model,
+			Watermark: z.Watermark, Transport: transport(z.Timeout)})
+		return g, z.Model, settingError("ZHIPU_MODEL", err)
+	case config.ProviderSiliconFlow:
+		sf := cfg.Images.SiliconFlow
+		g, err := imagegen.NewSiliconFlow(imagegen.SiliconFlowConfig{APIKey: sf.APIKey.Reveal(), BaseURL: sf.BaseURL, Model: sf.Model,
+			Transport: transport(sf.Timeout)})
+		return g, sf.Model, settingError("SILICONFLOW_MODEL", err)
+	case config.ProviderOffline:
+		return imagegen.NewOffline(), imagegen.ModelOffline, nil
+	}
+	return nil, "", &config.SettingError{Setting: "IMAGE_PROVIDERS", Reason: fmt.Sprintf("names %q, which is not a provider", provider)}
+}
+
+// settingError names the setting a provider's constructor refused.
+func settingError(setting string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &config.SettingError{Setting: setting, Reason: "is refused: " + err.Error()}
+}
+
+// warnShutDownModel warns of an OpenAI model OpenAI's deprecations page
+// gives a shutdown date: past, every request to api.openai.com fails
+// with model_not_found, and only a relay that still serves it will do.
+func warnShutDownModel(cfg *config.Config, logger *slog.Logger, now time.Time) {
+	model := cfg.OpenAI.ImageModel
+	day, ok := imagegen.OpenAIShutdown(model)
+	switch {
+	case !ok:
+	case !now.Before(day):
+		logger.Warn("IMAGE_MODEL is shut down by OpenAI: every request to OpenAI itself fails; keep it only for a relay that still serves it",
+			"model", model, "shut_down_on", day.Format(time.DateOnly), "current_default", imagegen.DefaultOpenAIModel)
+	default:
+		logger.Warn("IMAGE_MODEL will be shut down by OpenAI", "model", model, "shuts_down_on", day.Format(time.DateOnly),
+			"current_default", imagegen.DefaultOpenAIModel)
+	}
 }
 
 // newImageChecker is WeChat's mediaCheckAsync when WeChat is configured,

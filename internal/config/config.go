@@ -32,12 +32,7 @@ const (
 	EnvProd = "prod"
 )
 
-// Image models the OpenAI generator accepts.
-const (
-	ModelDallE3     = "dall-e-3"
-	ModelGPTImage1  = "gpt-image-1"
-	minSecretLength = 32
-)
+const minSecretLength = 32
 
 // Secret is a string that never prints itself: logs and %v show it masked.
 type Secret string
@@ -75,6 +70,7 @@ type Config struct {
 
 	WeChat WeChat
 	OpenAI OpenAI
+	Images Images
 	S3     S3
 
 	// ImageFetchAllowPrivate lets the download of an image a provider
@@ -157,11 +153,14 @@ type WeChat struct {
 	PushAESKey Secret `env:"WECHAT_PUSH_AES_KEY"`
 }
 
-// OpenAI holds the image model settings.
+// OpenAI holds the OpenAI image provider's settings (images.go the
+// others').
 type OpenAI struct {
-	APIKey     Secret `env:"OPENAI_API_KEY"`
-	BaseURL    string `env:"OPENAI_BASE_URL"`
-	ImageModel string `env:"IMAGE_MODEL" envDefault:"dall-e-3"`
+	APIKey  Secret `env:"OPENAI_API_KEY"`
+	BaseURL string `env:"OPENAI_BASE_URL"`
+	// ImageModel is OpenAI's model, by family: dall-e-3 (shut down by
+	// OpenAI, kept for relays) or a gpt-image model.
+	ImageModel string `env:"IMAGE_MODEL" envDefault:"gpt-image-2.6-flare"`
 	// Timeout bounds one call to the Images API.
 	Timeout time.Duration `env:"OPENAI_TIMEOUT" envDefault:"150s"`
 }
@@ -183,9 +182,6 @@ func (c *Config) Prod() bool { return c.Env == EnvProd }
 // WeChatConfigured reports whether real WeChat credentials are set; without
 // them dev mode accepts dev-NAME login codes.
 func (c *Config) WeChatConfigured() bool { return c.WeChat.AppID != "" && c.WeChat.AppSecret != "" }
-
-// OfflineImages reports whether the built-in offline generator paints images.
-func (c *Config) OfflineImages() bool { return c.OpenAI.APIKey == "" }
 
 // LocalStorage reports whether images live in a directory under DataDir.
 func (c *Config) LocalStorage() bool { return c.S3.Bucket == "" }
@@ -339,11 +335,7 @@ func (c *Config) validate() error {
 	if c.LoginRatePerMinute < 1 {
 		bad("LOGIN_RATE_PER_MINUTE", "must be at least 1")
 	}
-	switch c.OpenAI.ImageModel {
-	case ModelDallE3, ModelGPTImage1:
-	default:
-		bad("IMAGE_MODEL", fmt.Sprintf("must be %q or %q, got %q", ModelDallE3, ModelGPTImage1, c.OpenAI.ImageModel))
-	}
+	c.validateImages(bad)
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		bad("TLS_CERT_FILE", "and TLS_KEY_FILE must be set together")
 	}
@@ -392,9 +384,6 @@ func (c *Config) validate() error {
 		}
 		if c.WeChat.AppSecret == "" {
 			bad("WECHAT_APP_SECRET", "is required in prod")
-		}
-		if c.OpenAI.APIKey == "" {
-			bad("OPENAI_API_KEY", "is required in prod")
 		}
 		if c.S3.Bucket == "" {
 			bad("S3_BUCKET", "is required in prod")
@@ -460,7 +449,7 @@ func parsePrefix(s string) (netip.Prefix, error) {
 // LogValue renders the resolved configuration for the start-up log; every
 // secret is masked and the database URL loses its password.
 func (c *Config) LogValue() slog.Value {
-	return slog.GroupValue(
+	return slog.GroupValue(append([]slog.Attr{
 		slog.String("env", c.Env),
 		slog.String("http_addr", c.HTTPAddr),
 		slog.String("database_url", RedactURL(c.DatabaseURL.Reveal())),
@@ -505,7 +494,7 @@ func (c *Config) LogValue() slog.Value {
 		slog.String("aigc_label_corner", c.AIGCLabelCorner),
 		slog.Duration("moderation_timeout", c.ModerationTimeout),
 		slog.Duration("private_url_ttl", c.PrivateURLTTL),
-	)
+	}, c.imagesLogValue()...)...)
 }
 
 // RedactURL hides the password of a connection URL.

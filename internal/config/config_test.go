@@ -26,7 +26,7 @@ func TestDefaults(t *testing.T) {
 		{"ACCESS_TOKEN_TTL", c.AccessTokenTTL, 2 * time.Hour},
 		{"REFRESH_TOKEN_TTL", c.RefreshTokenTTL, 720 * time.Hour},
 		{"WECHAT_API_BASE_URL", c.WeChat.APIBaseURL, "https://api.weixin.qq.com"},
-		{"IMAGE_MODEL", c.OpenAI.ImageModel, "dall-e-3"},
+		{"IMAGE_MODEL", c.OpenAI.ImageModel, "gpt-image-2.6-flare"},
 		{"S3_FORCE_PATH_STYLE", c.S3.ForcePathStyle, false},
 		{"DATA_DIR", c.DataDir, "./var"},
 		{"DAILY_QUOTA", c.DailyQuota, 10},

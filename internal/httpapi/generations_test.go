@@ -40,30 +40,37 @@ func checkImage(t *testing.T, ta *apptest.Service, url, wantFormat string, w, h 
 func TestGenerationEndToEnd(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name        string
-		opts        apptest.Options
-		size        string
-		wantModel   string
-		wantW       int
-		wantH       int
-		wantThumbWH [2]int
+		name         string
+		opts         apptest.Options
+		size         string
+		wantProvider string
+		wantModel    string
+		wantW        int
+		wantH        int
+		wantThumbWH  [2]int
 	}{
 		{
-			name:      "dev defaults: offline painter, local storage",
-			size:      "1024x1792",
-			wantModel: "offline", wantW: 1024, wantH: 1792, wantThumbWH: [2]int{360, 630},
+			name:         "dev defaults: offline painter, local storage",
+			size:         "1024x1792",
+			wantProvider: "offline", wantModel: "offline", wantW: 1024, wantH: 1792, wantThumbWH: [2]int{360, 630},
 		},
 		{
-			name:      "dall-e-3 by URL into S3",
-			opts:      apptest.Options{S3: true, OpenAI: true, Vars: map[string]string{"IMAGE_MODEL": "dall-e-3"}},
-			size:      "1792x1024",
-			wantModel: "dall-e-3", wantW: 1792, wantH: 1024, wantThumbWH: [2]int{630, 360},
+			name:         "the default OpenAI model paints the product size itself",
+			opts:         apptest.Options{OpenAI: true},
+			size:         "1024x1792",
+			wantProvider: "openai", wantModel: "gpt-image-2.6-flare", wantW: 1024, wantH: 1792, wantThumbWH: [2]int{360, 630},
 		},
 		{
-			name:      "gpt-image-1 by base64 into S3",
-			opts:      apptest.Options{S3: true, OpenAI: true, Vars: map[string]string{"IMAGE_MODEL": "gpt-image-1"}},
-			size:      "1024x1792",
-			wantModel: "gpt-image-1", wantW: 1024, wantH: 1536, wantThumbWH: [2]int{360, 540},
+			name:         "dall-e-3 by URL into S3",
+			opts:         apptest.Options{S3: true, OpenAI: true, Vars: map[string]string{"IMAGE_MODEL": "dall-e-3"}},
+			size:         "1792x1024",
+			wantProvider: "openai", wantModel: "dall-e-3", wantW: 1792, wantH: 1024, wantThumbWH: [2]int{630, 360},
+		},
+		{
+			name:         "gpt-image-1 by base64 into S3",
+			opts:         apptest.Options{S3: true, OpenAI: true, Vars: map[string]string{"IMAGE_MODEL": "gpt-image-1"}},
+			size:         "1024x1792",
+			wantProvider: "openai", wantModel: "gpt-image-1", wantW: 1024, wantH: 1536, wantThumbWH: [2]int{360, 540},
 		},
 	}
 	for _, tt := range tests {
@@ -90,7 +97,7 @@ func TestGenerationEndToEnd(t *testing.T) {
 				t.Fatalf("finished generation = %+v", done)
 			}
 			w := done.Wallpaper
-			if w.Model != tt.wantModel || w.Width != tt.wantW || w.Height != tt.wantH || w.Size != tt.size || !w.Public {
+			if w.Provider != tt.wantProvider || w.Model != tt.wantModel || w.Width != tt.wantW || w.Height != tt.wantH || w.Size != tt.size || !w.Public {
 				t.Errorf("wallpaper = %+v", w)
 			}
 			// The image check (the local one here) approves it and the

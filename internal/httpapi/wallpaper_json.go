@@ -23,7 +23,10 @@ type Wallpaper struct {
 	Size   string `json:"size" enums:"1024x1792,1792x1024,1024x1024" example:"1024x1792"`
 	Width  int    `json:"width" example:"1024"`
 	Height int    `json:"height" example:"1792"`
-	Model  string `json:"model" example:"dall-e-3"`
+	// Provider is who painted it, Model the provider's model id (clients
+	// need not show either).
+	Provider string `json:"provider" enums:"openai,ark,zhipu,siliconflow,offline" example:"ark"`
+	Model    string `json:"model" example:"doubao-seedream-4-5-251128"`
 	// ImageURL is the display image, with the visible "AI生成" label: what
 	// clients show and save. A wallpaper others cannot see has short-lived
 	// signed URLs (its owner's only).
@@ -55,7 +58,8 @@ type WallpaperPage struct {
 
 func (s *Server) wallpaperJSON(c *gin.Context, w *wallpaper.Wallpaper) Wallpaper {
 	out := Wallpaper{
-		ID: w.ID.String(), Prompt: w.Prompt, Size: w.Size, Width: w.Width, Height: w.Height, Model: w.Model,
+		ID: w.ID.String(), Prompt: w.Prompt, Size: w.Size, Width: w.Width, Height: w.Height,
+		Provider: w.Provider, Model: w.Model,
 		ImageURL:     s.absoluteURL(c, s.objectURL(w.ImageKey)),
 		ThumbnailURL: s.absoluteURL(c, s.objectURL(w.ThumbnailKey)),
 		Public:       w.Public, AIGenerated: true, LikeCount: w.LikeCount, Liked: w.Liked,

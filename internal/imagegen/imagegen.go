@@ -1,6 +1,14 @@
-// Package imagegen paints wallpapers: with OpenAI's image models in
-// production, or with a built-in offline generator that needs no network
-// and no key (the dev default). Both satisfy wallpaper.ImageGenerator.
+// Package imagegen paints wallpapers. Each image provider has its own
+// generator, config, size table and error mapping: OpenAI (go-openai),
+// Volcengine Ark (Seedream), Zhipu (CogView) and SiliconFlow (Qwen-Image),
+// the last three through a small typed JSON client because their requests
+// carry fields go-openai cannot send. Offline paints without any network
+// (the dev default). Chain tries providers in order within one time
+// budget, each behind a circuit breaker, and moves on only after a failure
+// another provider could fix. Every generator satisfies
+// wallpaper.ImageGenerator, and every failure is a *wallpaper.ImageError
+// classified for the job's retry decision. docs/providers.md is the
+// operator's guide.
 package imagegen
 
 import (
@@ -9,6 +17,16 @@ import (
 	"strings"
 
 	"github.com/wallpaperd/wallpaperd/internal/wallpaper"
+)
+
+// The providers, by the names IMAGE_PROVIDERS and the wallpaper's
+// `provider` use.
+const (
+	ProviderOpenAI      = "openai"
+	ProviderArk         = "ark"
+	ProviderZhipu       = "zhipu"
+	ProviderSiliconFlow = "siliconflow"
+	ProviderOffline     = "offline"
 )
 
 // parseSize reads a "WxH" size; an empty one is the product default.

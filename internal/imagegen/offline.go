@@ -59,6 +59,7 @@ func (o *Offline) Generate(ctx context.Context, req wallpaper.ImageRequest) (*wa
 	return &wallpaper.Image{
 		Data:        buf.Bytes(),
 		ContentType: "image/png",
+		Provider:    ProviderOffline,
 		Model:       ModelOffline,
 		Params: map[string]any{
 			"size":    fmt.Sprintf("%dx%d", w, h),

@@ -2,154 +2,126 @@ package imagegen
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sashabaranov/go-openai"
 
-	"github.com/wallpaperd/wallpaperd/internal/fetch"
-	"github.com/wallpaperd/wallpaperd/internal/picture"
 	"github.com/wallpaperd/wallpaperd/internal/wallpaper"
 )
 
-// Defaults of OpenAIConfig.
+// OpenAI's image models this generator knows by name.
 const (
-	// DefaultRequestTimeout bounds one image request: the models take
-	// 10–60 s, hd and gpt-image-1 high at the upper end.
-	DefaultRequestTimeout  = 150 * time.Second
-	DefaultDownloadTimeout = 30 * time.Second
-	// DefaultMaxImageBytes caps a downloaded image; a 1792x1024 hd PNG is
-	// around 4 MiB.
-	DefaultMaxImageBytes = 20 << 20
+	// DefaultOpenAIModel is IMAGE_MODEL's default: OpenAI's current fast
+	// image model, which its deprecations page names as the replacement of
+	// the gpt-image-1 models.
+	DefaultOpenAIModel = "gpt-image-2.6-flare"
+	ModelDallE3        = "dall-e-3"    // shut down by OpenAI; relays may still serve it
+	ModelGPTImage1     = "gpt-image-1" // shut down by OpenAI; relays may still serve it
 )
 
-// What the user is shown for each failure; never the provider's words.
-const (
-	msgContentPolicy = "The image model refused this prompt. Try describing it differently."
-	msgUnavailable   = "Image generation is unavailable right now. Please try again later."
-	msgRateLimited   = "The image model is busy. Please try again shortly."
-	msgTimeout       = "The image model took too long to answer."
-	msgRejected      = "The image model rejected this request."
-	msgInvalidImage  = "The image model returned an unusable image."
-)
+// openAIShutdowns are the image models OpenAI's deprecations page gives a
+// shutdown date (checked 2026-11-29). A request for a shut-down model
+// fails with model_not_found; a relay may still serve it.
+var openAIShutdowns = map[string]time.Time{
+	"dall-e-2":                 date(2026, 5, 12),
+	"dall-e-3":                 date(2026, 5, 12),
+	"gpt-image-1":              date(2026, 10, 23),
+	"gpt-image-1-mini":         date(2026, 12, 1),
+	"gpt-image-1.5":            date(2026, 12, 1),
+	"gpt-image-1.5-2025-12-16": date(2026, 12, 1),
+	"chatgpt-image-latest":     date(2026, 12, 1),
+}
 
-// OpenAI's image models this generator speaks to.
-const (
-	ModelDallE3    = "dall-e-3"    // answers with a URL to download
-	ModelGPTImage1 = "gpt-image-1" // answers inline, in base64
-)
+func date(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
 
-// OpenAIConfig says which model OpenAI paints with and how to reach it.
+// OpenAIShutdown reports the day OpenAI shuts model down (or did), when
+// its deprecations page names one.
+func OpenAIShutdown(model string) (time.Time, bool) {
+	d, ok := openAIShutdowns[model]
+	return d, ok
+}
+
+// openAIFamily is the size table and options a model takes: by family,
+// so that a new snapshot id (gpt-image-2.6-flare-2027-01-01) needs no
+// code change.
+func openAIFamily(model string) (string, bool) {
+	switch {
+	case strings.HasPrefix(model, "dall-e-3"):
+		return "openai/dall-e-3", true
+	case strings.HasPrefix(model, "gpt-image-1"), strings.HasPrefix(model, "chatgpt-image-"):
+		return "openai/gpt-image-1", true
+	case strings.HasPrefix(model, "gpt-image-"):
+		return "openai/gpt-image-2", true
+	}
+	return "", false
+}
+
+// OpenAIModelKnown reports whether this generator knows the sizes and
+// options of model: dall-e-3, or a gpt-image or chatgpt-image model.
+func OpenAIModelKnown(model string) bool {
+	_, ok := openAIFamily(model)
+	return ok
+}
+
+// OpenAIConfig says which model OpenAI (or a relay speaking its API)
+// paints with and how to reach it.
 type OpenAIConfig struct {
 	APIKey string
 	// BaseURL is the API root including /v1, for OpenAI-compatible relays;
 	// empty for api.openai.com.
 	BaseURL string
-	// Model is ModelDallE3 or ModelGPTImage1.
+	// Model is an image model id; DefaultOpenAIModel when empty.
 	Model string
-	// HTTPClient makes the API calls; nil is a new client. Timeouts come
-	// from the fields below, not from it. Image downloads go through
-	// package fetch instead, which refuses inside addresses.
-	HTTPClient      *http.Client
-	RequestTimeout  time.Duration // DefaultRequestTimeout when zero
-	DownloadTimeout time.Duration // DefaultDownloadTimeout when zero
-	MaxImageBytes   int64         // DefaultMaxImageBytes when zero
-	// AllowPrivateFetch (IMAGE_FETCH_ALLOW_PRIVATE) lets image downloads
-	// use http and reach private and loopback addresses: for tests and
-	// local relays. Off, a returned image URL must be https to a public
-	// address.
-	AllowPrivateFetch bool
+	Transport
 }
 
-// OpenAI paints with OpenAI's Images API: dall-e-3, whose image is
-// downloaded from the URL it returns, or gpt-image-1, which returns it
-// inline. Failures come back as *wallpaper.ImageError, classified for the
-// job's retry decision.
+// OpenAI paints with OpenAI's Images API. dall-e-3 answers with a URL
+// that is downloaded; the gpt-image models answer inline in base64.
 type OpenAI struct {
-	cfg   OpenAIConfig
-	http  *http.Client
-	fetch *fetch.Client
+	endpoint
+	cfg    OpenAIConfig
+	family string
 }
 
 // NewOpenAI returns a generator for cfg.Model.
 func NewOpenAI(cfg OpenAIConfig) (*OpenAI, error) {
-	if cfg.APIKey == "" {
-		return nil, errors.New("imagegen: OpenAI needs an API key")
+	cfg.Model = cmpOr(cfg.Model, DefaultOpenAIModel)
+	family, ok := openAIFamily(cfg.Model)
+	if !ok {
+		return nil, fmt.Errorf("imagegen: OpenAI model %q is not dall-e-3 nor a gpt-image model", cfg.Model)
 	}
-	switch cfg.Model {
-	case ModelDallE3, ModelGPTImage1:
-	default:
-		return nil, fmt.Errorf("imagegen: model %q is not %s or %s", cfg.Model, ModelDallE3, ModelGPTImage1)
+	ep, err := newEndpoint(ProviderOpenAI, cfg.APIKey, cfg.Transport)
+	if err != nil {
+		return nil, err
 	}
-	if cfg.RequestTimeout <= 0 {
-		cfg.RequestTimeout = DefaultRequestTimeout
-	}
-	if cfg.DownloadTimeout <= 0 {
-		cfg.DownloadTimeout = DefaultDownloadTimeout
-	}
-	if cfg.MaxImageBytes <= 0 {
-		cfg.MaxImageBytes = DefaultMaxImageBytes
-	}
-	client := cfg.HTTPClient
-	if client == nil {
-		client = &http.Client{}
-	}
-	images := fetch.New(fetch.Config{AllowPrivate: cfg.AllowPrivateFetch, Timeout: cfg.DownloadTimeout, MaxBytes: cfg.MaxImageBytes})
-	return &OpenAI{cfg: cfg, http: client, fetch: images}, nil
+	return &OpenAI{endpoint: ep, cfg: cfg, family: family}, nil
 }
 
-// modelRequest maps the product options to what the model takes: sizes,
-// qualities and styles it does not know become the nearest it does.
+// modelRequest maps the product options to what the model takes.
 func (o *OpenAI) modelRequest(req wallpaper.ImageRequest) (openai.ImageRequest, map[string]any, error) {
-	opts := req.Options
-	size := cmpOr(opts.Size, wallpaper.SizePortrait)
-	quality := cmpOr(opts.Quality, wallpaper.QualityStandard)
-	style := cmpOr(opts.Style, wallpaper.StyleVivid)
-	switch size {
-	case wallpaper.SizePortrait, wallpaper.SizeLandscape, wallpaper.SizeSquare:
-	default:
-		return openai.ImageRequest{}, nil, fmt.Errorf("imagegen: unknown size %q", size)
+	opts, err := productOptions(req.Options)
+	if err != nil {
+		return openai.ImageRequest{}, nil, err
 	}
-	if quality != wallpaper.QualityStandard && quality != wallpaper.QualityHD {
-		return openai.ImageRequest{}, nil, fmt.Errorf("imagegen: unknown quality %q", quality)
-	}
-	if style != wallpaper.StyleVivid && style != wallpaper.StyleNatural {
-		return openai.ImageRequest{}, nil, fmt.Errorf("imagegen: unknown style %q", style)
-	}
-
-	r := openai.ImageRequest{Prompt: req.Prompt, Model: o.cfg.Model, N: 1, User: req.User}
-	if o.cfg.Model == ModelGPTImage1 {
-		// gpt-image-1 has no 16:9 sizes and no style; it always answers
-		// in base64 and refuses response_format.
-		r.Size = map[string]string{
-			wallpaper.SizePortrait:  openai.CreateImageSize1024x1536,
-			wallpaper.SizeLandscape: openai.CreateImageSize1536x1024,
-			wallpaper.SizeSquare:    openai.CreateImageSize1024x1024,
-		}[size]
+	r := openai.ImageRequest{Prompt: req.Prompt, Model: o.cfg.Model, N: 1, User: req.User, Size: sizeFor(o.family, opts.size)}
+	if o.family != "openai/dall-e-3" {
+		// The gpt-image models have no style; they always answer in
+		// base64 and refuse response_format.
 		r.Quality = map[string]string{
 			wallpaper.QualityStandard: openai.CreateImageQualityMedium,
 			wallpaper.QualityHD:       openai.CreateImageQualityHigh,
-		}[quality]
+		}[opts.quality]
 		return r, map[string]any{"size": r.Size, "quality": r.Quality}, nil
 	}
-	r.Size, r.Quality, r.Style = size, quality, style
+	r.Quality, r.Style = opts.quality, opts.style
 	// A URL rather than base64: the answer stays small and the image is
 	// fetched with our own size cap and content check.
 	r.ResponseFormat = openai.CreateImageResponseFormatURL
 	return r, map[string]any{"size": r.Size, "quality": r.Quality, "style": r.Style}, nil
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // headerRecorder keeps the headers of the response to one API call:
@@ -171,92 +143,38 @@ func (h *headerRecorder) Do(req *http.Request) (*http.Response, error) {
 func (o *OpenAI) Generate(ctx context.Context, req wallpaper.ImageRequest) (*wallpaper.Image, error) {
 	oreq, params, err := o.modelRequest(req)
 	if err != nil {
-		return nil, &wallpaper.ImageError{Code: "upstream_rejected", Message: msgRejected, Err: err}
+		return nil, failure(codeRejected, err)
 	}
 	// A client per call: it is a few fields, and it gives the call its
 	// own header recorder.
 	rec := &headerRecorder{client: o.http}
-	cc := openai.DefaultConfig(o.cfg.APIKey)
+	cc := openai.DefaultConfig(o.key)
 	if o.cfg.BaseURL != "" {
 		cc.BaseURL = strings.TrimRight(o.cfg.BaseURL, "/")
 	}
 	cc.HTTPClient = rec
 
-	callCtx, cancel := context.WithTimeout(ctx, o.cfg.RequestTimeout)
+	callCtx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	resp, err := openai.NewClientWithConfig(cc).CreateImage(callCtx, oreq)
 	if err != nil {
 		return nil, o.classify(err, rec.header)
 	}
 	if len(resp.Data) == 0 {
-		return nil, &wallpaper.ImageError{Code: "invalid_image", Message: msgInvalidImage, Retryable: true, Err: errors.New("imagegen: the answer holds no image")}
+		return nil, invalidImage("the answer holds no image")
 	}
 	item := resp.Data[0]
-	var data []byte
-	switch {
-	case item.B64JSON != "":
-		data, err = base64.StdEncoding.DecodeString(item.B64JSON)
-		if err != nil {
-			return nil, &wallpaper.ImageError{Code: "invalid_image", Message: msgInvalidImage, Retryable: true, Err: fmt.Errorf("imagegen: decoding b64_json: %w", err)}
-		}
-	case item.URL != "":
-		if data, err = o.download(ctx, item.URL); err != nil {
-			return nil, err
-		}
-	default:
-		return nil, &wallpaper.ImageError{Code: "invalid_image", Message: msgInvalidImage, Retryable: true, Err: errors.New("imagegen: the answer has neither url nor b64_json")}
-	}
-	format, ok := picture.Sniff(data)
-	if !ok {
-		return nil, &wallpaper.ImageError{Code: "invalid_image", Message: msgInvalidImage, Retryable: true,
-			Err: fmt.Errorf("imagegen: the image is not png, jpeg or webp (starts %q)", data[:min(len(data), 16)])}
+	data, ctype, err := o.image(ctx, item.B64JSON, item.URL)
+	if err != nil {
+		return nil, err
 	}
 	if item.RevisedPrompt != "" {
 		params["revised_prompt"] = item.RevisedPrompt
 	}
-	return &wallpaper.Image{Data: data, ContentType: picture.ContentType(format), Model: o.cfg.Model, Params: params}, nil
+	return &wallpaper.Image{Data: data, ContentType: ctype, Provider: ProviderOpenAI, Model: o.cfg.Model, Params: params}, nil
 }
 
-// download fetches the image at the URL the model returned: only that
-// URL, without our API key, within DownloadTimeout and MaxImageBytes, and
-// only from a public https address unless AllowPrivateFetch.
-func (o *OpenAI) download(ctx context.Context, rawURL string) ([]byte, error) {
-	img, err := o.fetch.Image(ctx, rawURL)
-	if err != nil {
-		return nil, downloadError(err)
-	}
-	return img.Data, nil
-}
-
-// downloadError classifies a failed download of a provider's image URL
-// for the job. A retry of the job asks the model again and gets a new
-// URL, so a bad status or a body that is not an image is retryable; a
-// destination we refuse to reach or an oversize image is not: the same
-// provider would answer the same way.
-func downloadError(err error) *wallpaper.ImageError {
-	var se *fetch.StatusError
-	switch {
-	case errors.Is(err, fetch.ErrForbidden), errors.Is(err, fetch.ErrTooManyRedirects), errors.Is(err, fetch.ErrTooLarge):
-		return &wallpaper.ImageError{Code: "invalid_image", Message: msgInvalidImage, Err: err}
-	case errors.Is(err, fetch.ErrNotImage):
-		return &wallpaper.ImageError{Code: "invalid_image", Message: msgInvalidImage, Retryable: true, Err: err}
-	case errors.As(err, &se):
-		return &wallpaper.ImageError{Code: "upstream_unavailable", Message: msgUnavailable, Retryable: true, Err: err}
-	}
-	return transportError(err)
-}
-
-// transportError classifies a failure to talk to the provider at all.
-func transportError(err error) *wallpaper.ImageError {
-	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
-		return &wallpaper.ImageError{Code: "upstream_timeout", Message: msgTimeout, Retryable: true, Err: err}
-	}
-	return &wallpaper.ImageError{Code: "upstream_unavailable", Message: msgUnavailable, Retryable: true, Err: err}
-}
-
-// classify turns a go-openai error into an ImageError: what the job may
-// retry, and what the user is told.
+// classify turns a go-openai error into an ImageError.
 func (o *OpenAI) classify(err error, header http.Header) *wallpaper.ImageError {
 	cause := o.redact(err)
 	status, code, message := 0, "", ""
@@ -273,61 +191,16 @@ func (o *OpenAI) classify(err error, header http.Header) *wallpaper.ImageError {
 	default:
 		return transportError(cause)
 	}
-
-	ie := func(c, msg string, retryable bool) *wallpaper.ImageError {
-		return &wallpaper.ImageError{Code: c, Message: msg, Retryable: retryable, Err: cause}
-	}
-	billing := code == "billing_hard_limit_reached" || code == "insufficient_quota" ||
-		strings.Contains(strings.ToLower(message), "billing hard limit")
 	switch {
-	case billing:
+	case code == "billing_hard_limit_reached" || code == "insufficient_quota" ||
+		strings.Contains(strings.ToLower(message), "billing hard limit"):
 		// An empty account does not refill by retrying, 429 or not.
-		return ie("upstream_billing", msgUnavailable, false)
-	case status == http.StatusTooManyRequests:
-		e := ie("upstream_rate_limited", msgRateLimited, true)
-		e.RetryAfter = retryAfter(header, time.Now())
-		return e
+		return failure(codeBilling, cause)
 	case status == http.StatusBadRequest && (code == "content_policy_violation" || code == "moderation_blocked"):
-		return ie("content_policy", msgContentPolicy, false)
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		return ie("upstream_auth", msgUnavailable, false)
-	case status == http.StatusRequestTimeout || status == http.StatusGatewayTimeout:
-		return ie("upstream_timeout", msgTimeout, true)
-	case status >= 500:
-		return ie("upstream_unavailable", msgUnavailable, true)
-	default:
-		return ie("upstream_rejected", msgRejected, false)
+		return failure(codeContentPolicy, cause)
+	case code == "model_not_found":
+		// A shut-down model, or one this relay does not serve.
+		return failure(codeAuth, cause)
 	}
-}
-
-// redact keeps the API key out of the cause, which ends up in logs: a
-// relay may echo the key it was sent.
-func (o *OpenAI) redact(err error) error {
-	if o.cfg.APIKey == "" || !strings.Contains(err.Error(), o.cfg.APIKey) {
-		return err
-	}
-	return errors.New(strings.ReplaceAll(err.Error(), o.cfg.APIKey, "[redacted]"))
-}
-
-// maxRetryAfter bounds the provider's hint: a job should not sleep for a
-// day because a relay said so.
-const maxRetryAfter = time.Hour
-
-// retryAfter reads Retry-After (seconds or an HTTP date) or OpenAI's
-// retry-after-ms; 0 when absent or unreadable.
-func retryAfter(h http.Header, now time.Time) time.Duration {
-	var d time.Duration
-	if v := h.Get("Retry-After-Ms"); v != "" {
-		if ms, err := strconv.ParseFloat(v, 64); err == nil && ms > 0 {
-			d = time.Duration(ms * float64(time.Millisecond))
-		}
-	}
-	if v := h.Get("Retry-After"); d == 0 && v != "" {
-		if s, err := strconv.ParseFloat(v, 64); err == nil && s > 0 {
-			d = time.Duration(s * float64(time.Second))
-		} else if t, err := http.ParseTime(v); err == nil {
-			d = t.Sub(now)
-		}
-	}
-	return min(max(d, 0), maxRetryAfter)
+	return byStatus(status, header, cause)
 }

@@ -21,7 +21,8 @@ import (
 // fake's loopback http URLs unless change says otherwise.
 func newOpenAI(t *testing.T, fake *imagegentest.Fake, model string, change func(*imagegen.OpenAIConfig)) *imagegen.OpenAI {
 	t.Helper()
-	cfg := imagegen.OpenAIConfig{APIKey: imagegentest.APIKey, BaseURL: fake.BaseURL(), Model: model, AllowPrivateFetch: true}
+	cfg := imagegen.OpenAIConfig{APIKey: imagegentest.APIKey, BaseURL: fake.BaseURL(), Model: model,
+		Transport: imagegen.Transport{AllowPrivateFetch: true}}
 	if change != nil {
 		change(&cfg)
 	}
@@ -69,6 +70,26 @@ func TestOpenAIOptionMapping(t *testing.T) {
 			want:   openai.ImageRequest{Model: "gpt-image-1", N: 1, Size: "1024x1024", Quality: "medium"},
 			params: map[string]any{"size": "1024x1024", "quality": "medium"},
 		},
+		{
+			name: "default model: the product's portrait size itself", model: "", opts: wallpaper.Options{},
+			want:   openai.ImageRequest{Model: imagegen.DefaultOpenAIModel, N: 1, Size: "1024x1792", Quality: "medium"},
+			params: map[string]any{"size": "1024x1792", "quality": "medium"},
+		},
+		{
+			name: "gpt-image-2 landscape hd", model: "gpt-image-2", opts: wallpaper.Options{Size: wallpaper.SizeLandscape, Quality: wallpaper.QualityHD},
+			want:   openai.ImageRequest{Model: "gpt-image-2", N: 1, Size: "1792x1024", Quality: "high"},
+			params: map[string]any{"size": "1792x1024", "quality": "high"},
+		},
+		{
+			name: "a dated snapshot maps by its family", model: "gpt-image-2.5-sunburst-2026-09-08", opts: wallpaper.Options{Size: wallpaper.SizeSquare},
+			want:   openai.ImageRequest{Model: "gpt-image-2.5-sunburst-2026-09-08", N: 1, Size: "1024x1024", Quality: "medium"},
+			params: map[string]any{"size": "1024x1024", "quality": "medium"},
+		},
+		{
+			name: "gpt-image-1.5 is of the gpt-image-1 family", model: "gpt-image-1.5", opts: wallpaper.Options{},
+			want:   openai.ImageRequest{Model: "gpt-image-1.5", N: 1, Size: "1024x1536", Quality: "medium"},
+			params: map[string]any{"size": "1024x1536", "quality": "medium"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -88,8 +109,8 @@ func TestOpenAIOptionMapping(t *testing.T) {
 			if reqs[0] != want {
 				t.Errorf("request =\n%+v\nwant\n%+v", reqs[0], want)
 			}
-			if img.Model != tt.model || img.ContentType != "image/png" {
-				t.Errorf("Model %q, ContentType %q", img.Model, img.ContentType)
+			if img.Model != want.Model || img.Provider != "openai" || img.ContentType != "image/png" {
+				t.Errorf("Provider %q, Model %q, ContentType %q", img.Provider, img.Model, img.ContentType)
 			}
 			if len(img.Params) != len(tt.params) {
 				t.Errorf("Params = %v, want %v", img.Params, tt.params)
@@ -207,6 +228,12 @@ func TestOpenAIGenerate(t *testing.T) {
 			name: "other 400", model: imagegen.ModelDallE3,
 			reply: imagegentest.Error(400, "invalid_value", "invalid_request_error", "Invalid value for size."),
 			want:  want{code: "upstream_rejected"},
+		},
+		{
+			name: "shut-down model", model: imagegen.ModelDallE3,
+			reply: imagegentest.Error(404, "model_not_found", "invalid_request_error",
+				"The model `dall-e-3` has been deprecated. Learn more: https://platform.openai.com/docs/deprecations"),
+			want: want{code: "upstream_auth"},
 		},
 		{
 			name: "403", model: imagegen.ModelDallE3,
@@ -379,8 +406,12 @@ func TestNewOpenAI(t *testing.T) {
 	}{
 		{"dall-e-3", imagegen.OpenAIConfig{APIKey: "k", Model: imagegen.ModelDallE3}, true},
 		{"gpt-image-1", imagegen.OpenAIConfig{APIKey: "k", Model: imagegen.ModelGPTImage1}, true},
+		{"default", imagegen.OpenAIConfig{APIKey: "k"}, true},
+		{"gpt-image-2.6-sunburst", imagegen.OpenAIConfig{APIKey: "k", Model: "gpt-image-2.6-sunburst"}, true},
+		{"chatgpt-image-latest", imagegen.OpenAIConfig{APIKey: "k", Model: "chatgpt-image-latest"}, true},
 		{"no key", imagegen.OpenAIConfig{Model: imagegen.ModelDallE3}, false},
-		{"unknown model", imagegen.OpenAIConfig{APIKey: "k", Model: "dall-e-2"}, false},
+		{"dall-e-2 has no portrait size", imagegen.OpenAIConfig{APIKey: "k", Model: "dall-e-2"}, false},
+		{"not an image model", imagegen.OpenAIConfig{APIKey: "k", Model: "gpt-5"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -419,5 +450,28 @@ func TestFakeScripts(t *testing.T) {
 	}
 	if fake.Calls() != 3 {
 		t.Errorf("Calls = %d, want 3", fake.Calls())
+	}
+}
+
+// TestOpenAIShutdown: the models OpenAI's deprecations page dates, and
+// the current ones it does not.
+func TestOpenAIShutdown(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		model string
+		want  string // "" when none is known
+	}{
+		{"dall-e-3", "2026-05-12"},
+		{"gpt-image-1", "2026-10-23"},
+		{"gpt-image-1.5", "2026-12-01"},
+		{"chatgpt-image-latest", "2026-12-01"},
+		{imagegen.DefaultOpenAIModel, ""},
+		{"gpt-image-2", ""},
+	}
+	for _, tt := range tests {
+		d, ok := imagegen.OpenAIShutdown(tt.model)
+		if got := map[bool]string{true: d.Format("2006-01-02")}[ok]; got != tt.want {
+			t.Errorf("OpenAIShutdown(%s) = %q, want %q", tt.model, got, tt.want)
+		}
 	}
 }

@@ -37,6 +37,7 @@ type Metrics struct {
 	calls        *prometheus.CounterVec
 	callDuration *prometheus.HistogramVec
 	quota        *prometheus.CounterVec
+	providers    *providerMetrics
 }
 
 // New returns Metrics with a fresh registry holding the Go runtime and
@@ -78,6 +79,7 @@ func New() *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.httpRequests, m.httpDuration, m.jobs, m.jobDuration, m.calls, m.callDuration, m.quota,
 	)
+	m.providers = newProviderMetrics(m.registry)
 	// Both quota series exist from the start, so a rate() over them works
 	// before the first refund.
 	m.quota.WithLabelValues("spent")

@@ -248,3 +248,31 @@ func TestWatchJobs(t *testing.T) {
 		t.Errorf("exposition lacks %s", want)
 	}
 }
+
+// TestImageProviders: calls by provider and outcome, their latency, and
+// each breaker's state.
+func TestImageProviders(t *testing.T) {
+	t.Parallel()
+	m := metrics.New()
+	m.BreakerChanged("ark", "closed")
+	m.BreakerChanged("openai", "closed")
+	m.ProviderCalled("ark", "upstream_unavailable", 2*time.Second)
+	m.ProviderCalled("openai", "ok", 30*time.Second)
+	m.BreakerChanged("ark", "open")
+	m.ProviderSkipped("ark")
+	m.ProviderSkipped("ark")
+	_, text := scrape(t, m.Handler(), nil)
+	for _, want := range []string{
+		`wallpaperd_image_provider_calls_total{outcome="upstream_unavailable",provider="ark"} 1`,
+		`wallpaperd_image_provider_calls_total{outcome="breaker_open",provider="ark"} 2`,
+		`wallpaperd_image_provider_calls_total{outcome="ok",provider="openai"} 1`,
+		`wallpaperd_image_provider_call_duration_seconds_count{provider="ark"} 1`,
+		`wallpaperd_image_provider_call_duration_seconds_sum{provider="openai"} 30`,
+		`wallpaperd_image_provider_breaker_state{provider="ark"} 2`,
+		`wallpaperd_image_provider_breaker_state{provider="openai"} 0`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}

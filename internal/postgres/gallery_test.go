@@ -53,8 +53,8 @@ func insertWallpaper(ctx context.Context, pool *pgxpool.Pool, userID uuid.UUID, 
 		place = wallpaper.PublicPrefix
 	}
 	_, err := pool.Exec(ctx, `INSERT INTO wallpapers
-		(id, user_id, prompt, size, width, height, model, params, image_key, thumbnail_key, public, published, created_at)
-		VALUES ($1, $2, 'a lake at dawn', '1024x1792', 1024, 1792, 'offline', '{"seed": 1}', $3, $4, $5, $5, $6)`,
+		(id, user_id, prompt, size, width, height, provider, model, params, image_key, thumbnail_key, public, published, created_at)
+		VALUES ($1, $2, 'a lake at dawn', '1024x1792', 1024, 1792, 'offline', 'offline', '{"seed": 1}', $3, $4, $5, $5, $6)`,
 		id, userID, wallpaper.ObjectKey(place, id, "image.jpg"), wallpaper.ObjectKey(place, id, "thumb.jpg"), public, at)
 	return id, err
 }
@@ -297,7 +297,7 @@ func TestGalleryWallpaper(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Wallpaper: %v", err)
 	}
-	if w.ID != id || w.Author.ID != alice || w.Author.Nickname != "o-alice" || w.Public || w.Params["seed"] != float64(1) ||
+	if w.ID != id || w.Author.ID != alice || w.Author.Nickname != "o-alice" || w.Public || w.Params["seed"] != float64(1) || w.Provider != "offline" ||
 		w.ImageKey == "" || w.ThumbnailKey == "" || w.Width != 1024 || w.Height != 1792 {
 		t.Errorf("Wallpaper = %+v", w)
 	}

@@ -255,12 +255,12 @@ func (s *Generations) CompleteGeneration(ctx context.Context, id uuid.UUID, w wa
 			return err // already finished: nothing to record
 		}
 		tag, err = tx.Exec(ctx, `INSERT INTO wallpapers
-			(id, user_id, generation_id, prompt, size, width, height, model, params,
+			(id, user_id, generation_id, prompt, size, width, height, provider, model, params,
 			 image_key, thumbnail_key, master_key, public, review, published, author_banned)
-			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, false,
+			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, false,
 				EXISTS (SELECT 1 FROM wallpapers b WHERE b.user_id = $2 AND b.author_banned)
 			ON CONFLICT (generation_id) DO NOTHING`,
-			w.ID, w.Author.ID, id, w.Prompt, w.Size, w.Width, w.Height, w.Model, params,
+			w.ID, w.Author.ID, id, w.Prompt, w.Size, w.Width, w.Height, w.Provider, w.Model, params,
 			w.ImageKey, w.ThumbnailKey, w.MasterKey, w.Public, w.Review)
 		if err != nil || tag.RowsAffected() == 0 {
 			return err

@@ -102,7 +102,7 @@ func TestGenerationLifecycle(t *testing.T) {
 	}
 	w := wallpaper.Wallpaper{
 		ID: uuid.New(), Author: wallpaper.Author{ID: e.user}, Prompt: g.Prompt, Size: g.Options.Size,
-		Width: 1024, Height: 1792, Model: "offline", Params: map[string]any{"size": "1024x1792"},
+		Width: 1440, Height: 2560, Provider: "ark", Model: "doubao-seedream-4-5-251128", Params: map[string]any{"size": "1440x2560"},
 		ImageKey: "private/w/x/image.jpg", ThumbnailKey: "private/w/x/thumb.jpg", MasterKey: "private/w/x/master.png",
 		Public: true, Review: wallpaper.ReviewPending,
 	}
@@ -117,8 +117,9 @@ func TestGenerationLifecycle(t *testing.T) {
 	if err != nil || done.Status != wallpaper.StatusSucceeded || done.Wallpaper == nil || done.FinishedAt == nil {
 		t.Fatalf("after completing: %+v, %v", done, err)
 	}
-	if done.Wallpaper.Params["size"] != "1024x1792" {
-		t.Errorf("params = %v", done.Wallpaper.Params)
+	if got := done.Wallpaper; got.Params["size"] != "1440x2560" || got.Provider != "ark" || got.Model != "doubao-seedream-4-5-251128" ||
+		got.Width != 1440 || got.Height != 2560 {
+		t.Errorf("recorded wallpaper %+v", got)
 	}
 	// It waits for the image check, unseen, its objects private; the
 	// check's job was queued once, with the wallpaper.

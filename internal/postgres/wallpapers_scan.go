@@ -23,6 +23,7 @@ var wallpaperFields = []struct{ expr, zero string }{
 	{"w.size", "''"},
 	{"w.width", "0"},
 	{"w.height", "0"},
+	{"w.provider", "''"},
 	{"w.model", "''"},
 	{"w.params", "NULL::jsonb"},
 	{"w.image_key", "''"},
@@ -52,7 +53,7 @@ var wallpaperColumns, optionalWallpaperColumns = func() (string, string) {
 
 func wallpaperDest(w *wallpaper.Wallpaper, params *[]byte) []any {
 	return []any{&w.ID, &w.GenerationID, &w.Author.ID, &w.Author.Nickname, &w.Author.AvatarKey,
-		&w.Prompt, &w.Size, &w.Width, &w.Height, &w.Model, params, &w.ImageKey, &w.ThumbnailKey,
+		&w.Prompt, &w.Size, &w.Width, &w.Height, &w.Provider, &w.Model, params, &w.ImageKey, &w.ThumbnailKey,
 		&w.MasterKey, &w.Public, &w.Review, &w.AuthorBanned, &w.Published, &w.Visible,
 		&w.LikeCount, &w.CreatedAt}
 }

@@ -3,6 +3,8 @@ package wallpaper
 import (
 	"fmt"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // ImageRequest is what the domain asks of an image generator.
@@ -12,6 +14,9 @@ type ImageRequest struct {
 	// User is an opaque, stable id of the end user, for the provider's abuse
 	// monitoring; never the openid.
 	User string
+	// GenerationID ties the generator's own log lines (which provider
+	// was tried, why it moved on) to the generation; never sent out.
+	GenerationID uuid.UUID
 }
 
 // Image is what an image generator returns: the encoded bytes and what
@@ -19,8 +24,11 @@ type ImageRequest struct {
 type Image struct {
 	Data        []byte
 	ContentType string // image/png, image/jpeg or image/webp
-	Model       string
-	Params      map[string]any
+	// Provider is who painted it: "openai", "ark", "zhipu",
+	// "siliconflow" or "offline"; Model is that provider's model id.
+	Provider string
+	Model    string
+	Params   map[string]any
 }
 
 // ImageError is a failed image generation, classified for the job: a

@@ -48,7 +48,7 @@ func newPaintEnv(t *testing.T) *paintEnv {
 // is still over ThumbnailShortSide, so the thumbnail is really scaled.
 func portrait(t *testing.T) *wallpaper.Image {
 	t.Helper()
-	return &wallpaper.Image{Data: encodedImage(t, "png", 405, 720), ContentType: "image/png", Model: "gpt-image-1",
+	return &wallpaper.Image{Data: encodedImage(t, "png", 405, 720), ContentType: "image/png", Provider: "openai", Model: "gpt-image-1",
 		Params: map[string]any{"size": "405x720", "quality": "medium"}}
 }
 
@@ -85,7 +85,7 @@ func TestPaintSucceeds(t *testing.T) {
 	}{
 		{"png portrait", wallpaper.Options{}, portrait, 405, 720, "master.png", "image/png"},
 		{"jpeg landscape", wallpaper.Options{Size: wallpaper.SizeLandscape}, func(t *testing.T) *wallpaper.Image {
-			return &wallpaper.Image{Data: encodedImage(t, "jpeg", 720, 405), ContentType: "image/jpeg", Model: "dall-e-3",
+			return &wallpaper.Image{Data: encodedImage(t, "jpeg", 720, 405), ContentType: "image/jpeg", Provider: "ark", Model: "doubao-seedream-4-5-251128",
 				Params: map[string]any{"size": "720x405", "quality": "standard", "style": "vivid"}}
 		}, 720, 405, "master.jpg", "image/jpeg"},
 		// The stored type comes from the bytes, not from what the
@@ -98,7 +98,7 @@ func TestPaintSucceeds(t *testing.T) {
 		// With no size asked of the model there is nothing to check:
 		// the wallpaper records the pixels that came back.
 		{"size the model chose", wallpaper.Options{}, func(t *testing.T) *wallpaper.Image {
-			return &wallpaper.Image{Data: encodedImage(t, "png", 378, 672), ContentType: "image/png", Model: "offline"}
+			return &wallpaper.Image{Data: encodedImage(t, "png", 378, 672), ContentType: "image/png", Provider: "offline", Model: "offline"}
 		}, 378, 672, "master.png", "image/png"},
 	}
 	for _, tt := range tests {
@@ -116,8 +116,9 @@ func TestPaintSucceeds(t *testing.T) {
 			if len(reqs) != 1 {
 				t.Fatalf("image generator called %d times, want once", len(reqs))
 			}
-			if reqs[0].Prompt != g.Prompt || reqs[0].Options != g.Options {
-				t.Errorf("generator asked for %q %+v, want the generation's %q %+v", reqs[0].Prompt, reqs[0].Options, g.Prompt, g.Options)
+			if reqs[0].Prompt != g.Prompt || reqs[0].Options != g.Options || reqs[0].GenerationID != g.ID {
+				t.Errorf("generator asked for %q %+v for %s, want the generation's %q %+v %s",
+					reqs[0].Prompt, reqs[0].Options, reqs[0].GenerationID, g.Prompt, g.Options, g.ID)
 			}
 			assertAnonymous(t, reqs[0].User, g.UserID)
 
@@ -160,8 +161,8 @@ func TestPaintSucceeds(t *testing.T) {
 			if w.Width != tt.wantW || w.Height != tt.wantH {
 				t.Errorf("wallpaper recorded as %d×%d, want the decoded %d×%d", w.Width, w.Height, tt.wantW, tt.wantH)
 			}
-			if w.Model != img.Model || !maps.Equal(w.Params, img.Params) {
-				t.Errorf("wallpaper model %q params %v, want %q %v", w.Model, w.Params, img.Model, img.Params)
+			if w.Provider != img.Provider || w.Model != img.Model || !maps.Equal(w.Params, img.Params) {
+				t.Errorf("wallpaper provider %q model %q params %v, want %q %q %v", w.Provider, w.Model, w.Params, img.Provider, img.Model, img.Params)
 			}
 			if w.ImageKey != imageKey || w.ThumbnailKey != thumbKey || w.MasterKey != masterKey {
 				t.Errorf("wallpaper keys %q, %q, %q; want %q, %q, %q", w.ImageKey, w.ThumbnailKey, w.MasterKey, imageKey, thumbKey, masterKey)

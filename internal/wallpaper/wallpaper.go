@@ -87,6 +87,7 @@ type Wallpaper struct {
 	Size         string // the product size asked for
 	Width        int    // the real pixel size the model gave
 	Height       int
+	Provider     string // who painted it: openai, ark, zhipu, siliconflow, offline
 	Model        string
 	Params       map[string]any // what was asked of the model
 	ImageKey     string         // the display image, with the visible label, where it is now

@@ -1,6 +1,8 @@
-// Package imagegentest is a fake OpenAI Images API for tests: an httptest
-// server speaking the real JSON of POST /v1/images/generations, whose
-// answers can be scripted one request at a time.
+// Package imagegentest holds fake image APIs for tests, httptest servers
+// speaking each provider's real JSON whose answers can be scripted one
+// request at a time: Fake is OpenAI's Images API (POST
+// /v1/images/generations), Provider is Volcengine Ark's, Zhipu's or
+// SiliconFlow's.
 package imagegentest
 
 import (
@@ -276,6 +278,10 @@ func writeReply(w http.ResponseWriter, r Reply) {
 	_, _ = w.Write([]byte(r.Body))
 }
 
+// painted caches paint's PNGs by size: encoding a 1440x2560 picture takes
+// a second under the race detector, and tests ask for the same few sizes.
+var painted sync.Map // "WxH" → []byte
+
 // paint returns a one-colour PNG of size "WxH" (1024x1024 when unreadable):
 // cheap to make at any size, and a real image of the size asked for.
 func paint(t testing.TB, size string) []byte {
@@ -288,11 +294,16 @@ func paint(t testing.TB, size string) []byte {
 			h = b
 		}
 	}
+	key := fmt.Sprintf("%dx%d", w, h)
+	if b, ok := painted.Load(key); ok {
+		return b.([]byte)
+	}
 	img := image.NewPaletted(image.Rect(0, 0, w, h), color.Palette{color.RGBA{70, 110, 200, 255}})
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, img); err != nil {
 		t.Errorf("imagegentest: painting %dx%d: %v", w, h, err)
 	}
+	painted.Store(key, buf.Bytes())
 	return buf.Bytes()
 }
 
