@@ -226,6 +226,26 @@ const docTemplate = `{
                 }
             }
         },
+        "/api/v1/client-config": {
+            "get": {
+                "description": "What the mini-program needs to know of this deployment: the subscribe message template (empty: none is sent), the sizes, the presets' version, the daily limit, and whether reports are taken and how soon the operator answers them.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "mini-program"
+                ],
+                "summary": "Client configuration",
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ClientConfig"
+                        }
+                    }
+                }
+            }
+        },
         "/api/v1/generations": {
             "post": {
                 "security": [
@@ -819,6 +839,64 @@ const docTemplate = `{
                 }
             }
         },
+        "/api/v1/presets": {
+            "get": {
+                "description": "The styles a generation can be painted in, with Chinese names and a cover. Send a preset's ` + "`" + `id` + "`" + ` as ` + "`" + `preset` + "`" + ` with POST /api/v1/generations: the server adds the style's words to the prompt the model gets; the user's own text is what is stored, shown and moderated.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "mini-program"
+                ],
+                "summary": "Presets",
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "type": "array",
+                            "items": {
+                                "$ref": "#/definitions/httpapi.PresetJSON"
+                            }
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/presets/{preset}/cover": {
+            "get": {
+                "description": "A 360×640 PNG in the preset's style.",
+                "produces": [
+                    "image/png"
+                ],
+                "tags": [
+                    "mini-program"
+                ],
+                "summary": "A preset's cover",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Preset id",
+                        "name": "preset",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "PNG",
+                        "schema": {
+                            "type": "file"
+                        }
+                    },
+                    "404": {
+                        "description": "not_found",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    }
+                }
+            }
+        },
         "/api/v1/wallpapers": {
             "get": {
                 "security": [
@@ -1275,6 +1353,61 @@ const docTemplate = `{
                 }
             }
         },
+        "/api/v1/wallpapers/{id}/wxacode": {
+            "get": {
+                "description": "An image of the mini-program code that opens this wallpaper's detail page (` + "`" + `pages/detail/detail` + "`" + `, scene: the id without dashes), for posters: the JPEG WeChat's wxacode.getUnlimited returns, unchanged; without WeChat (dev) a PNG QR code of ` + "`" + `pages/detail/detail?id=\u003cid\u003e` + "`" + `. Made once and kept. Only for a wallpaper anyone may see; any other is 404.",
+                "produces": [
+                    "image/jpeg",
+                    "image/png"
+                ],
+                "tags": [
+                    "mini-program"
+                ],
+                "summary": "The wallpaper's mini-program code",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "format": "uuid",
+                        "description": "Wallpaper id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "image/jpeg (WeChat) or image/png (dev)",
+                        "schema": {
+                            "type": "file"
+                        }
+                    },
+                    "400": {
+                        "description": "invalid_request: not a wallpaper id",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "404": {
+                        "description": "not_found",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "502": {
+                        "description": "upstream_error: WeChat did not answer",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    }
+                }
+            }
+        },
         "/api/v1/wechat/push": {
             "get": {
                 "description": "WeChat calls this when the push URL is saved on mp.weixin.qq.com (开发管理 → 消息推送). ` + "`" + `signature` + "`" + ` is the hex SHA-1 of ` + "`" + `WECHAT_PUSH_TOKEN` + "`" + `, ` + "`" + `timestamp` + "`" + ` and ` + "`" + `nonce` + "`" + ` sorted and concatenated; when it matches, ` + "`" + `echostr` + "`" + ` is answered unchanged. 404 when ` + "`" + `WECHAT_PUSH_TOKEN` + "`" + ` is not set.",
@@ -1509,6 +1642,48 @@ const docTemplate = `{
                 }
             }
         },
+        "httpapi.ClientConfig": {
+            "type": "object",
+            "properties": {
+                "daily_limit": {
+                    "description": "DailyLimit is each user's generations a day.",
+                    "type": "integer",
+                    "example": 10
+                },
+                "presets_version": {
+                    "description": "PresetsVersion changes when the presets do.",
+                    "type": "string",
+                    "example": "3f9a1c0b2d4e"
+                },
+                "report_response_hours": {
+                    "description": "ReportResponseHours is the time within which the operator commits to\nact on a report.",
+                    "type": "integer",
+                    "example": 24
+                },
+                "reports_enabled": {
+                    "description": "ReportsEnabled says whether POST /wallpapers/{id}/reports is served.",
+                    "type": "boolean",
+                    "example": true
+                },
+                "sizes": {
+                    "description": "Sizes are the sizes a generation may ask for, the default first.",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "example": [
+                        "1024x1792",
+                        "1792x1024",
+                        "1024x1024"
+                    ]
+                },
+                "subscribe_template_id": {
+                    "description": "SubscribeTemplateID is the template to ask wx.requestSubscribeMessage\nfor; \"\" when no message is sent.",
+                    "type": "string",
+                    "example": "Xv2y9-abcdEFGH"
+                }
+            }
+        },
         "httpapi.ErrorBody": {
             "type": "object",
             "properties": {
@@ -1547,6 +1722,11 @@ const docTemplate = `{
                 "id": {
                     "type": "string",
                     "example": "5b1e2c3d-4f5a-4b6c-8d7e-9f0a1b2c3d4e"
+                },
+                "preset": {
+                    "type": "string",
+                    "x-nullable": true,
+                    "example": "guofeng"
                 },
                 "prompt": {
                     "type": "string",
@@ -1634,6 +1814,16 @@ const docTemplate = `{
         "httpapi.GenerationRequest": {
             "type": "object",
             "properties": {
+                "notify": {
+                    "description": "Notify sends a subscribe message when the result is settled: set it\nwhen the user accepted the template in wx.requestSubscribeMessage.",
+                    "type": "boolean",
+                    "default": false
+                },
+                "preset": {
+                    "description": "Preset is a style's id from GET /api/v1/presets; its words are added\nto the prompt the model gets. Unknown: 400.",
+                    "type": "string",
+                    "example": "guofeng"
+                },
                 "prompt": {
                     "description": "Prompt: 1–1000 characters after trimming.",
                     "type": "string",
@@ -1747,6 +1937,27 @@ const docTemplate = `{
                     "type": "string",
                     "minLength": 1,
                     "example": "Alice"
+                }
+            }
+        },
+        "httpapi.PresetJSON": {
+            "type": "object",
+            "properties": {
+                "cover_url": {
+                    "type": "string",
+                    "example": "https://api.example.com/api/v1/presets/guofeng/cover"
+                },
+                "description": {
+                    "type": "string",
+                    "example": "水墨与工笔的东方意境"
+                },
+                "id": {
+                    "type": "string",
+                    "example": "guofeng"
+                },
+                "name": {
+                    "type": "string",
+                    "example": "国风"
                 }
             }
         },
@@ -1921,6 +2132,12 @@ const docTemplate = `{
                     "type": "object",
                     "additionalProperties": {}
                 },
+                "preset": {
+                    "description": "Preset is the style it was painted in, or null.",
+                    "type": "string",
+                    "x-nullable": true,
+                    "example": "guofeng"
+                },
                 "prompt": {
                     "type": "string",
                     "example": "a quiet lake at dawn, mist, pastel colours"
@@ -2077,6 +2294,10 @@ const docTemplate = `{
         {
             "description": "The public feed, one wallpaper's details, the caller's own wallpapers, visibility, deletion and likes.",
             "name": "gallery"
+        },
+        {
+            "description": "What the mini-program reads at start and for sharing: the client configuration, the presets (styles) with their covers, a wallpaper's mini-program code for posters.",
+            "name": "mini-program"
         },
         {
             "description": "WeChat's message push: URL verification and the verdicts of image moderation (mediaCheckAsync). Signed by WeChat, not called by clients.",

@@ -25,6 +25,8 @@
 //	@tag.description			Submit a prompt (202 at once), then poll the generation until the background job has painted the wallpaper.
 //	@tag.name					gallery
 //	@tag.description			The public feed, one wallpaper's details, the caller's own wallpapers, visibility, deletion and likes.
+//	@tag.name					mini-program
+//	@tag.description			What the mini-program reads at start and for sharing: the client configuration, the presets (styles) with their covers, a wallpaper's mini-program code for posters.
 //	@tag.name					wechat
 //	@tag.description			WeChat's message push: URL verification and the verdicts of image moderation (mediaCheckAsync). Signed by WeChat, not called by clients.
 //	@securityDefinitions.apikey	BearerAuth

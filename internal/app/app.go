@@ -24,6 +24,7 @@ import (
 	"github.com/wallpaperd/wallpaperd/internal/imagegen"
 	"github.com/wallpaperd/wallpaperd/internal/metrics"
 	"github.com/wallpaperd/wallpaperd/internal/postgres"
+	"github.com/wallpaperd/wallpaperd/internal/sharecode"
 	"github.com/wallpaperd/wallpaperd/internal/storage"
 	"github.com/wallpaperd/wallpaperd/internal/user"
 	"github.com/wallpaperd/wallpaperd/internal/wallpaper"
@@ -150,6 +151,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*App, error) {
 		Logger:   logger,
 	})
 	publisher := wallpaper.NewPublisher(galleryStore, objects, logger)
+	notifications := wallpaper.NewNotifications(generationStore, m.Messenger(newMessenger(cfg, wc, users, logger)), logger)
 
 	// The workers and the HTTP face.
 	queue, err := worker.New(pool, worker.Config{
@@ -166,6 +168,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*App, error) {
 		Moderation: moderation,
 		Publisher:  publisher,
 		Unsettled:  galleryStore,
+		Notifier:   notifications,
 	})
 	if err != nil {
 		return nil, err
@@ -189,6 +192,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*App, error) {
 		Metrics:            mainMetrics(cfg, m),
 		Observe:            m.Gin(),
 		PrivateURLTTL:      cfg.PrivateURLTTL,
+		Client:             clientConfig(cfg, wc),
 	}, httpapi.Deps{
 		Logger:        logger,
 		Ready:         ready,
@@ -201,6 +205,8 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*App, error) {
 		Objects:       objects,
 		WeChatPush:    push,
 		MediaVerdicts: mediaVerdicts(moderation),
+		Covers:        imagegen.NewCovers(),
+		Codes:         newCodes(cfg, wc, objects),
 	})
 	if err != nil {
 		return nil, err
@@ -395,6 +401,39 @@ func newImageChecker(wc *wechat.Client, users wechat.OpenIDs) wallpaper.ImageChe
 		return wallpaper.LocalChecker{}
 	}
 	return wc.ImageChecker(users)
+}
+
+// newMessenger sends a settled generation's subscribe message through
+// WeChat when it is configured with a template, else to the log.
+func newMessenger(cfg *config.Config, wc *wechat.Client, users wechat.OpenIDs, logger *slog.Logger) wallpaper.Messenger {
+	if wc == nil || cfg.WeChat.SubscribeTemplateID == "" {
+		return wallpaper.LogMessenger{Logger: logger}
+	}
+	keys := cfg.WeChat.SubscribeKeys
+	return wc.Subscriber(users, wechat.SubscribeConfig{
+		TemplateID: cfg.WeChat.SubscribeTemplateID,
+		State:      map[string]string{"release": "formal", "trial": "trial", "develop": "developer"}[cfg.WeChat.MiniProgramEnv],
+		KeyPrompt:  keys[0], KeyStatus: keys[1], KeyTime: keys[2], KeyNote: keys[3],
+		Location: cfg.QuotaLocation,
+	})
+}
+
+// newCodes makes wallpapers' mini-program codes with WeChat, or QR codes
+// of the same page without it (dev), kept in object storage.
+func newCodes(cfg *config.Config, wc *wechat.Client, objects objectStore) *sharecode.Codes {
+	if wc == nil {
+		return sharecode.New(sharecode.QR{}, objects, "png")
+	}
+	return sharecode.New(sharecode.WeChatMaker{Client: wc, EnvVersion: cfg.WeChat.MiniProgramEnv}, objects, "jpg")
+}
+
+// clientConfig is the deployment's part of GET /api/v1/client-config.
+func clientConfig(cfg *config.Config, wc *wechat.Client) httpapi.ClientConfig {
+	c := httpapi.ClientConfig{DailyLimit: cfg.DailyQuota}
+	if wc != nil {
+		c.SubscribeTemplateID = cfg.WeChat.SubscribeTemplateID
+	}
+	return c
 }
 
 // mediaVerdicts hands the wxa_media_check verdicts WeChat pushes to the

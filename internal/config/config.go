@@ -151,6 +151,15 @@ type WeChat struct {
 	// PushAESKey is the pushes' EncodingAESKey (safe mode); empty:
 	// plaintext mode.
 	PushAESKey Secret `env:"WECHAT_PUSH_AES_KEY"`
+	// SubscribeTemplateID is the one-time subscribe message template a
+	// settled generation is announced with; empty: no message is sent.
+	SubscribeTemplateID string `env:"WECHAT_SUBSCRIBE_TEMPLATE_ID"`
+	// SubscribeKeys are the template's field keys for the prompt, the
+	// outcome, the time and a note, in that order.
+	SubscribeKeys []string `env:"WECHAT_SUBSCRIBE_KEYS" envSeparator:"," envDefault:"thing1,phrase2,time3,thing4"`
+	// MiniProgramEnv is the mini-program version that codes and messages
+	// open: release, trial or develop.
+	MiniProgramEnv string `env:"WECHAT_MINIPROGRAM_ENV" envDefault:"release"`
 }
 
 // OpenAI holds the OpenAI image provider's settings (images.go the
@@ -353,6 +362,14 @@ func (c *Config) validate() error {
 	if c.WeChat.AppID != "" && c.WeChat.AppSecret == "" {
 		bad("WECHAT_APP_SECRET", "is required when WECHAT_APP_ID is set")
 	}
+	switch c.WeChat.MiniProgramEnv {
+	case "release", "trial", "develop":
+	default:
+		bad("WECHAT_MINIPROGRAM_ENV", fmt.Sprintf("must be release, trial or develop, got %q", c.WeChat.MiniProgramEnv))
+	}
+	if len(c.WeChat.SubscribeKeys) != 4 {
+		bad("WECHAT_SUBSCRIBE_KEYS", "must name four template keys: the prompt's, the outcome's, the time's and a note's (e.g. thing1,phrase2,time3,thing4)")
+	}
 	if c.AIGCProducerCode != "" {
 		if err := aigc.ValidateCode(c.AIGCProducerCode); err != nil {
 			bad("AIGC_PRODUCER_CODE", "must be printable ASCII without spaces (it goes into every image's AI-generated label)")
@@ -489,6 +506,9 @@ func (c *Config) LogValue() slog.Value {
 		slog.String("tls_cert_file", c.TLSCertFile),
 		slog.Any("trusted_proxies", c.TrustedProxies),
 		slog.String("log_level", c.LogLevel.String()),
+		slog.String("wechat_subscribe_template_id", c.WeChat.SubscribeTemplateID),
+		slog.Any("wechat_subscribe_keys", c.WeChat.SubscribeKeys),
+		slog.String("wechat_miniprogram_env", c.WeChat.MiniProgramEnv),
 		slog.String("aigc_producer_code", c.AIGCProducerCode),
 		slog.Bool("aigc_visible_label", c.AIGCVisibleLabel),
 		slog.String("aigc_label_corner", c.AIGCLabelCorner),

@@ -22,6 +22,12 @@ type GenerationRequest struct {
 	// Public sends the wallpaper to the public gallery (with the author's
 	// nickname) once the image check approves it; false keeps it private.
 	Public *bool `json:"public,omitempty" default:"true"`
+	// Preset is a style's id from GET /api/v1/presets; its words are added
+	// to the prompt the model gets. Unknown: 400.
+	Preset string `json:"preset,omitempty" example:"guofeng"`
+	// Notify sends a subscribe message when the result is settled: set it
+	// when the user accepted the template in wx.requestSubscribeMessage.
+	Notify bool `json:"notify,omitempty" default:"false"`
 }
 
 // GenerationError is why a generation failed.
@@ -39,6 +45,7 @@ type Generation struct {
 	Style    string           `json:"style" enums:"vivid,natural" example:"vivid"`
 	Quality  string           `json:"quality" enums:"standard,hd" example:"standard"`
 	Public   bool             `json:"public" example:"true"`
+	Preset   *string          `json:"preset" extensions:"x-nullable" example:"guofeng"`
 	Attempts int              `json:"attempts" example:"0"`
 	Error    *GenerationError `json:"error,omitempty"`
 	// Wallpaper is present once the generation succeeded (and until the
@@ -99,6 +106,8 @@ func (s *Server) createGeneration(c *gin.Context) {
 		Options:        wallpaper.Options{Size: req.Size, Style: req.Style, Quality: req.Quality},
 		IdempotencyKey: c.GetHeader(headerIdempotencyKey),
 		Public:         req.Public,
+		Preset:         req.Preset,
+		Notify:         req.Notify,
 	})
 	if err != nil {
 		writeError(c, err)
@@ -176,7 +185,7 @@ func (s *Server) generationJSON(c *gin.Context, g *wallpaper.Generation) Generat
 	out := Generation{
 		ID: g.ID.String(), Status: g.Status, Prompt: g.Prompt,
 		Size: g.Options.Size, Style: g.Options.Style, Quality: g.Options.Quality, Public: g.Public,
-		Attempts: g.Attempts, CreatedAt: g.CreatedAt.UTC(),
+		Attempts: g.Attempts, CreatedAt: g.CreatedAt.UTC(), Preset: presetJSON(g.Preset),
 	}
 	if g.FinishedAt != nil {
 		t := g.FinishedAt.UTC()
@@ -217,4 +226,12 @@ func queryLimit(c *gin.Context) (int, bool) {
 		return 0, false
 	}
 	return n, true
+}
+
+// presetJSON is a preset id, or null for none.
+func presetJSON(id string) *string {
+	if id == "" {
+		return nil
+	}
+	return &id
 }

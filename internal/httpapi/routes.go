@@ -8,5 +8,6 @@ func (s *Server) apiRoutes(api *gin.RouterGroup) {
 	s.profileRoutes(api)
 	s.generationRoutes(api)
 	s.galleryRoutes(api)
+	s.miniProgramRoutes(api)
 	s.wechatRoutes(api)
 }

@@ -38,6 +38,8 @@ type Config struct {
 	// PrivateURLTTL is how long a signed URL of a private object is valid
 	// (an hour when zero).
 	PrivateURLTTL time.Duration
+	// Client is GET /api/v1/client-config's deployment part.
+	Client ClientConfig
 }
 
 // Deps are the services the handlers call.
@@ -69,6 +71,10 @@ type Deps struct {
 	// MediaVerdicts takes the wxa_media_check verdicts; nil: they are
 	// logged and dropped.
 	MediaVerdicts MediaVerdicts
+	// Covers paints the presets' covers.
+	Covers Covers
+	// Codes makes wallpapers' mini-program codes; nil: not served.
+	Codes Codes
 }
 
 // Server holds the handlers' dependencies.

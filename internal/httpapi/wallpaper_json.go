@@ -33,6 +33,8 @@ type Wallpaper struct {
 	ImageURL     string `json:"image_url" example:"https://api.example.com/media/public/w/7d3c1b2a/image.jpg"`
 	ThumbnailURL string `json:"thumbnail_url" example:"https://api.example.com/media/public/w/7d3c1b2a/thumb.jpg"`
 	Public       bool   `json:"public" example:"true"`
+	// Preset is the style it was painted in, or null.
+	Preset *string `json:"preset" extensions:"x-nullable" example:"guofeng"`
 	// AIGenerated is always true: every client shows the in-app notice
 	// that the image is AI-generated (the labelling measures, Art. 6).
 	AIGenerated bool `json:"ai_generated" example:"true"`
@@ -62,7 +64,7 @@ func (s *Server) wallpaperJSON(c *gin.Context, w *wallpaper.Wallpaper) Wallpaper
 		Provider: w.Provider, Model: w.Model,
 		ImageURL:     s.absoluteURL(c, s.objectURL(w.ImageKey)),
 		ThumbnailURL: s.absoluteURL(c, s.objectURL(w.ThumbnailKey)),
-		Public:       w.Public, AIGenerated: true, LikeCount: w.LikeCount, Liked: w.Liked,
+		Public:       w.Public, AIGenerated: true, Preset: presetJSON(w.Preset), LikeCount: w.LikeCount, Liked: w.Liked,
 		Author: Author{
 			ID: w.Author.ID.String(), Nickname: w.Author.Nickname,
 		},

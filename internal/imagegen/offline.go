@@ -46,7 +46,7 @@ func (o *Offline) Generate(ctx context.Context, req wallpaper.ImageRequest) (*wa
 		quality = wallpaper.QualityStandard
 	}
 	seed := sha256.Sum256([]byte(style + "\x00" + req.Prompt))
-	img, err := paint(ctx, w, h, seed, style == wallpaper.StyleNatural)
+	img, err := paint(ctx, w, h, seed, style == wallpaper.StyleNatural, looks[req.Preset])
 	if err != nil {
 		return nil, &wallpaper.ImageError{Code: "upstream_timeout", Message: "The image took too long.", Retryable: true, Err: err}
 	}
@@ -66,6 +66,7 @@ func (o *Offline) Generate(ctx context.Context, req wallpaper.ImageRequest) (*wa
 			"style":   style,
 			"quality": quality,
 			"seed":    hex.EncodeToString(seed[:8]),
+			"preset":  req.Preset,
 		},
 	}, nil
 }
@@ -113,12 +114,38 @@ type wave struct {
 	top, bottom    rgb
 }
 
+// look is the offline painter's take on a preset (wallpaper.Presets): a
+// base hue, a saturation and a lightness change, how many hills, and
+// pixelation. The zero look leaves the seed's choices as they are.
+type look struct {
+	hue    float64 // base hue, in turns, when hasHue
+	hasHue bool
+	sat    float64 // saturation factor; 0: unchanged
+	light  float64 // added to every lightness
+	waves  int     // hills; 0: the seed's 3–5
+	pixel  int     // block size of a pixelated picture; 0: smooth
+}
+
+// looks are keyed by preset id.
+var looks = map[string]look{
+	"guofeng":    {hue: 0.02, hasHue: true, sat: 0.35, light: 0.06, waves: 4},
+	"anime":      {hue: 0.58, hasHue: true, sat: 1.15, light: 0.08, waves: 3},
+	"cyberpunk":  {hue: 0.86, hasHue: true, sat: 1.25, light: -0.06, waves: 5},
+	"watercolor": {hue: 0.45, hasHue: true, sat: 0.55, light: 0.16, waves: 3},
+	"minimal":    {sat: 0.3, light: 0.1, waves: 1},
+	"oil":        {hue: 0.07, hasHue: true, sat: 1.1, waves: 5},
+	"pixel":      {pixel: 16},
+}
+
 // palette picks colours around a base hue with a harmony (analogous,
 // complementary, triadic or split) drawn from the seed: a deep sky that
 // brightens toward the horizon, glows of the accent hues, and waves that
 // darken toward the bottom. Natural style is muted.
-func palette(rng *rand.Rand, natural bool) (sky [2]rgb, glow []rgb, waves []rgb) {
+func palette(rng *rand.Rand, natural bool, lk look) (sky [2]rgb, glow []rgb, waves []rgb) {
 	base := rng.Float64()
+	if lk.hasHue {
+		base = lk.hue + (base-0.5)*0.06
+	}
 	accents := [][]float64{
 		{0.06, 0.12, -0.06}, // analogous
 		{0.5, 0.06, 0.44},   // complementary
@@ -129,29 +156,39 @@ func palette(rng *rand.Rand, natural bool) (sky [2]rgb, glow []rgb, waves []rgb)
 	if natural {
 		sat = 0.28 + rng.Float64()*0.14
 	}
+	if lk.sat > 0 {
+		sat = min(1, sat*lk.sat)
+	}
+	l := func(v float64) float64 { return min(0.95, max(0.03, v+lk.light)) }
 	sky = [2]rgb{
-		hsl(base-0.06, sat*0.9, 0.10+rng.Float64()*0.08),
-		hsl(base+0.04, sat, 0.62+rng.Float64()*0.12),
+		hsl(base-0.06, sat*0.9, l(0.10+rng.Float64()*0.08)),
+		hsl(base+0.04, sat, l(0.62+rng.Float64()*0.12)),
 	}
 	for _, a := range accents {
-		glow = append(glow, hsl(base+a, sat, 0.55+rng.Float64()*0.1))
+		glow = append(glow, hsl(base+a, sat, l(0.55+rng.Float64()*0.1)))
 	}
 	n := 3 + rng.IntN(3)
+	if lk.waves > 0 {
+		n = lk.waves
+	}
 	for i := range n {
 		t := float64(i) / float64(n-1)
 		// Layers stay near the base hue, the front ones drifting a little
 		// toward the first accent, so the land reads as one family.
 		hue := base + accents[0]*0.35*t + (rng.Float64()-0.5)*0.05
-		waves = append(waves, hsl(hue, sat*(0.85+0.15*t), 0.5-0.38*t))
+		if n == 1 {
+			t = 0
+		}
+		waves = append(waves, hsl(hue, sat*(0.85+0.15*t), l(0.5-0.38*t)))
 	}
 	return sky, glow, waves
 }
 
 // paint draws the wallpaper. Everything is computed per row and column in
 // closed form, so a 1024x1792 picture takes a few tens of milliseconds.
-func paint(ctx context.Context, w, h int, seed [32]byte, natural bool) (*image.RGBA, error) {
+func paint(ctx context.Context, w, h int, seed [32]byte, natural bool, lk look) (*image.RGBA, error) {
 	rng := rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[0:]), binary.LittleEndian.Uint64(seed[8:])))
-	sky, glowColours, waveColours := palette(rng, natural)
+	sky, glowColours, waveColours := palette(rng, natural, lk)
 	fw, fh := float64(w), float64(h)
 	scale := math.Min(fw, fh)
 
@@ -253,7 +290,61 @@ func paint(ctx context.Context, w, h int, seed [32]byte, natural bool) (*image.R
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if lk.pixel > 1 {
+		pixelate(img, lk.pixel)
+	}
 	return img, nil
+}
+
+// pixelate fills every n×n block with its top-left pixel: crisp, blocky,
+// like a retro game.
+func pixelate(img *image.RGBA, n int) {
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		sy := y - (y-b.Min.Y)%n
+		for x := b.Min.X; x < b.Max.X; x++ {
+			sx := x - (x-b.Min.X)%n
+			copy(img.Pix[img.PixOffset(x, y):img.PixOffset(x, y)+4], img.Pix[img.PixOffset(sx, sy):img.PixOffset(sx, sy)+4])
+		}
+	}
+}
+
+// Covers paints each preset's cover: a small picture in its look, made
+// once per process.
+type Covers struct {
+	mu    sync.Mutex
+	cache map[string][]byte
+}
+
+// NewCovers returns the preset covers.
+func NewCovers() *Covers { return &Covers{cache: map[string][]byte{}} }
+
+// Cover returns preset id's cover as a 360×640 PNG, or ok false for an
+// unknown preset.
+func (c *Covers) Cover(ctx context.Context, id string) (data []byte, ok bool, err error) {
+	p, known := wallpaper.PresetByID(id)
+	if !known {
+		return nil, false, nil
+	}
+	c.mu.Lock()
+	data, cached := c.cache[id]
+	c.mu.Unlock()
+	if cached {
+		return data, true, nil
+	}
+	seed := sha256.Sum256([]byte("cover\x00" + p.ID))
+	img, err := paint(ctx, 360, 640, seed, false, looks[id])
+	if err != nil {
+		return nil, true, err
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return nil, true, fmt.Errorf("imagegen: encoding a cover: %w", err)
+	}
+	c.mu.Lock()
+	c.cache[id] = buf.Bytes()
+	c.mu.Unlock()
+	return buf.Bytes(), true, nil
 }
 
 var bayer = [4][4]float64{{0, 8, 2, 10}, {12, 4, 14, 6}, {3, 11, 1, 9}, {15, 7, 13, 5}}

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"io"
 	"errors"
 	"time"
 
@@ -68,6 +69,7 @@ func (g imageGenerator) Generate(ctx context.Context, req wallpaper.ImageRequest
 // ObjectStore is the storage both the local directory and S3 provide.
 type ObjectStore interface {
 	Put(ctx context.Context, key string, data []byte, contentType string) error
+	Open(ctx context.Context, key string) (io.ReadCloser, error)
 	Copy(ctx context.Context, from, to string) error
 	Delete(ctx context.Context, key string) error
 	URL(key string) string
@@ -102,6 +104,13 @@ func (s objectStore) Copy(ctx context.Context, from, to string) error {
 	err := s.next.Copy(ctx, from, to)
 	s.m.observe(depStorage, "copy", start, err)
 	return err
+}
+
+func (s objectStore) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+	start := time.Now()
+	r, err := s.next.Open(ctx, key)
+	s.m.observe(depStorage, "open", start, err)
+	return r, err
 }
 
 func (s objectStore) URL(key string) string { return s.next.URL(key) }
@@ -153,5 +162,22 @@ func (p promptChecker) CheckPrompt(ctx context.Context, userID uuid.UUID, prompt
 	start := time.Now()
 	err := p.next.CheckPrompt(ctx, userID, prompt)
 	p.m.observe(depWeChat, "msg_sec_check_prompt", start, err)
+	return err
+}
+
+// Messenger counts and times the subscribe messages sent.
+func (m *Metrics) Messenger(next wallpaper.Messenger) wallpaper.Messenger {
+	return messenger{m: m, next: next}
+}
+
+type messenger struct {
+	m    *Metrics
+	next wallpaper.Messenger
+}
+
+func (s messenger) GenerationSettled(ctx context.Context, g *wallpaper.Generation) error {
+	start := time.Now()
+	err := s.next.GenerationSettled(ctx, g)
+	s.m.observe(depWeChat, "subscribe_send", start, err)
 	return err
 }

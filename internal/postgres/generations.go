@@ -112,12 +112,12 @@ func (s *Generations) create(ctx context.Context, ng wallpaper.NewGeneration) (e
 			return fmt.Errorf("spending quota: %w", err)
 		}
 		err = tx.QueryRow(ctx, `INSERT INTO generations
-			(id, user_id, prompt, size, style, quality, public, status, quota_day, idempotency_key, request_hash)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, NULLIF($9, ''), $10)
+			(id, user_id, prompt, size, style, quality, public, preset, notify, status, quota_day, idempotency_key, request_hash)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, ''), $9, 'queued', $10, NULLIF($11, ''), $12)
 			ON CONFLICT (user_id, idempotency_key) DO NOTHING
 			RETURNING created_at`,
 			ng.ID, ng.UserID, ng.Prompt, ng.Options.Size, ng.Options.Style, ng.Options.Quality, ng.Public,
-			ng.QuotaDay, ng.IdempotencyKey, ng.RequestHash).Scan(&createdAt)
+			ng.Preset, ng.Notify, ng.QuotaDay, ng.IdempotencyKey, ng.RequestHash).Scan(&createdAt)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errKeyRaced
 		}
@@ -135,7 +135,8 @@ func (s *Generations) create(ctx context.Context, ng wallpaper.NewGeneration) (e
 	return existing, createdAt, nil
 }
 
-const generationColumns = `g.id, g.user_id, g.prompt, g.size, g.style, g.quality, g.public, g.status, g.attempts,
+const generationColumns = `g.id, g.user_id, g.prompt, g.size, g.style, g.quality, g.public,
+	COALESCE(g.preset, ''), g.notify, g.status, g.attempts,
 	g.error_code, g.error_message, g.created_at, g.finished_at`
 
 // generationFrom joins the wallpaper a succeeded generation became, if it
@@ -153,7 +154,7 @@ func scanGeneration(row pgx.Row) (*wallpaper.Generation, error) {
 	var w wallpaper.Wallpaper
 	var params []byte
 	dest := append([]any{&g.ID, &g.UserID, &g.Prompt, &g.Options.Size, &g.Options.Style, &g.Options.Quality,
-		&g.Public, &g.Status, &g.Attempts, &code, &msg, &g.CreatedAt, &g.FinishedAt}, wallpaperDest(&w, &params)...)
+		&g.Public, &g.Preset, &g.Notify, &g.Status, &g.Attempts, &code, &msg, &g.CreatedAt, &g.FinishedAt}, wallpaperDest(&w, &params)...)
 	err := row.Scan(dest...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, wallpaper.ErrNotFound
@@ -256,19 +257,20 @@ func (s *Generations) CompleteGeneration(ctx context.Context, id uuid.UUID, w wa
 		}
 		tag, err = tx.Exec(ctx, `INSERT INTO wallpapers
 			(id, user_id, generation_id, prompt, size, width, height, provider, model, params,
-			 image_key, thumbnail_key, master_key, public, review, published, author_banned)
-			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, false,
+			 image_key, thumbnail_key, master_key, public, review, preset, published, author_banned)
+			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, NULLIF($16, ''), false,
 				EXISTS (SELECT 1 FROM wallpapers b WHERE b.user_id = $2 AND b.author_banned)
 			ON CONFLICT (generation_id) DO NOTHING`,
 			w.ID, w.Author.ID, id, w.Prompt, w.Size, w.Width, w.Height, w.Provider, w.Model, params,
-			w.ImageKey, w.ThumbnailKey, w.MasterKey, w.Public, w.Review)
+			w.ImageKey, w.ThumbnailKey, w.MasterKey, w.Public, w.Review, w.Preset)
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
 		if w.Review == wallpaper.ReviewPending {
+			// Settled only once the image check has spoken.
 			return s.jobs.ModerateWallpaper(ctx, tx, w.ID)
 		}
-		return nil
+		return queueNotify(ctx, tx, s.jobs, id)
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: completing generation %s: %w", id, err)
@@ -295,8 +297,11 @@ func (s *Generations) FailGeneration(ctx context.Context, id uuid.UUID, f wallpa
 			return err
 		}
 		tag, err := tx.Exec(ctx, `UPDATE quota_usage SET used = used - 1 WHERE user_id = $1 AND day = $2 AND used > 0`, userID, day)
-		refunded = err == nil && tag.RowsAffected() == 1
-		return err
+		if err != nil {
+			return err
+		}
+		refunded = tag.RowsAffected() == 1
+		return queueNotify(ctx, tx, s.jobs, id)
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: failing generation %s: %w", id, err)
@@ -305,6 +310,24 @@ func (s *Generations) FailGeneration(ctx context.Context, id uuid.UUID, f wallpa
 		s.quota.QuotaRefunded()
 	}
 	return nil
+}
+
+// ClaimNotification implements wallpaper.NotificationStore.
+func (s *Generations) ClaimNotification(ctx context.Context, id uuid.UUID) (_ *wallpaper.Generation, _ bool, err error) {
+	defer translate(&err)
+	tag, err := s.pool.Exec(ctx, `UPDATE generations SET notified_at = now()
+		WHERE id = $1 AND notify AND notified_at IS NULL AND status IN ('succeeded', 'failed')`, id)
+	if err != nil {
+		return nil, false, fmt.Errorf("postgres: claiming the message of %s: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return nil, false, nil
+	}
+	g, err := s.Generation(ctx, id)
+	if err != nil {
+		return nil, false, err
+	}
+	return g, true, nil
 }
 
 // FailOrphans fails (and refunds) generations that are still queued or

@@ -23,6 +23,7 @@ type genEnv struct {
 	day       time.Time
 	enqueued  []uuid.UUID
 	moderated []uuid.UUID
+	notified  []uuid.UUID
 	mu        sync.Mutex
 }
 
@@ -55,6 +56,14 @@ func (e *genEnv) ModerateWallpaper(_ context.Context, _ pgx.Tx, id uuid.UUID) er
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.moderated = append(e.moderated, id)
+	return nil
+}
+
+// NotifyGeneration records the generation whose message would be queued.
+func (e *genEnv) NotifyGeneration(_ context.Context, _ pgx.Tx, id uuid.UUID) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.notified = append(e.notified, id)
 	return nil
 }
 

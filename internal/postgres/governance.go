@@ -114,6 +114,13 @@ func (s *Gallery) SetReview(ctx context.Context, id uuid.UUID, from, to string) 
 			return err
 		}
 		changed = true
+		if from == wallpaper.ReviewPending && w.GenerationID != nil {
+			// The image check has spoken: the generation's result is
+			// settled.
+			if err := queueNotify(ctx, tx, s.jobs, *w.GenerationID); err != nil {
+				return err
+			}
+		}
 		return s.afterStateChange(ctx, tx, w, after)
 	})
 	if err != nil {
@@ -157,8 +164,10 @@ func (s *Gallery) Reject(ctx context.Context, id uuid.UUID, f wallpaper.Failure)
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE quota_usage SET used = used - 1 WHERE user_id = $1 AND day = $2 AND used > 0`, userID, day)
-		return err
+		if _, err := tx.Exec(ctx, `UPDATE quota_usage SET used = used - 1 WHERE user_id = $1 AND day = $2 AND used > 0`, userID, day); err != nil {
+			return err
+		}
+		return queueNotify(ctx, tx, s.jobs, *w.GenerationID)
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: rejecting wallpaper %s: %w", id, err)

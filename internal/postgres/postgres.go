@@ -24,6 +24,22 @@ type Jobs interface {
 	ModerateWallpaper(ctx context.Context, tx pgx.Tx, wallpaperID uuid.UUID) error
 	// SyncObjects moves a wallpaper's objects where its state says.
 	SyncObjects(ctx context.Context, tx pgx.Tx, wallpaperID uuid.UUID) error
+	// NotifyGeneration sends a settled generation's subscribe message.
+	NotifyGeneration(ctx context.Context, tx pgx.Tx, generationID uuid.UUID) error
+}
+
+// queueNotify queues, inside tx, the subscribe message of a generation
+// that just settled, when its user asked for one and none was sent.
+func queueNotify(ctx context.Context, tx pgx.Tx, jobs Jobs, generationID uuid.UUID) error {
+	var want bool
+	err := tx.QueryRow(ctx, `SELECT notify AND notified_at IS NULL FROM generations WHERE id = $1`, generationID).Scan(&want)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !want) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return jobs.NotifyGeneration(ctx, tx, generationID)
 }
 
 // PoolConfig bounds the pool; zero fields take the defaults below.

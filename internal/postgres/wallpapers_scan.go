@@ -25,6 +25,7 @@ var wallpaperFields = []struct{ expr, zero string }{
 	{"w.height", "0"},
 	{"w.provider", "''"},
 	{"w.model", "''"},
+	{"COALESCE(w.preset, '')", "''"},
 	{"w.params", "NULL::jsonb"},
 	{"w.image_key", "''"},
 	{"w.thumbnail_key", "''"},
@@ -53,7 +54,7 @@ var wallpaperColumns, optionalWallpaperColumns = func() (string, string) {
 
 func wallpaperDest(w *wallpaper.Wallpaper, params *[]byte) []any {
 	return []any{&w.ID, &w.GenerationID, &w.Author.ID, &w.Author.Nickname, &w.Author.AvatarKey,
-		&w.Prompt, &w.Size, &w.Width, &w.Height, &w.Provider, &w.Model, params, &w.ImageKey, &w.ThumbnailKey,
+		&w.Prompt, &w.Size, &w.Width, &w.Height, &w.Provider, &w.Model, &w.Preset, params, &w.ImageKey, &w.ThumbnailKey,
 		&w.MasterKey, &w.Public, &w.Review, &w.AuthorBanned, &w.Published, &w.Visible,
 		&w.LikeCount, &w.CreatedAt}
 }

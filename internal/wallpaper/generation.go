@@ -111,6 +111,11 @@ type SubmitInput struct {
 	// Public sends the wallpaper to the public gallery (once the image
 	// check approves it); nil is the default, true.
 	Public *bool
+	// Preset is a style's id (Presets); "" for none.
+	Preset string
+	// Notify sends the user a subscribe message when the generation
+	// settles (they accepted it in the mini-program).
+	Notify bool
 }
 
 // Submit validates and moderates a request, then spends a quota unit and
@@ -128,6 +133,9 @@ func (s *Service) Submit(ctx context.Context, userID uuid.UUID, in SubmitInput) 
 	if err := checkIdempotencyKey(in.IdempotencyKey); err != nil {
 		return nil, false, err
 	}
+	if _, ok := PresetByID(in.Preset); in.Preset != "" && !ok {
+		return nil, false, ErrUnknownPreset
+	}
 	if s.moderator != nil {
 		if err := s.moderator.CheckPrompt(ctx, userID, prompt); err != nil {
 			if errors.Is(err, ErrPromptRejected) {
@@ -141,11 +149,12 @@ func (s *Service) Submit(ctx context.Context, userID uuid.UUID, in SubmitInput) 
 	ng := NewGeneration{
 		Generation: Generation{
 			ID: uuid.New(), UserID: userID, Prompt: prompt, Options: opts, Status: StatusQueued, Public: public,
+			Preset: in.Preset, Notify: in.Notify,
 		},
 		QuotaDay:       s.policy.Day(now),
 		DailyLimit:     s.policy.DailyLimit,
 		IdempotencyKey: in.IdempotencyKey,
-		RequestHash:    requestHash(prompt, opts, public),
+		RequestHash:    requestHash(prompt, opts, requestExtras{public: public, preset: in.Preset, notify: in.Notify}),
 	}
 	g, created, err = s.gens.CreateGeneration(ctx, ng)
 	if errors.Is(err, ErrQuotaExceeded) {

@@ -9,8 +9,13 @@ import (
 
 // ImageRequest is what the domain asks of an image generator.
 type ImageRequest struct {
+	// Prompt is what the model is asked: the user's text and the preset's
+	// words (ModelPrompt).
 	Prompt  string
 	Options Options
+	// Preset is the style's id, for a generator that can follow it by
+	// other means than words (the offline painter's palettes).
+	Preset string
 	// User is an opaque, stable id of the end user, for the provider's abuse
 	// monitoring; never the openid.
 	User string

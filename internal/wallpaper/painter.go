@@ -155,7 +155,7 @@ func (p *Painter) Paint(ctx context.Context, id uuid.UUID, lastAttempt bool) err
 //     label: what the API hands out and phones save;
 //   - the thumbnail: ThumbnailShortSide pixels, labelled the same way.
 func (p *Painter) paint(ctx context.Context, g *Generation) (*Wallpaper, error) {
-	img, err := p.images.Generate(ctx, ImageRequest{Prompt: g.Prompt, Options: g.Options, User: endUser(g.UserID), GenerationID: g.ID})
+	img, err := p.images.Generate(ctx, ImageRequest{Prompt: ModelPrompt(g.Prompt, g.Preset), Options: g.Options, Preset: g.Preset, User: endUser(g.UserID), GenerationID: g.ID})
 	if err != nil {
 		return nil, err
 	}
@@ -230,7 +230,7 @@ func (p *Painter) paint(ctx context.Context, g *Generation) (*Wallpaper, error) 
 	return &Wallpaper{
 		ID: id, GenerationID: &genID, Author: Author{ID: g.UserID},
 		Prompt: g.Prompt, Size: g.Options.Size, Width: b.Dx(), Height: b.Dy(),
-		Provider: img.Provider, Model: img.Model, Params: img.Params,
+		Provider: img.Provider, Model: img.Model, Params: img.Params, Preset: g.Preset,
 		MasterKey: files[0].key, ImageKey: files[1].key, ThumbnailKey: files[2].key,
 		Public: g.Public, Review: review,
 	}, nil

@@ -104,14 +104,27 @@ func checkIdempotencyKey(k string) error {
 	return nil
 }
 
+// requestExtras are the request's options added after the first release.
+type requestExtras struct {
+	public bool
+	preset string
+	notify bool
+}
+
 // requestHash fingerprints what a generation request asked for, to tell an
 // idempotent replay from a conflicting reuse of its key. An option added
 // later counts only when it differs from its default, so that a key in
 // flight across a deploy still replays.
-func requestHash(prompt string, o Options, public bool) []byte {
+func requestHash(prompt string, o Options, x requestExtras) []byte {
 	s := prompt + "\x00" + o.Size + "\x00" + o.Style + "\x00" + o.Quality
-	if !public {
+	if !x.public {
 		s += "\x00public=false"
+	}
+	if x.preset != "" {
+		s += "\x00preset=" + x.preset
+	}
+	if x.notify {
+		s += "\x00notify=true"
 	}
 	h := sha256.Sum256([]byte(s))
 	return h[:]

@@ -106,8 +106,8 @@ func TestIdempotencyKeyAndRequestHash(t *testing.T) {
 			t.Errorf("key %q accepted", k)
 		}
 	}
-	a := requestHash("p", Options{SizePortrait, StyleVivid, QualityStandard}, true)
-	if string(a) != string(requestHash("p", Options{SizePortrait, StyleVivid, QualityStandard}, true)) {
+	a := requestHash("p", Options{SizePortrait, StyleVivid, QualityStandard}, requestExtras{public: true})
+	if string(a) != string(requestHash("p", Options{SizePortrait, StyleVivid, QualityStandard}, requestExtras{public: true})) {
 		t.Error("the same request hashes differently")
 	}
 	// A request from before the public option hashed without it: with the
@@ -117,11 +117,13 @@ func TestIdempotencyKeyAndRequestHash(t *testing.T) {
 		t.Error("the default public option changes the hash of an older request")
 	}
 	for _, other := range [][]byte{
-		requestHash("q", Options{SizePortrait, StyleVivid, QualityStandard}, true),
-		requestHash("p", Options{SizeSquare, StyleVivid, QualityStandard}, true),
-		requestHash("p", Options{SizePortrait, StyleNatural, QualityStandard}, true),
-		requestHash("p", Options{SizePortrait, StyleVivid, QualityHD}, true),
-		requestHash("p", Options{SizePortrait, StyleVivid, QualityStandard}, false),
+		requestHash("q", Options{SizePortrait, StyleVivid, QualityStandard}, requestExtras{public: true}),
+		requestHash("p", Options{SizeSquare, StyleVivid, QualityStandard}, requestExtras{public: true}),
+		requestHash("p", Options{SizePortrait, StyleNatural, QualityStandard}, requestExtras{public: true}),
+		requestHash("p", Options{SizePortrait, StyleVivid, QualityHD}, requestExtras{public: true}),
+		requestHash("p", Options{SizePortrait, StyleVivid, QualityStandard}, requestExtras{public: false}),
+		requestHash("p", Options{SizePortrait, StyleVivid, QualityStandard}, requestExtras{public: true, preset: "oil"}),
+		requestHash("p", Options{SizePortrait, StyleVivid, QualityStandard}, requestExtras{public: true, notify: true}),
 	} {
 		if string(a) == string(other) {
 			t.Error("different requests hash alike")

@@ -63,7 +63,9 @@ type Generation struct {
 	Prompt     string
 	Options    Options
 	Status     string
-	Public     bool // the wallpaper goes to the public gallery once approved
+	Public     bool   // the wallpaper goes to the public gallery once approved
+	Preset     string // a style's id, or ""
+	Notify     bool   // a subscribe message is sent when it settles
 	Attempts   int
 	Error      *Failure
 	Wallpaper  *Wallpaper // once succeeded, while the wallpaper exists
@@ -89,6 +91,7 @@ type Wallpaper struct {
 	Height       int
 	Provider     string // who painted it: openai, ark, zhipu, siliconflow, offline
 	Model        string
+	Preset       string         // the style it was painted in, or ""
 	Params       map[string]any // what was asked of the model
 	ImageKey     string         // the display image, with the visible label, where it is now
 	ThumbnailKey string         // the thumbnail, labelled too, where it is now

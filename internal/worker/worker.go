@@ -56,8 +56,15 @@ type UnsettledFinder interface {
 	Unsettled(ctx context.Context, limit int) ([]uuid.UUID, error)
 }
 
+// Notifier sends a settled generation's subscribe message
+// (wallpaper.Notifications).
+type Notifier interface {
+	Send(ctx context.Context, generationID uuid.UUID) error
+}
+
 // Deps do the jobs' work.
 type Deps struct {
+	Notifier   Notifier
 	Painter    Painter
 	Objects    ObjectDeleter
 	Orphans    OrphanSweeper
@@ -126,6 +133,13 @@ func (j *Jobs) SyncObjects(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
 	return err
 }
 
+// NotifyGeneration inserts, inside tx, the job sending a settled
+// generation's subscribe message.
+func (j *Jobs) NotifyGeneration(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
+	_, err := j.client.InsertTx(ctx, tx, NotifyArgs{GenerationID: id}, &river.InsertOpts{MaxAttempts: 3})
+	return err
+}
+
 // ModerationTimeout schedules the follow-up of the check of wallpaper id
 // (its attempt-th ask) at the given time.
 func (j *Jobs) ModerationTimeout(ctx context.Context, id uuid.UUID, attempt int, at time.Time) error {
@@ -165,6 +179,7 @@ func New(pool *pgxpool.Pool, cfg Config, d Deps) (*Queue, error) {
 			return river.AddWorkerSafely(workers, &moderationTimeoutWorker{moderation: d.Moderation})
 		},
 		func() error { return river.AddWorkerSafely(workers, &syncObjectsWorker{publisher: d.Publisher}) },
+		func() error { return river.AddWorkerSafely(workers, &notifyWorker{notifier: d.Notifier}) },
 		func() error {
 			return river.AddWorkerSafely(workers, &storageSweepWorker{unsettled: d.Unsettled, logger: cfg.Logger})
 		},
@@ -371,6 +386,23 @@ type syncObjectsWorker struct {
 
 func (w *syncObjectsWorker) Work(ctx context.Context, job *river.Job[SyncObjectsArgs]) error {
 	return w.publisher.Sync(ctx, job.Args.WallpaperID)
+}
+
+// NotifyArgs are the arguments of a subscribe message job.
+type NotifyArgs struct {
+	GenerationID uuid.UUID `json:"generation_id"`
+}
+
+// Kind implements river.JobArgs.
+func (NotifyArgs) Kind() string { return "notify_generation" }
+
+type notifyWorker struct {
+	river.WorkerDefaults[NotifyArgs]
+	notifier Notifier
+}
+
+func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) error {
+	return w.notifier.Send(ctx, job.Args.GenerationID)
 }
 
 // StorageSweepArgs are the arguments of the periodic storage sweep.
