@@ -866,7 +866,8 @@ const docTemplate = `{
             "get": {
                 "description": "A 360×640 PNG in the preset's style.",
                 "produces": [
-                    "image/png"
+                    "image/png",
+                    "application/json"
                 ],
                 "tags": [
                     "mini-program"
@@ -1358,7 +1359,8 @@ const docTemplate = `{
                 "description": "An image of the mini-program code that opens this wallpaper's detail page (` + "`" + `pages/detail/detail` + "`" + `, scene: the id without dashes), for posters: the JPEG WeChat's wxacode.getUnlimited returns, unchanged; without WeChat (dev) a PNG QR code of ` + "`" + `pages/detail/detail?id=\u003cid\u003e` + "`" + `. Made once and kept. Only for a wallpaper anyone may see; any other is 404.",
                 "produces": [
                     "image/jpeg",
-                    "image/png"
+                    "image/png",
+                    "application/json"
                 ],
                 "tags": [
                     "mini-program"

@@ -95,7 +95,7 @@ var errNoPreset = failure.New(failure.NotFound, "not_found", "no such preset")
 //	@Summary		A preset's cover
 //	@Description	A 360×640 PNG in the preset's style.
 //	@Tags			mini-program
-//	@Produce		png
+//	@Produce		png,json
 //	@Param			preset	path		string		true	"Preset id"
 //	@Success		200		{file}		binary		"PNG"
 //	@Failure		404		{object}	ErrorBody	"not_found"
@@ -119,7 +119,7 @@ func (s *Server) presetCover(c *gin.Context) {
 //	@Summary		The wallpaper's mini-program code
 //	@Description	An image of the mini-program code that opens this wallpaper's detail page (`pages/detail/detail`, scene: the id without dashes), for posters: the JPEG WeChat's wxacode.getUnlimited returns, unchanged; without WeChat (dev) a PNG QR code of `pages/detail/detail?id=<id>`. Made once and kept. Only for a wallpaper anyone may see; any other is 404.
 //	@Tags			mini-program
-//	@Produce		jpeg,png
+//	@Produce		jpeg,png,json
 //	@Param			id	path		string		true	"Wallpaper id"	format(uuid)
 //	@Success		200	{file}		binary		"image/jpeg (WeChat) or image/png (dev)"
 //	@Failure		400	{object}	ErrorBody	"invalid_request: not a wallpaper id"

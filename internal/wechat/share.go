@@ -1,15 +1,22 @@
 package wechat
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/silenceper/wechat/v2/miniprogram/qrcode"
 	"github.com/silenceper/wechat/v2/miniprogram/subscribe"
+	"github.com/silenceper/wechat/v2/util"
 
 	"github.com/wallpaperd/wallpaperd/internal/wallpaper"
 )
@@ -17,16 +24,50 @@ import (
 // WXACode returns the mini-program code (wxacode.getUnlimited) that opens
 // page with scene, as the JPEG WeChat returns. scene is at most 32 visible
 // characters; page has no leading slash and no query (EnvVersion: release,
-// trial or develop). The SDK accepts only an image/jpeg answer and turns
-// WeChat's JSON errors into plain errors, which are classified here.
+// trial or develop). The SDK's GetWXACodeUnlimit takes no context (so no
+// deadline and no proxy base URL), so the request is made here with the
+// SDK's request type, its access token and its HTTP client.
 func (c *Client) WXACode(ctx context.Context, scene, page, envVersion string) ([]byte, error) {
 	checkPath := false // the page may not be published yet on trial and develop versions
 	req := qrcode.QRCoder{Scene: scene, Page: page, CheckPath: &checkPath, EnvVersion: envVersion, Width: 430}
 	var img []byte
-	err := c.call(ctx, "getwxacodeunlimit", func(context.Context) (int64, error) {
-		var err error
-		img, err = c.mp.GetQRCode().GetWXACodeUnlimit(req)
-		return 0, err
+	err := c.call(ctx, "getwxacodeunlimit", func(ctx context.Context) (int64, error) {
+		token, err := c.mp.GetContext().GetAccessTokenContext(ctx)
+		if err != nil {
+			return 0, err
+		}
+		body, err := json.Marshal(req)
+		if err != nil {
+			return 0, err
+		}
+		hreq, err := http.NewRequestWithContext(ctx, http.MethodPost,
+			DefaultBaseURL+"/wxa/getwxacodeunlimit?access_token="+url.QueryEscape(token), bytes.NewReader(body))
+		if err != nil {
+			return 0, err
+		}
+		hreq.Header.Set("Content-Type", "application/json")
+		resp, err := util.DefaultHTTPClient.Do(hreq)
+		if err != nil {
+			return 0, err
+		}
+		defer resp.Body.Close()
+		data, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+		if err != nil {
+			return 0, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return 0, fmt.Errorf("getwxacodeunlimit: HTTP %d", resp.StatusCode)
+		}
+		if !strings.HasPrefix(resp.Header.Get("Content-Type"), "image/") {
+			// An error comes back as JSON.
+			var ce util.CommonError
+			if err := json.Unmarshal(data, &ce); err != nil || ce.ErrCode == 0 {
+				return 0, fmt.Errorf("getwxacodeunlimit: unexpected answer of type %q", resp.Header.Get("Content-Type"))
+			}
+			return ce.ErrCode, &ce
+		}
+		img = data
+		return 0, nil
 	})
 	if err != nil {
 		return nil, err
@@ -109,8 +150,18 @@ func (s Subscriber) GenerationSettled(ctx context.Context, g *wallpaper.Generati
 			s.cfg.KeyNote:   {Value: clip(note, 20)},
 		},
 	}
-	err = s.client.call(ctx, "subscribeSend", func(context.Context) (int64, error) {
-		return 0, s.client.mp.GetSubscribe().Send(msg)
+	// The SDK's Send takes no context: post its message type with its
+	// access token and its context-aware JSON helper.
+	err = s.client.call(ctx, "subscribeSend", func(ctx context.Context) (int64, error) {
+		token, err := s.client.mp.GetContext().GetAccessTokenContext(ctx)
+		if err != nil {
+			return 0, err
+		}
+		resp, err := util.PostJSONContext(ctx, DefaultBaseURL+"/cgi-bin/message/subscribe/send?access_token="+url.QueryEscape(token), msg)
+		if err != nil {
+			return 0, err
+		}
+		return 0, util.DecodeWithCommonError(resp, "subscribeSend")
 	})
 	if errCodeOf(err) == 43101 {
 		return wallpaper.ErrMessageRefused.With("", err)

@@ -48,6 +48,10 @@ type Server struct {
 	mediaErrCode int
 	mediaChecks  []MediaCheck
 	auto         *autoPush
+
+	wxacodes         []WXACodeRequest
+	messages         []SubscribeMessage
+	subscribeErrCode int
 }
 
 // New starts a fake, closed when the test ends.
@@ -60,6 +64,8 @@ func New(tb testing.TB) *Server {
 	mux.HandleFunc("GET /cgi-bin/token", s.token)
 	mux.HandleFunc("POST /wxa/msg_sec_check", s.msgSecCheck)
 	mux.HandleFunc("POST /wxa/media_check_async", s.mediaCheckAsync)
+	mux.HandleFunc("POST /wxa/getwxacodeunlimit", s.wxacode)
+	mux.HandleFunc("POST /cgi-bin/message/subscribe/send", s.subscribeSend)
 	s.Server = httptest.NewServer(mux)
 	tb.Cleanup(s.Close)
 	return s
