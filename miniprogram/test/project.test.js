@@ -101,6 +101,30 @@ describe('official compilers', () => {
   })
 })
 
+// No English reaches a user: the text of every template (outside {{…}}),
+// its placeholders, and every literal title, content or button text the
+// code shows in a toast or a dialog. "AI" is the one word allowed: it is
+// part of the "AI生成" label and the product's name.
+describe('Chinese only', () => {
+  const english = (text) => (text.replace(/\bAI\b/g, '').match(/[A-Za-z]{2,}/g) || [])
+
+  test.each(app.pages)('%s template text is Chinese', (page) => {
+    const source = read(`${page}.wxml`).replace(/<!--[\s\S]*?-->/g, '')
+    const text = source.replace(/\{\{[\s\S]*?\}\}/g, ' ').replace(/<[^>]*>/g, ' ')
+    const placeholders = [...source.matchAll(/placeholder="([^"]*)"/g)].map((m) => m[1])
+    expect([...english(text), ...placeholders.flatMap(english)]).toEqual([])
+  })
+
+  test('toast and dialog texts in the code are Chinese', () => {
+    const offenders = sources().flatMap((file) =>
+      [...read(file).matchAll(/\b(title|content|confirmText|cancelText)\s*:\s*(['`])((?:(?!\2).)*)\2/g)]
+        .filter((m) => english(m[3].replace(/\$\{[^}]*\}/g, '')).length)
+        .map((m) => `${file}: ${m[3]}`),
+    )
+    expect(offenders).toEqual([])
+  })
+})
+
 describe('layering', () => {
   const files = sources()
 

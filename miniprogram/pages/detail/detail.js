@@ -6,13 +6,12 @@
 // poster with the mini-program code, share to a friend or to Moments, and
 // report it when the server takes reports.
 const api = require('../../utils/api')
-const { showError } = require('../../utils/request')
+const { STORAGE_KEYS, showError } = require('../../utils/request')
 const { saveImage } = require('../../utils/album')
 const { makePoster } = require('../../utils/poster')
 const { clientConfig } = require('../../utils/config')
 const { isSinglePage } = require('../../utils/runtime')
 const { clip, runeCount } = require('../../utils/format')
-const { STORAGE_KEYS } = require('../../utils/request')
 
 // DRAFT_KEY is where 做同款 leaves the prompt and preset for the create tab
 // (switchTab cannot carry a query).
