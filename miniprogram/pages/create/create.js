@@ -6,7 +6,7 @@
 // stops while this page is not on screen and after a cap.
 const api = require('../../utils/api')
 const { MESSAGES, showError } = require('../../utils/request')
-const { clientConfig } = require('../../utils/config')
+const { clientConfig } = require('../../utils/clientConfig')
 const { askToNotify } = require('../../utils/subscribe')
 const { createPoller, newIdempotencyKey, reasonOf } = require('../../utils/generations')
 const { resetText, runeCount } = require('../../utils/format')

@@ -9,7 +9,7 @@ const api = require('../../utils/api')
 const { STORAGE_KEYS, showError } = require('../../utils/request')
 const { saveImage } = require('../../utils/album')
 const { makePoster } = require('../../utils/poster')
-const { clientConfig } = require('../../utils/config')
+const { clientConfig } = require('../../utils/clientConfig')
 const { isSinglePage } = require('../../utils/runtime')
 const { clip, runeCount } = require('../../utils/format')
 

@@ -6,7 +6,7 @@
 // hidden and stops at its cap.
 const api = require('../../utils/api')
 const { showError } = require('../../utils/request')
-const { clientConfig } = require('../../utils/config')
+const { clientConfig } = require('../../utils/clientConfig')
 const { askToNotify } = require('../../utils/subscribe')
 const { REVIEW, badgeOf, createPoller, isSettled, newIdempotencyKey, reasonOf } = require('../../utils/generations')
 const { timeText } = require('../../utils/format')
