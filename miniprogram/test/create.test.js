@@ -144,6 +144,15 @@ describe('form', () => {
     expect(page.data.generation.id).toBe('g-1')
     expect(page.data.quota.remaining).toBe(7)
   })
+
+  test('leaves out the options that are the API defaults (public, no preset, no message)', async () => {
+    wx.subscribeAnswer = 'reject'
+    const page = await openCreate()
+
+    await submitted(page, '一只猫')
+
+    expect(server.callsTo('POST', GEN_PATH)[0].body).toEqual({ prompt: '一只猫', size: '1024x1792', style: 'vivid', quality: 'standard' })
+  })
 })
 
 describe('subscribe message', () => {
@@ -160,8 +169,8 @@ describe('subscribe message', () => {
 
   const answers = [
     { name: 'accepted: notify is sent as true and the page says a message will come', answer: 'accept', notify: true },
-    { name: 'refused: notify is false', answer: 'reject', notify: false },
-    { name: 'banned by WeChat: notify is false', answer: 'ban', notify: false },
+    { name: 'refused: notify is left out (false)', answer: 'reject', notify: undefined },
+    { name: 'banned by WeChat: notify is left out (false)', answer: 'ban', notify: undefined },
   ]
   answers.forEach((tc) => {
     test(tc.name, async () => {
@@ -171,17 +180,17 @@ describe('subscribe message', () => {
       await submitted(page)
 
       expect(server.callsTo('POST', GEN_PATH)[0].body.notify).toBe(tc.notify)
-      expect(page.data).toMatchObject({ phase: 'polling', notify: tc.notify })
+      expect(page.data).toMatchObject({ phase: 'polling', notify: Boolean(tc.notify) })
     })
   })
 
-  test('a dialog that fails (switched off in settings) submits with notify false', async () => {
+  test('a dialog that fails (switched off in settings) submits without notify', async () => {
     wx.requestSubscribeMessage.mockImplementationOnce((opts) => Promise.resolve().then(() => opts.fail({ errMsg: 'requestSubscribeMessage:fail', errCode: 20004 })))
     const page = await openCreate()
 
     await submitted(page)
 
-    expect(server.callsTo('POST', GEN_PATH)[0].body.notify).toBe(false)
+    expect(server.callsTo('POST', GEN_PATH)[0].body).not.toHaveProperty('notify')
   })
 
   test('is not asked for when the server has no template (dev)', async () => {
@@ -191,7 +200,7 @@ describe('subscribe message', () => {
     await submitted(page)
 
     expect(wx.requestSubscribeMessage).not.toHaveBeenCalled()
-    expect(server.callsTo('POST', GEN_PATH)[0].body.notify).toBe(false)
+    expect(server.callsTo('POST', GEN_PATH)[0].body).not.toHaveProperty('notify')
   })
 
   test('is asked once per submission: a resend after a network error keeps the answer', async () => {

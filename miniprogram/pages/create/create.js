@@ -188,14 +188,16 @@ Page({
       wx.showToast({ title: problem, icon: 'none' })
       return Promise.resolve()
     }
+    // The launch options go only when they differ from the API's defaults
+    // (public, no preset, no message), like the Idempotency-Key's hash.
     const body = {
       prompt: this.data.prompt.trim(),
       size: this.data.sizes[this.data.sizeIndex].value,
       style: STYLES[this.data.styleIndex].value,
       quality: QUALITIES[this.data.qualityIndex].value,
-      public: !this.data.keepPrivate,
     }
     if (this.data.preset) body.preset = this.data.preset
+    if (this.data.keepPrivate) body.public = false
     const fingerprint = JSON.stringify(body)
     const again = this.submission && this.submission.fingerprint === fingerprint
     if (!again) this.submission = { fingerprint, key: newIdempotencyKey(), notify: null }
@@ -206,7 +208,7 @@ Page({
     return asked
       .then((notify) => {
         submission.notify = notify
-        return api.createGeneration(Object.assign({}, body, { notify }), submission.key)
+        return api.createGeneration(notify ? Object.assign({}, body, { notify: true }) : body, submission.key)
       })
       .then(
         (generation) => {

@@ -170,7 +170,7 @@ Page({
     this.setData({ retrying: id })
     const templateId = this.config ? this.config.subscribe_template_id : ''
     return askToNotify(templateId)
-      .then((notify) => api.createGeneration(Object.assign(body, { notify }), newIdempotencyKey()))
+      .then((notify) => api.createGeneration(notify ? Object.assign(body, { notify: true }) : body, newIdempotencyKey()))
       .then(
         (generation) => {
           this.setData({ retrying: '', items: [row(generation)].concat(this.data.items) })

@@ -211,6 +211,7 @@ const TOURS = {
       await advance(2000)
       page.onOpenResult()
       page.onCreateAgain()
+      page.onPrivateChange({ detail: { value: true } })
       await page.onSubmit()
       await flush()
       Object.assign(state.generations[0], { status: 'failed', finished_at: '2026-11-23T05:01:00Z', error: { code: 'content_policy', message: 'refused' } })
