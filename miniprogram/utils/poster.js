@@ -75,7 +75,8 @@ function drawPoster(ctx, { width = WIDTH, height = HEIGHT, wallpaper, code, prom
   ctx.fillText(LABEL, margin, margin)
 
   // The mini-program code, bottom right, on white as WeChat needs to read it.
-  const codeSize = Math.round(width * 0.26)
+  // It fits the band below the wallpaper, whatever the poster's shape.
+  const codeSize = Math.round(Math.min(width * 0.26, (height - frame.h) * 0.8))
   const codeX = width - margin - codeSize
   const codeY = frame.h + Math.round((height - frame.h - codeSize) / 2)
   ctx.fillStyle = '#ffffff'
