@@ -1,11 +1,18 @@
 const { createServer, error, json, wallpaper } = require('./helpers/server')
 const { createWx, flush } = require('./helpers/wx')
+const { FAILURES } = require('../utils/request')
 const { loadPage, tap } = require('./helpers/page')
 
 let server
 let quota
 let generation
 let polls
+let config
+
+const PRESETS = [
+  { id: 'guofeng', name: '国风', description: '水墨与工笔', cover_url: 'https://img.test/p/guofeng.jpg' },
+  { id: 'pixel', name: '像素', description: '8 位像素风', cover_url: 'https://img.test/p/pixel.jpg' },
+]
 
 const GEN_PATH = '/api/v1/generations'
 
@@ -21,6 +28,9 @@ beforeEach(() => {
     quota = Object.assign({}, quota, { used_today: quota.used_today + 1, remaining: quota.remaining - 1 })
     return json(generation, 202)
   })
+  config = { subscribe_template_id: 'tmpl-ready', sizes: ['1024x1792', '1792x1024', '1024x1024'], presets_version: 'v1', daily_limit: 10, reports_enabled: false, report_response_hours: 0 }
+  server.route('GET', '/api/v1/client-config', () => json(config), { auth: false })
+  server.route('GET', '/api/v1/presets', () => json(PRESETS), { auth: false })
   server.route('GET', `${GEN_PATH}/{id}`, (req) => {
     polls.push(Date.now())
     if (!generation || req.params.id !== generation.id) return error(404, 'not_found', 'generation not found')
@@ -95,19 +105,158 @@ describe('form', () => {
     })
   })
 
-  test('sends the trimmed prompt with the picked size and style and an Idempotency-Key', async () => {
+  test('shows the quota with the time it resets, in Beijing time', async () => {
+    const page = await openCreate()
+
+    expect(page.data.resetsAt).toBe('11月24日 00:00 重置')
+  })
+
+  test('shows the presets from GET /presets as chips; a tap picks one, a second tap drops it', async () => {
+    const page = await openCreate()
+
+    expect(page.data.presets.map((p) => p.name)).toEqual(['国风', '像素'])
+    page.onPresetTap(tap({ id: 'pixel' }))
+    expect(page.data.preset).toBe('pixel')
+    page.onPresetTap(tap({ id: 'pixel' }))
+    expect(page.data.preset).toBe('')
+  })
+
+  test('says the result goes to the public gallery under the nickname', async () => {
+    const page = await openCreate()
+
+    expect(page.data).toMatchObject({ keepPrivate: false, nickname: '微信用户' })
+  })
+
+  test('sends the trimmed prompt with the picked preset, size, style, quality, visibility and an Idempotency-Key', async () => {
     const page = await openCreate()
     page.onSizeChange({ detail: { value: '1' } })
     page.onStyleChange({ detail: { value: '1' } })
+    page.onQualityChange({ detail: { value: '1' } })
+    page.onPresetTap(tap({ id: 'guofeng' }))
+    page.onPrivateChange({ detail: { value: true } })
 
     await submitted(page, '  一只猫  ')
 
     const call = server.callsTo('POST', GEN_PATH)[0]
-    expect(call.body).toEqual({ prompt: '一只猫', size: '1792x1024', style: 'natural' })
+    expect(call.body).toEqual({ prompt: '一只猫', size: '1792x1024', style: 'natural', quality: 'hd', preset: 'guofeng', public: false, notify: true })
     expect(call.header['Idempotency-Key']).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
     expect(page.data.phase).toBe('polling')
     expect(page.data.generation.id).toBe('g-1')
     expect(page.data.quota.remaining).toBe(7)
+  })
+
+  test('leaves out the options that are the API defaults (public, no preset, no message)', async () => {
+    wx.subscribeAnswer = 'reject'
+    const page = await openCreate()
+
+    await submitted(page, '一只猫')
+
+    expect(server.callsTo('POST', GEN_PATH)[0].body).toEqual({ prompt: '一只猫', size: '1024x1792', style: 'vivid', quality: 'standard' })
+  })
+})
+
+describe('subscribe message', () => {
+  test('is asked for from the tap itself, before anything is awaited', async () => {
+    const page = await openCreate()
+    typePrompt(page, '一只猫')
+
+    const submitting = page.onSubmit()
+
+    expect(wx.requestSubscribeMessage).toHaveBeenCalledTimes(1)
+    expect(wx.requestSubscribeMessage.mock.calls[0][0].tmplIds).toEqual(['tmpl-ready'])
+    await submitting
+  })
+
+  const answers = [
+    { name: 'accepted: notify is sent as true and the page says a message will come', answer: 'accept', notify: true },
+    { name: 'refused: notify is left out (false)', answer: 'reject', notify: undefined },
+    { name: 'banned by WeChat: notify is left out (false)', answer: 'ban', notify: undefined },
+  ]
+  answers.forEach((tc) => {
+    test(tc.name, async () => {
+      wx.subscribeAnswer = tc.answer
+      const page = await openCreate()
+
+      await submitted(page)
+
+      expect(server.callsTo('POST', GEN_PATH)[0].body.notify).toBe(tc.notify)
+      expect(page.data).toMatchObject({ phase: 'polling', notify: Boolean(tc.notify) })
+    })
+  })
+
+  test('a dialog that fails (switched off in settings) submits without notify', async () => {
+    wx.requestSubscribeMessage.mockImplementationOnce((opts) => Promise.resolve().then(() => opts.fail({ errMsg: 'requestSubscribeMessage:fail', errCode: 20004 })))
+    const page = await openCreate()
+
+    await submitted(page)
+
+    expect(server.callsTo('POST', GEN_PATH)[0].body).not.toHaveProperty('notify')
+  })
+
+  test('is not asked for when the server has no template (dev)', async () => {
+    config.subscribe_template_id = ''
+    const page = await openCreate()
+
+    await submitted(page)
+
+    expect(wx.requestSubscribeMessage).not.toHaveBeenCalled()
+    expect(server.callsTo('POST', GEN_PATH)[0].body).not.toHaveProperty('notify')
+  })
+
+  test('is asked once per submission: a resend after a network error keeps the answer', async () => {
+    let left = 1
+    server.route('POST', GEN_PATH, (req) => {
+      if (left-- > 0) return { fail: 'request:fail timeout' }
+      generation = { id: 'g-1', status: 'queued', prompt: req.body.prompt, created_at: '2026-11-23T05:00:00Z' }
+      return json(generation, 202)
+    })
+    const page = await openCreate()
+
+    await submitted(page)
+    await page.onSubmit()
+    await flush()
+
+    expect(wx.requestSubscribeMessage).toHaveBeenCalledTimes(1)
+    expect(server.callsTo('POST', GEN_PATH).map((c) => c.body.notify)).toEqual([true, true])
+  })
+})
+
+describe('leaving it painting', () => {
+  test('the gallery opens and the generation is remembered for a restart', async () => {
+    const page = await openCreate()
+    await submitted(page)
+
+    page.onLeave()
+
+    expect(wx.switchTab).toHaveBeenCalledWith({ url: '/pages/gallery/gallery' })
+    expect(wx.getStorageSync('wallpaperd.current_generation')).toBe('g-1')
+  })
+
+  test('after a restart the page follows the remembered generation again', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] })
+    generation = { id: 'g-1', status: 'running', prompt: '雨夜', created_at: '2026-11-23T05:00:00Z' }
+    wx.setStorageSync('wallpaperd.current_generation', 'g-1')
+
+    const page = await openCreate()
+    expect(page.data.phase).toBe('polling')
+    generation = Object.assign({}, generation, { status: 'succeeded', wallpaper: wallpaper(5) })
+    jest.advanceTimersByTime(1000)
+    await flush()
+
+    expect(page.data.phase).toBe('succeeded')
+    expect(page.data.generation.wallpaper.id).toBe('w-5')
+    expect(wx.getStorageSync('wallpaperd.current_generation')).toBe('')
+  })
+})
+
+describe('做同款', () => {
+  test('a draft left by a detail page fills the form', async () => {
+    wx.setStorageSync('wallpaperd.draft', { prompt: '霓虹雨夜里的一只猫', preset: 'pixel' })
+
+    const page = await openCreate()
+
+    expect(page.data).toMatchObject({ phase: 'form', prompt: '霓虹雨夜里的一只猫', promptLength: 9, preset: 'pixel' })
+    expect(wx.getStorageSync('wallpaperd.draft')).toBe('')
   })
 })
 
@@ -265,6 +414,57 @@ describe('polling', () => {
     expect(page.data.failure).toBe('服务繁忙，请稍后再试')
     expect(server.callsTo('GET', '/api/v1/me').length).toBe(mesCalls + 1)
     expect(page.data.quota.remaining).toBe(8)
+  })
+
+  test.each(Object.keys(FAILURES))('a generation failed with %s says why in Chinese and that the unit is back', async (code) => {
+    const page = await openCreate()
+    await submitted(page)
+    generation = Object.assign({}, generation, { status: 'failed', error: { code, message: 'the generation took too long; your quota unit is returned' } })
+
+    await advance(1000)
+
+    expect(page.data).toMatchObject({ phase: 'failed', failure: FAILURES[code], refunded: true })
+    expect(page.data.failure).not.toMatch(/[A-Za-z]{3,}/)
+  })
+
+  test('a generation that cannot be read any more (404) says so, without claiming a refund', async () => {
+    const page = await openCreate()
+    await submitted(page)
+    generation = null
+
+    await advance(1000)
+
+    expect(page.data).toMatchObject({ phase: 'failed', failure: '内容不存在或已被删除', refunded: false })
+  })
+
+  test('stops at its cap and points to the history', async () => {
+    const { MAX_POLLS } = require('../utils/generations')
+    const page = await openCreate()
+    await submitted(page)
+    generation.status = 'running'
+
+    for (let i = 0; i < MAX_POLLS + 5; i++) await advance(5000)
+
+    expect(polls).toHaveLength(MAX_POLLS)
+    expect(page.data.phase).toBe('waiting')
+    page.onOpenHistory()
+    expect(wx.navigateTo).toHaveBeenCalledWith({ url: '/pages/history/history' })
+  })
+
+  test('waits as long as Retry-After says when polling is rate limited', async () => {
+    const page = await openCreate()
+    await submitted(page)
+    server.route('GET', `${GEN_PATH}/{id}`, () => {
+      polls.push(Date.now())
+      return error(429, 'rate_limited', 'slow down', { 'Retry-After': '20' })
+    })
+
+    await advance(1000)
+    expect(polls).toHaveLength(1)
+    await advance(19999)
+    expect(polls).toHaveLength(1)
+    await advance(1)
+    expect(polls).toHaveLength(2)
   })
 
   test('pauses while hidden and asks at once when shown again', async () => {

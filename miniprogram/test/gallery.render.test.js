@@ -30,7 +30,7 @@ test('the gallery renders a thumbnail per wallpaper and loads more at the bottom
   expect(cells[0].getAttribute('data-id')).toBe('w-25')
   expect(cells[0].querySelector('.image-src').getAttribute('data-src')).toBe('https://img.test/w-25.thumb.jpg')
   expect(cells[0].querySelector('.main--author').textContent).toBe('作者25')
-  expect(cells[0].querySelector('.main--likes').textContent).toBe('♥ 25')
+  expect(cells[0].querySelector('.main--likes').textContent).toBe('♡ 25')
   expect(cells[19].querySelector('.image-src').getAttribute('data-src')).toBe('https://img.test/w-6.thumb.jpg')
   expect(comp.dom.querySelector('.main--footer').textContent.trim()).toBe('')
 

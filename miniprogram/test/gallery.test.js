@@ -162,3 +162,81 @@ test('tapping a thumbnail opens its detail page', async () => {
 
   expect(wx.navigateTo).toHaveBeenCalledWith({ url: '/pages/detail/detail?id=w-45' })
 })
+
+describe('coming back', () => {
+  async function openAndScroll() {
+    const page = await openGallery()
+    page.onShow()
+    page.onReachBottom()
+    await flush()
+    expect(page.data.items).toHaveLength(40)
+    return page
+  }
+
+  test('a return refreshes the head and keeps the pages below and the cursor', async () => {
+    const page = await openAndScroll()
+    feed.unshift(wallpaper(46))
+    feed[1] = Object.assign({}, feed[1], { like_count: 99 })
+
+    page.onHide()
+    await page.onShow()
+
+    expect(page.data.items).toHaveLength(41)
+    expect(page.data.items[0].id).toBe('w-46')
+    expect(page.data.items[1]).toMatchObject({ id: 'w-45', like_count: 99 })
+    expect(page.data.items[40].id).toBe('w-6')
+    expect(page.data.cursor).toBe('40')
+    expect(wx.pageScrollTo).not.toHaveBeenCalled()
+  })
+
+  test('a tab tap with nothing new keeps the scroll position', async () => {
+    const page = await openAndScroll()
+
+    await page.onTabItemTap({ index: 0, pagePath: 'pages/gallery/gallery', text: '画廊' })
+
+    expect(server.callsTo('GET', '/api/v1/wallpapers')).toHaveLength(3)
+    expect(page.data.items).toHaveLength(40)
+    expect(wx.pageScrollTo).not.toHaveBeenCalled()
+  })
+
+  test('a tab tap that brings new wallpapers scrolls up to them', async () => {
+    const page = await openAndScroll()
+    feed.unshift(wallpaper(46))
+
+    await page.onTabItemTap({ index: 0, pagePath: 'pages/gallery/gallery', text: '画廊' })
+
+    expect(page.data.items[0].id).toBe('w-46')
+    expect(wx.pageScrollTo).toHaveBeenCalledWith(expect.objectContaining({ scrollTop: 0 }))
+  })
+
+  test('a refresh that fails keeps what is shown', async () => {
+    const page = await openAndScroll()
+    server.route('GET', '/api/v1/wallpapers', () => ({ fail: 'request:fail timeout' }), { auth: false })
+
+    await page.onShow()
+
+    expect(page.data.items).toHaveLength(40)
+    expect(page.data.error).toBe('')
+  })
+})
+
+describe('likes in the grid', () => {
+  test('the token goes along when logged in, so liked shows; never a login for it', async () => {
+    const res = await server.handle({ wireMethod: 'POST', path: '/api/v1/auth/login', header: {}, body: { code: 'dev-me' } })
+    wx.setStorageSync('wallpaperd.access_token', res.body.access_token)
+    server.route('GET', '/api/v1/wallpapers', (req) => json({ items: [wallpaper(1, { liked: Boolean(req.token) })], next_cursor: null }), { auth: 'optional' })
+
+    const page = await openGallery()
+
+    expect(server.callsTo('GET', '/api/v1/wallpapers')[0].header.Authorization).toBe(`Bearer ${res.body.access_token}`)
+    expect(page.data.items[0].liked).toBe(true)
+    expect(wx.login).not.toHaveBeenCalled()
+  })
+
+  test('without a session the feed is anonymous', async () => {
+    const page = await openGallery()
+
+    expect(server.callsTo('GET', '/api/v1/wallpapers')[0].header.Authorization).toBeUndefined()
+    expect(page.data.items[0].liked).toBe(false)
+  })
+})

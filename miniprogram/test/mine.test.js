@@ -1,6 +1,7 @@
 const { createServer, error, json, wallpaper } = require('./helpers/server')
 const { createWx, flush } = require('./helpers/wx')
 const { loadPage, tap } = require('./helpers/page')
+const { STORAGE_KEYS } = require('../utils/request')
 
 let server
 let mine
@@ -91,12 +92,23 @@ describe('avatar', () => {
 })
 
 describe('nickname', () => {
-  test('a new nickname is sent as PATCH (POST + override) once for blur and confirm', async () => {
+  // typed simulates the nickname input: what was typed, the blur, then
+  // WeChat's verdict on it.
+  function typed(page, value, verdict = { pass: true, timeout: false }) {
+    page.onNicknameInput({ detail: { value } })
+    page.onNicknameBlur({ detail: { value } })
+    return page.onNicknameReview({ detail: verdict })
+  }
+
+  test('is saved as PATCH (POST + override) only once the review by WeChat passed', async () => {
     const page = await openMine()
 
-    const confirm = page.onNicknameSave({ detail: { value: '  小明  ' } })
-    const blur = page.onNicknameSave({ detail: { value: '小明' } })
-    await Promise.all([confirm, blur])
+    page.onNicknameInput({ detail: { value: '  小明  ' } })
+    page.onNicknameBlur({ detail: { value: '  小明  ' } })
+    await flush()
+    expect(server.callsTo('PATCH', '/api/v1/me')).toHaveLength(0)
+
+    await page.onNicknameReview({ detail: { pass: true, timeout: false } })
 
     const calls = server.callsTo('PATCH', '/api/v1/me')
     expect(calls).toHaveLength(1)
@@ -104,6 +116,22 @@ describe('nickname', () => {
     expect(calls[0].header['X-HTTP-Method-Override']).toBe('PATCH')
     expect(calls[0].body).toEqual({ nickname: '小明' })
     expect(page.data.user.nickname).toBe('小明')
+  })
+
+  const refused = [
+    { name: 'WeChat refused it', verdict: { pass: false, timeout: false }, toast: '这个昵称不能使用，请换一个' },
+    { name: 'the review by WeChat timed out', verdict: { pass: false, timeout: true }, toast: '昵称检查超时，请重试' },
+  ]
+  refused.forEach((tc) => {
+    test(`is not saved when ${tc.name}`, async () => {
+      const page = await openMine()
+
+      await typed(page, '坏名字', tc.verdict)
+
+      expect(server.callsTo('PATCH', '/api/v1/me')).toHaveLength(0)
+      expect(page.data.user.nickname).toBe('微信用户')
+      expect(wx.showToast).toHaveBeenCalledWith(expect.objectContaining({ title: tc.toast }))
+    })
   })
 
   const ignored = [
@@ -115,7 +143,7 @@ describe('nickname', () => {
     test(`is not sent when ${tc.name}`, async () => {
       const page = await openMine()
 
-      await page.onNicknameSave({ detail: { value: tc.value } })
+      await typed(page, tc.value)
 
       expect(server.callsTo('PATCH', '/api/v1/me')).toHaveLength(0)
       expect(page.data.user.nickname).toBe('微信用户')
@@ -123,14 +151,139 @@ describe('nickname', () => {
     })
   })
 
-  test('a rejected nickname is reverted with the reason', async () => {
+  test('a nickname the server rejects is reverted with the reason', async () => {
     const page = await openMine()
     server.route('PATCH', '/api/v1/me', () => error(422, 'content_rejected', 'nickname rejected by moderation'))
 
-    await page.onNicknameSave({ detail: { value: '坏名字' } })
+    await typed(page, '坏名字')
 
     expect(page.data.user.nickname).toBe('微信用户')
     expect(wx.showToast).toHaveBeenCalledWith(expect.objectContaining({ title: '内容未通过审核，请修改后重试' }))
+  })
+})
+
+describe('returning to the page', () => {
+  test('keeps the pages already loaded and puts a new wallpaper on top', async () => {
+    mine = Array.from({ length: 45 }, (_, i) => wallpaper(45 - i))
+    const page = await openMine()
+    await page.onReachBottom()
+    expect(page.data.items).toHaveLength(40)
+
+    mine.unshift(wallpaper(46))
+    page.onHide()
+    await page.onShow()
+
+    expect(page.data.items).toHaveLength(41)
+    expect(page.data.items[0].id).toBe('w-46')
+    expect(page.data.items[40].id).toBe('w-6')
+    expect(page.data.cursor).toBe('40')
+  })
+
+  test('does not overwrite the avatar preview while it uploads', async () => {
+    const page = await openMine()
+    let release
+    server.route('POST', '/api/v1/me/avatar', () => new Promise((resolve) => {
+      release = () => resolve(json(Object.assign({}, server.user, { avatar_url: 'https://img.test/avatars/new.png' })))
+    }))
+
+    const upload = page.onChooseAvatar({ detail: { avatarUrl: 'wxfile://tmp/pick.jpg' } })
+    await flush()
+    await page.onShow()
+    await flush()
+    expect(page.data.user.avatar_url).toBe('wxfile://tmp/pick.jpg')
+
+    release()
+    await upload
+    expect(page.data.user.avatar_url).toBe('https://img.test/avatars/new.png')
+  })
+})
+
+describe('account', () => {
+  test('生成记录 opens the history', async () => {
+    const page = await openMine()
+
+    page.onOpenHistory()
+
+    expect(wx.navigateTo).toHaveBeenCalledWith({ url: '/pages/history/history' })
+  })
+
+  test('隐私政策 opens the privacy contract', async () => {
+    const page = await openMine()
+
+    page.onPrivacy()
+
+    expect(wx.openPrivacyContract).toHaveBeenCalledTimes(1)
+  })
+
+  test('logout revokes on the server, clears the tokens and does not log in again by itself', async () => {
+    server.route('POST', '/api/v1/auth/logout', () => ({ status: 204 }))
+    const page = await openMine()
+    const token = wx.getStorageSync(STORAGE_KEYS.access)
+
+    await page.onLogout()
+
+    expect(wx.showModal).toHaveBeenCalledWith(expect.objectContaining({ title: '退出登录？' }))
+    const call = server.callsTo('POST', '/api/v1/auth/logout')
+    expect(call).toHaveLength(1)
+    expect(call[0].header.Authorization).toBe(`Bearer ${token}`)
+    expect(wx.getStorageSync(STORAGE_KEYS.access)).toBe('')
+    expect(wx.getStorageSync(STORAGE_KEYS.refresh)).toBe('')
+    expect(page.data).toMatchObject({ signedOut: true, user: null, items: [] })
+
+    await page.onShow()
+    expect(wx.login).toHaveBeenCalledTimes(1)
+    expect(page.data.signedOut).toBe(true)
+
+    await page.onSignIn()
+    await flush()
+    expect(wx.login).toHaveBeenCalledTimes(2)
+    expect(page.data.signedOut).toBe(false)
+    expect(page.data.items).toHaveLength(3)
+  })
+
+  test('logout still clears the device when the server cannot be reached', async () => {
+    server.route('POST', '/api/v1/auth/logout', () => ({ fail: 'request:fail timeout' }))
+    const page = await openMine()
+
+    await page.onLogout()
+
+    expect(wx.getStorageSync(STORAGE_KEYS.access)).toBe('')
+    expect(page.data.signedOut).toBe(true)
+  })
+
+  test('注销账号 asks first, then DELETE /me and the session is gone', async () => {
+    server.route('DELETE', '/api/v1/me', () => ({ status: 204 }))
+    const page = await openMine()
+
+    await page.onDeleteAccount()
+
+    expect(wx.showModal).toHaveBeenCalledWith(expect.objectContaining({ title: '注销账号？', confirmText: '注销' }))
+    expect(server.callsTo('DELETE', '/api/v1/me')).toHaveLength(1)
+    expect(wx.getStorageSync(STORAGE_KEYS.access)).toBe('')
+    expect(page.data.signedOut).toBe(true)
+    expect(wx.showToast).toHaveBeenCalledWith(expect.objectContaining({ title: '账号已注销' }))
+  })
+
+  test('注销账号 does nothing when not confirmed', async () => {
+    server.route('DELETE', '/api/v1/me', () => ({ status: 204 }))
+    const page = await openMine()
+    wx.showModal.mockImplementationOnce((opts) => Promise.resolve().then(() => opts.success({ confirm: false, cancel: true })))
+
+    await page.onDeleteAccount()
+
+    expect(server.callsTo('DELETE', '/api/v1/me')).toHaveLength(0)
+    expect(page.data.signedOut).toBe(false)
+  })
+
+  test('a failed 注销 says why and keeps the account', async () => {
+    server.route('DELETE', '/api/v1/me', () => error(503, 'unavailable', 'database unavailable'))
+    const page = await openMine()
+
+    await page.onDeleteAccount()
+
+    expect(wx.showToast).toHaveBeenCalledWith(expect.objectContaining({ title: '服务暂时不可用，请稍后再试' }))
+    expect(wx.getStorageSync(STORAGE_KEYS.access)).not.toBe('')
+    expect(page.data.signedOut).toBe(false)
   })
 })
 

@@ -19,7 +19,18 @@ server.route('POST', '/api/v1/generations', (req) => {
   return json(generation, 202)
 })
 server.route('GET', '/api/v1/generations/{id}', () => json(generation))
-server.route('GET', '/api/v1/wallpapers/{id}', () => json(wallpaper(4, { prompt: '霓虹雨夜里的一只猫', liked: true, like_count: 9 })))
+server.route('GET', '/api/v1/wallpapers/{id}', () => json(wallpaper(4, { prompt: '霓虹雨夜里的一只猫', liked: true, like_count: 9, model: 'dall-e-3' })), { auth: 'optional' })
+server.route('GET', '/api/v1/client-config', () => json({ subscribe_template_id: 'tmpl', reports_enabled: true, report_response_hours: 48 }), { auth: false })
+server.route('GET', '/api/v1/presets', () => json([{ id: 'guofeng', name: '国风', description: '', cover_url: '' }, { id: 'pixel', name: '像素', description: '', cover_url: '' }]), { auth: false })
+server.route('GET', '/api/v1/me/generations', () =>
+  json({
+    items: [
+      { id: 'g-2', status: 'failed', prompt: '雨夜', created_at: '2026-11-23T05:00:00Z', error: { code: 'upstream_unavailable', message: 'image model unavailable' } },
+      { id: 'g-1', status: 'succeeded', prompt: '雪山', created_at: '2026-11-22T05:00:00Z', wallpaper: wallpaper(1) },
+    ],
+    next_cursor: null,
+  }),
+)
 server.route('GET', '/api/v1/me/wallpapers', () => json({ items: [wallpaper(2, { public: false }), wallpaper(1)], next_cursor: null }))
 
 const text = (comp) => comp.dom.textContent.replace(/\s+/g, ' ')
@@ -40,9 +51,12 @@ describe('create', () => {
     await flush()
 
     expect(comp.dom.querySelector('.main--counter').textContent).toBe('0/1000')
-    expect(text(comp)).toContain('今日剩余 7 / 10 次')
+    expect(text(comp)).toContain('今日剩余 7 / 10 次 · 11月24日 00:00 重置')
     expect(text(comp)).toContain('竖屏 9:16（手机壁纸）')
     expect(text(comp)).toContain('鲜艳')
+    expect(text(comp)).toContain('标准')
+    expect([...comp.dom.querySelectorAll('.main--chip')].map((c) => c.textContent)).toEqual(['国风', '像素'])
+    expect(text(comp)).toContain('生成的壁纸将署名「小明」展示在公开画廊')
 
     comp.instance.onPromptInput({ detail: { value: '一只猫🐱' } })
     await flush()
@@ -53,6 +67,7 @@ describe('create', () => {
     expect(comp.dom.querySelector('.main--counter')).toBeNull()
     expect(text(comp)).toContain('排队中…')
     expect(text(comp)).toContain('一只猫🐱')
+    expect(text(comp)).toContain('先去逛逛，让它慢慢画')
   })
 
   test('renders the result with its two actions', async () => {
@@ -83,6 +98,45 @@ test('detail renders the thumbnail first, then the original, with likes and the 
   await flush()
   expect(frame()).toBe('https://img.test/w-4.png')
   expect(comp.dom.querySelector('.main--preload')).toBeNull()
+})
+
+test('detail marks the image as AI生成, never names the model, and offers 做同款, poster and 举报', async () => {
+  const comp = renderPage('pages/detail/detail', { id: 'w-4' })
+  await flush()
+
+  expect(comp.dom.querySelector('.main--ai-mark').textContent).toBe('AI生成')
+  expect(text(comp)).not.toContain('dall-e-3')
+  expect(text(comp)).not.toContain('offline')
+  expect(text(comp)).toContain('做同款')
+  expect(text(comp)).toContain('海报')
+  expect(comp.dom.querySelector('.main--report-entry').textContent).toBe('举报')
+
+  comp.instance.onOpenReport()
+  await flush()
+  expect(text(comp)).toContain('色情低俗')
+  expect(text(comp)).toContain('我们会在 48 小时内处理你的举报')
+})
+
+test('mine renders the history entry and the account rows', async () => {
+  const comp = renderPage('pages/mine/mine')
+  await flush()
+
+  const rows = [...comp.dom.querySelectorAll('.main--menu-row')].map((r) => r.textContent.replace(/\s+/g, ''))
+  expect(rows).toEqual(['生成记录›', '隐私政策›', '退出登录›', '注销账号›'])
+})
+
+test('history renders each generation with its badge and the failure reason in Chinese', async () => {
+  const comp = renderPage('pages/history/history')
+  await flush()
+
+  const items = comp.dom.querySelectorAll('.main--item')
+  expect(items).toHaveLength(2)
+  expect(items[0].textContent).toContain('失败')
+  expect(items[0].textContent).toContain('绘图服务暂时不可用，请稍后再试（额度已退回）')
+  expect(items[0].textContent).toContain('重试')
+  expect(items[1].textContent).toContain('已完成')
+  expect(items[1].querySelector('.image-src').getAttribute('data-src')).toBe('https://img.test/w-1.thumb.jpg')
+  comp.instance.onUnload()
 })
 
 test('mine renders the chooseAvatar button, the nickname input, the quota and my wallpapers', async () => {

@@ -32,12 +32,22 @@ function sources(dir = '') {
 const app = readJson('app.json')
 
 describe('app.json', () => {
-  test('lists the four pages, gallery first', () => {
-    expect(app.pages).toEqual(['pages/gallery/gallery', 'pages/create/create', 'pages/mine/mine', 'pages/detail/detail'])
+  test('lists the pages, gallery first', () => {
+    expect(app.pages).toEqual(['pages/gallery/gallery', 'pages/create/create', 'pages/mine/mine', 'pages/detail/detail', 'pages/history/history'])
   })
 
   test('has the tab bar gallery, create, mine', () => {
     expect(app.tabBar.list.map((tab) => tab.pagePath)).toEqual(['pages/gallery/gallery', 'pages/create/create', 'pages/mine/mine'])
+  })
+
+  // WeChat takes local PNG or JPG icons of at most 40 KB (81×81 px
+  // recommended); a missing file breaks the tab bar on a phone.
+  test.each(app.tabBar.list.flatMap((tab) => [[tab.text, tab.iconPath], [`${tab.text} (selected)`, tab.selectedIconPath]]))('tab icon %s is a small 81×81 PNG in the package', (_, icon) => {
+    expect(icon).toMatch(/^images\/[\w-]+\.png$/)
+    const bytes = fs.readFileSync(path.join(ROOT, icon))
+    expect(bytes.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))
+    expect([bytes.readUInt32BE(16), bytes.readUInt32BE(20)]).toEqual([81, 81])
+    expect(bytes.length).toBeLessThanOrEqual(40 * 1024)
   })
 
   test('sets network timeouts and the privacy check', () => {
@@ -88,6 +98,30 @@ describe('official compilers', () => {
     const result = wcsc(ROOT, list)
     expect(result instanceof Error ? result.message : '').toBe('')
     list.forEach((file) => expect(result[`${file}.wxss`]).toBeDefined())
+  })
+})
+
+// No English reaches a user: the text of every template (outside {{…}}),
+// its placeholders, and every literal title, content or button text the
+// code shows in a toast or a dialog. "AI" is the one word allowed: it is
+// part of the "AI生成" label and the product's name.
+describe('Chinese only', () => {
+  const english = (text) => (text.replace(/\bAI\b/g, '').match(/[A-Za-z]{2,}/g) || [])
+
+  test.each(app.pages)('%s template text is Chinese', (page) => {
+    const source = read(`${page}.wxml`).replace(/<!--[\s\S]*?-->/g, '')
+    const text = source.replace(/\{\{[\s\S]*?\}\}/g, ' ').replace(/<[^>]*>/g, ' ')
+    const placeholders = [...source.matchAll(/placeholder="([^"]*)"/g)].map((m) => m[1])
+    expect([...english(text), ...placeholders.flatMap(english)]).toEqual([])
+  })
+
+  test('toast and dialog texts in the code are Chinese', () => {
+    const offenders = sources().flatMap((file) =>
+      [...read(file).matchAll(/\b(title|content|confirmText|cancelText)\s*:\s*(['`])((?:(?!\2).)*)\2/g)]
+        .filter((m) => english(m[3].replace(/\$\{[^}]*\}/g, '')).length)
+        .map((m) => `${file}: ${m[3]}`),
+    )
+    expect(offenders).toEqual([])
   })
 })
 

@@ -174,6 +174,70 @@ describe('session', () => {
   })
 })
 
+describe('optional auth', () => {
+  function serveOptional() {
+    server.route('GET', '/api/v1/wallpapers/{id}', (req) => json({ id: req.params.id, liked: Boolean(req.token), token: req.token }), { auth: 'optional' })
+  }
+
+  test('sends no token and never logs in when there is no session', async () => {
+    serveOptional()
+
+    const w = await client.request({ method: 'GET', path: '/api/v1/wallpapers/w-1', auth: 'optional' })
+
+    expect(w).toMatchObject({ liked: false, token: '' })
+    expect(wx.login).not.toHaveBeenCalled()
+    expect(server.callsTo('POST', '/api/v1/auth/login')).toHaveLength(0)
+  })
+
+  test('sends the stored token so the answer is personal', async () => {
+    const pair = await loggedIn()
+    serveOptional()
+
+    const w = await client.request({ method: 'GET', path: '/api/v1/wallpapers/w-1', auth: 'optional' })
+
+    expect(w).toMatchObject({ liked: true, token: pair.access_token })
+  })
+
+  test('renews an expired token once, and falls back to no token when it cannot be renewed', async () => {
+    await loggedIn()
+    server.expireAccessTokens()
+    serveOptional()
+    server.route('POST', '/api/v1/auth/refresh', () => error(503, 'unavailable', 'down'), { auth: false })
+
+    const w = await client.request({ method: 'GET', path: '/api/v1/wallpapers/w-1', auth: 'optional' })
+
+    expect(w).toMatchObject({ token: '' })
+    expect(server.callsTo('GET', '/api/v1/wallpapers/w-1')).toHaveLength(2)
+    expect(server.callsTo('POST', '/api/v1/auth/refresh')).toHaveLength(1)
+  })
+
+  test('without wx.login (single-page mode) an authenticated call fails in Chinese instead of logging in', async () => {
+    wx.login = undefined
+
+    const err = await client.request({ method: 'GET', path: '/api/v1/me' }).catch((e) => e)
+
+    expect(err).toMatchObject({ code: 'login_unavailable', message: '请前往小程序使用完整服务' })
+  })
+})
+
+describe('sign out', () => {
+  test('signOut clears the tokens and keeps calls from logging in until signIn', async () => {
+    await loggedIn()
+
+    client.signOut()
+    expect(wx.getStorageSync(STORAGE_KEYS.access)).toBe('')
+    expect(wx.getStorageSync(STORAGE_KEYS.refresh)).toBe('')
+
+    const err = await client.request({ method: 'GET', path: '/api/v1/me' }).catch((e) => e)
+    expect(err).toMatchObject({ code: 'signed_out', message: '你已退出登录，请在「我的」页面重新登录' })
+    expect(wx.login).not.toHaveBeenCalled()
+
+    await client.signIn()
+    await expect(client.request({ method: 'GET', path: '/api/v1/me' })).resolves.toMatchObject({ id: 'u-1' })
+    expect(wx.login).toHaveBeenCalledTimes(1)
+  })
+})
+
 describe('transport', () => {
   test('PATCH goes out as POST with X-HTTP-Method-Override', async () => {
     server.route('PATCH', '/api/v1/me', (req) => json({ nickname: req.body.nickname }))
@@ -229,9 +293,19 @@ describe('errors', () => {
       want: { statusCode: 429, code: 'quota_exceeded', message: '今日生成次数已用完，明天再来吧', serverMessage: 'daily quota exceeded', retryAfter: '3600' },
     },
     {
-      name: 'unknown code falls back to the server message',
-      response: () => error(400, 'nickname_too_long', 'nickname must be 1-32 characters'),
-      want: { statusCode: 400, code: 'nickname_too_long', message: 'nickname must be 1-32 characters' },
+      name: 'an unknown code gets the Chinese generic message with the request id, never the English one',
+      response: () => ({ status: 400, body: { code: 'nickname_too_long', message: 'nickname must be 1-32 characters', request_id: '4f9c2a1e-2d1b-4f0e' } }),
+      want: { statusCode: 400, code: 'nickname_too_long', message: '出错了，请稍后再试（编号 4f9c2a1e）', serverMessage: 'nickname must be 1-32 characters' },
+    },
+    {
+      name: 'a banned user is told so',
+      response: () => error(403, 'banned', 'this account is banned'),
+      want: { statusCode: 403, code: 'banned', message: '账号已被封禁，无法继续使用。如有疑问，请联系客服' },
+    },
+    {
+      name: 'a rate limit with Retry-After says how long to wait',
+      response: () => error(429, 'rate_limited', 'slow down', { 'Retry-After': '30' }),
+      want: { statusCode: 429, code: 'rate_limited', message: '操作太频繁，请 30 秒后再试', retryAfter: '30' },
     },
     {
       name: 'a body that is not the error shape still gives a message',
@@ -239,9 +313,9 @@ describe('errors', () => {
       want: { statusCode: 502, code: 'internal_error', message: '服务器开小差了，请稍后再试' },
     },
     {
-      name: 'a 4xx without a body names the status',
-      response: () => ({ status: 418 }),
-      want: { statusCode: 418, code: 'http_418', message: '请求失败（418）' },
+      name: 'a 4xx without a body gets the generic message, with the request id of the header',
+      response: () => ({ status: 418, header: { 'X-Request-ID': 'abcdef0123456789' } }),
+      want: { statusCode: 418, code: 'http_418', message: '出错了，请稍后再试（编号 abcdef01）', requestId: 'abcdef0123456789' },
     },
   ]
   cases.forEach((tc) => {
@@ -288,6 +362,12 @@ describe('errors', () => {
     const err = await client.request({ method: 'GET', path: '/api/v1/thing', auth: false }).catch((e) => e)
 
     expect(err).toMatchObject({ statusCode: 0, code: 'network_error' })
+  })
+
+  test('showError never shows the text of an error that is not an ApiError', () => {
+    showError(new Error('missing path parameter id for /api/v1/wallpapers/{id}'))
+
+    expect(wx.showToast).toHaveBeenCalledWith(expect.objectContaining({ title: '出错了，请稍后再试', icon: 'none' }))
   })
 
   test('showError puts the message in a toast', async () => {

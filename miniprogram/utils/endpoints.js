@@ -10,16 +10,28 @@
 //     routes only;
 //   - wx.uploadFile can only POST, so the avatar upload (PUT /me/avatar in
 //     the API) uses the POST alias the server keeps for exactly this.
+//
+// `auth` is true (the default: a session is needed), false (never send a
+// token) or 'optional' (send the token when there is one, so `liked`
+// shows, but never log in for it: Moments' single-page mode cannot).
+// `file: true` marks an answer that is a file, fetched with wx.downloadFile.
 const ENDPOINTS = {
   login: { method: 'POST', path: '/api/v1/auth/login', auth: false },
   refresh: { method: 'POST', path: '/api/v1/auth/refresh', auth: false },
+  logout: { method: 'POST', path: '/api/v1/auth/logout' },
   getMe: { method: 'GET', path: '/api/v1/me' },
   updateMe: { method: 'PATCH', path: '/api/v1/me' },
+  deleteMe: { method: 'DELETE', path: '/api/v1/me' },
   uploadAvatar: { method: 'POST', path: '/api/v1/me/avatar' },
+  getClientConfig: { method: 'GET', path: '/api/v1/client-config', auth: false },
+  listPresets: { method: 'GET', path: '/api/v1/presets', auth: false },
   createGeneration: { method: 'POST', path: '/api/v1/generations' },
   getGeneration: { method: 'GET', path: '/api/v1/generations/{id}' },
-  listWallpapers: { method: 'GET', path: '/api/v1/wallpapers', auth: false },
-  getWallpaper: { method: 'GET', path: '/api/v1/wallpapers/{id}' },
+  listMyGenerations: { method: 'GET', path: '/api/v1/me/generations' },
+  listWallpapers: { method: 'GET', path: '/api/v1/wallpapers', auth: 'optional' },
+  getWallpaper: { method: 'GET', path: '/api/v1/wallpapers/{id}', auth: 'optional' },
+  wallpaperCode: { method: 'GET', path: '/api/v1/wallpapers/{id}/wxacode', auth: false, file: true },
+  reportWallpaper: { method: 'POST', path: '/api/v1/wallpapers/{id}/reports' },
   updateWallpaper: { method: 'PATCH', path: '/api/v1/wallpapers/{id}' },
   deleteWallpaper: { method: 'DELETE', path: '/api/v1/wallpapers/{id}' },
   likeWallpaper: { method: 'PUT', path: '/api/v1/wallpapers/{id}/like' },

@@ -1,12 +1,22 @@
-// Create: describe a wallpaper, pick size and style, submit, then poll the
-// generation until it succeeds or fails. Image models take 10–60 s, so the
-// page polls with back-off and stops polling while it is not on screen.
+// Create: describe a wallpaper, pick a preset, size, style and quality,
+// choose whether it goes to the public gallery, submit, then follow the
+// generation until it is settled. Image models take 10–60 s: the user may
+// leave it painting (the history page shows its progress, and a subscribe
+// message tells them when it is ready if they accepted one), and polling
+// stops while this page is not on screen and after a cap.
 const api = require('../../utils/api')
 const { MESSAGES, showError } = require('../../utils/request')
+const { clientConfig } = require('../../utils/clientConfig')
+const { askToNotify } = require('../../utils/subscribe')
+const { createPoller, newIdempotencyKey, reasonOf } = require('../../utils/generations')
+const { resetText, runeCount } = require('../../utils/format')
 
 const MAX_PROMPT_RUNES = 1000
-const POLL_FIRST_MS = 1000
-const POLL_MAX_MS = 5000
+// DRAFT_KEY is what 做同款 on a detail page leaves for this tab.
+const DRAFT_KEY = 'wallpaperd.draft'
+// CURRENT_KEY remembers the generation this page follows, so a restart
+// picks it up again.
+const CURRENT_KEY = 'wallpaperd.current_generation'
 
 const SIZES = [
   { value: '1024x1792', label: '竖屏 9:16（手机壁纸）' },
@@ -17,37 +27,31 @@ const STYLES = [
   { value: 'vivid', label: '鲜艳' },
   { value: 'natural', label: '自然' },
 ]
-
-// runeCount counts characters the way the server does (code points), so an
-// emoji is one, not two.
-function runeCount(text) {
-  return Array.from(text || '').length
-}
-
-// newIdempotencyKey makes a v4-shaped UUID. Math.random is enough: the key
-// only has to be unique among one user's submissions within 24 h.
-function newIdempotencyKey() {
-  const hex = (n) => Array.from({ length: n }, () => Math.floor(Math.random() * 16).toString(16)).join('')
-  return `${hex(8)}-${hex(4)}-4${hex(3)}-${'89ab'[Math.floor(Math.random() * 4)]}${hex(3)}-${hex(12)}`
-}
-
-function failureMessage(generation) {
-  const error = generation && generation.error
-  if (!error) return '生成失败，请重试'
-  return MESSAGES[error.code] || error.message || '生成失败，请重试'
-}
+const QUALITIES = [
+  { value: 'standard', label: '标准' },
+  { value: 'hd', label: '高清（更细腻，稍慢）' },
+]
 
 Page({
   data: {
     prompt: '',
     promptLength: 0,
     maxLength: MAX_PROMPT_RUNES,
+    presets: [],
+    preset: '',
     sizes: SIZES,
     sizeIndex: 0,
     styles: STYLES,
     styleIndex: 0,
+    qualities: QUALITIES,
+    qualityIndex: 0,
+    // keepPrivate: the result stays out of the public gallery.
+    keepPrivate: false,
+    nickname: '',
     quota: null,
-    // phase: form → polling → succeeded | failed.
+    resetsAt: '',
+    // phase: form → polling → succeeded | failed | waiting (the cap was
+    // reached: the generation goes on, the history page follows it).
     phase: 'form',
     submitting: false,
     formError: '',
@@ -56,33 +60,93 @@ Page({
     retryable: false,
     generation: null,
     failure: '',
+    // refunded: the generation failed, so its quota unit came back (not
+    // known when the generation could not be read at all).
+    refunded: false,
+    notify: false,
+  },
+
+  onLoad() {
+    this.loadPresets()
+    clientConfig().then((config) => {
+      this.config = config
+      this.applySizes(config.sizes)
+    })
+    const current = wx.getStorageSync(CURRENT_KEY)
+    if (current) {
+      this.setData({ phase: 'polling', generation: { id: current, status: 'queued', prompt: '' } })
+      this.follow(current)
+    }
   },
 
   onShow() {
+    this.takeDraft()
     this.loadQuota()
-    this.resumePolling()
+    if (this.poller) this.poller.resume()
   },
 
   onHide() {
-    this.pausePolling()
+    if (this.poller) this.poller.pause()
   },
 
   onUnload() {
-    this.stopPolling()
+    this.stopFollowing()
+  },
+
+  // applySizes keeps the sizes the server offers, when it says.
+  applySizes(offered) {
+    const values = (offered || []).map((size) => (typeof size === 'string' ? size : size && size.value)).filter(Boolean)
+    if (!values.length) return
+    const sizes = SIZES.filter((size) => values.includes(size.value))
+    if (sizes.length) this.setData({ sizes, sizeIndex: 0 })
+  },
+
+  loadPresets() {
+    return api.listPresets().then(
+      (presets) => this.setData({ presets: presets || [] }),
+      () => {
+        // Presets are optional: the form works without them.
+      },
+    )
   },
 
   loadQuota() {
+    if (api.isSignedOut()) return Promise.resolve()
     return api.getMe().then(
-      (me) => this.setData({ quota: me.quota }),
+      (me) => this.setData({ quota: me.quota, resetsAt: resetText(me.quota && me.quota.resets_at), nickname: me.nickname || '' }),
       () => {
         // The quota is a hint; the server enforces it on submit anyway.
       },
     )
   },
 
+  // takeDraft fills the form from 做同款 on a detail page.
+  takeDraft() {
+    const draft = wx.getStorageSync(DRAFT_KEY)
+    if (!draft) return
+    wx.removeStorageSync(DRAFT_KEY)
+    if (this.data.phase === 'polling') {
+      wx.showToast({ title: '当前壁纸还在生成，完成后再做同款', icon: 'none' })
+      return
+    }
+    this.setData({
+      phase: 'form',
+      prompt: draft.prompt || '',
+      promptLength: runeCount(draft.prompt),
+      preset: draft.preset || '',
+      formError: '',
+      retryable: false,
+    })
+  },
+
   onPromptInput(e) {
     const prompt = e.detail.value
     this.setData({ prompt, promptLength: runeCount(prompt), formError: '' })
+  },
+
+  onPresetTap(e) {
+    const { id } = e.currentTarget.dataset
+    this.setData({ preset: this.data.preset === id ? '' : id })
   },
 
   onSizeChange(e) {
@@ -91,6 +155,14 @@ Page({
 
   onStyleChange(e) {
     this.setData({ styleIndex: Number(e.detail.value) })
+  },
+
+  onQualityChange(e) {
+    this.setData({ qualityIndex: Number(e.detail.value) })
+  },
+
+  onPrivateChange(e) {
+    this.setData({ keepPrivate: Boolean(e.detail.value) })
   },
 
   // validate answers the message to show, or '' when the form can be sent.
@@ -102,9 +174,12 @@ Page({
     return ''
   },
 
-  // onSubmit sends the form. One submission keeps one Idempotency-Key until
-  // the server has answered it, so resending after a timeout cannot spend a
-  // second unit of quota; a changed form is a new submission.
+  // onSubmit sends the form. It first asks (from the tap, as WeChat
+  // requires) whether to send a message when the wallpaper is ready, then
+  // submits with notify accordingly. One submission keeps one
+  // Idempotency-Key (and its answer to the question) until the server has
+  // answered it, so resending after a timeout cannot spend a second unit
+  // of quota; a changed form is a new submission.
   onSubmit() {
     if (this.data.submitting || this.data.phase !== 'form') return Promise.resolve()
     const problem = this.validate()
@@ -113,111 +188,82 @@ Page({
       wx.showToast({ title: problem, icon: 'none' })
       return Promise.resolve()
     }
+    // The launch options go only when they differ from the API's defaults
+    // (public, no preset, no message), like the Idempotency-Key's hash.
     const body = {
       prompt: this.data.prompt.trim(),
-      size: SIZES[this.data.sizeIndex].value,
+      size: this.data.sizes[this.data.sizeIndex].value,
       style: STYLES[this.data.styleIndex].value,
+      quality: QUALITIES[this.data.qualityIndex].value,
     }
+    if (this.data.preset) body.preset = this.data.preset
+    if (this.data.keepPrivate) body.public = false
     const fingerprint = JSON.stringify(body)
-    if (!this.submission || this.submission.fingerprint !== fingerprint) {
-      this.submission = { fingerprint, key: newIdempotencyKey() }
-    }
+    const again = this.submission && this.submission.fingerprint === fingerprint
+    if (!again) this.submission = { fingerprint, key: newIdempotencyKey(), notify: null }
+    const submission = this.submission
     this.setData({ submitting: true, formError: '' })
-    return api.createGeneration(body, this.submission.key).then(
-      (generation) => {
-        this.submission = null
-        this.setData({ submitting: false, retryable: false, phase: 'polling', generation, failure: '' })
-        this.loadQuota()
-        this.startPolling(generation.id)
+    const templateId = this.config ? this.config.subscribe_template_id : ''
+    const asked = submission.notify === null ? askToNotify(templateId) : Promise.resolve(submission.notify)
+    return asked
+      .then((notify) => {
+        submission.notify = notify
+        return api.createGeneration(notify ? Object.assign({}, body, { notify: true }) : body, submission.key)
+      })
+      .then(
+        (generation) => {
+          this.submission = null
+          wx.setStorageSync(CURRENT_KEY, generation.id)
+          this.setData({ submitting: false, retryable: false, phase: 'polling', generation, failure: '', refunded: false, notify: submission.notify })
+          this.loadQuota()
+          this.follow(generation.id)
+        },
+        (err) => {
+          // Only a request that may not have arrived (or that the server
+          // could not finish) is worth resending under the same key.
+          const retryable = err.isNetwork || err.statusCode >= 500
+          if (!retryable) this.submission = null
+          this.setData({ submitting: false, retryable, formError: err.message })
+          if (err.code === 'quota_exceeded') this.loadQuota()
+          showError(err)
+        },
+      )
+  },
+
+  // follow polls generation id until it is settled.
+  follow(id) {
+    this.stopFollowing()
+    this.poller = createPoller(id, {
+      onUpdate: (generation) => this.setData({ generation }),
+      onSettled: (generation) => this.finish(generation),
+      onGone: (err) => {
+        wx.removeStorageSync(CURRENT_KEY)
+        this.poller = null
+        this.setData({ phase: 'failed', failure: err.message, refunded: false })
       },
-      (err) => {
-        // Only a request that may not have arrived (or that the server could
-        // not finish) is worth resending under the same key.
-        const retryable = err.isNetwork || err.statusCode >= 500
-        if (!retryable) this.submission = null
-        this.setData({ submitting: false, retryable, formError: err.message })
-        if (err.code === 'quota_exceeded') this.loadQuota()
-        showError(err)
+      onGiveUp: () => {
+        this.poller = null
+        wx.removeStorageSync(CURRENT_KEY)
+        this.setData({ phase: 'waiting' })
       },
-    )
+    })
+    this.poller.start()
   },
 
-  startPolling(id) {
-    this.stopPolling()
-    this.poll = { id, delay: POLL_FIRST_MS, timer: null, paused: false, inflight: false }
-    this.schedulePoll()
-  },
-
-  schedulePoll() {
-    const poll = this.poll
-    if (!poll || poll.paused || poll.timer) return
-    poll.timer = setTimeout(() => {
-      poll.timer = null
-      this.pollOnce(poll)
-    }, poll.delay)
-  },
-
-  pollOnce(poll) {
-    if (this.poll !== poll || poll.paused || poll.inflight) return Promise.resolve()
-    poll.inflight = true
-    return api.getGeneration(poll.id).then(
-      (generation) => {
-        poll.inflight = false
-        if (this.poll !== poll) return
-        if (generation.status === 'succeeded' || generation.status === 'failed') {
-          this.finish(generation)
-          return
-        }
-        this.setData({ generation })
-        poll.delay = Math.min(poll.delay * 2, POLL_MAX_MS)
-        this.schedulePoll()
-      },
-      (err) => {
-        poll.inflight = false
-        if (this.poll !== poll) return
-        if (err.statusCode === 403 || err.statusCode === 404) {
-          this.stopPolling()
-          this.setData({ phase: 'failed', failure: err.message })
-          return
-        }
-        // A failed poll says nothing about the generation: keep asking, at
-        // the slowest pace.
-        poll.delay = POLL_MAX_MS
-        this.schedulePoll()
-      },
-    )
-  },
-
-  pausePolling() {
-    const poll = this.poll
-    if (!poll) return
-    poll.paused = true
-    if (poll.timer) clearTimeout(poll.timer)
-    poll.timer = null
-  },
-
-  // resumePolling asks at once: the generation may have finished while the
-  // page was hidden.
-  resumePolling() {
-    const poll = this.poll
-    if (!poll || !poll.paused) return
-    poll.paused = false
-    if (!poll.inflight) this.pollOnce(poll)
-  },
-
-  stopPolling() {
-    if (this.poll && this.poll.timer) clearTimeout(this.poll.timer)
-    this.poll = null
+  stopFollowing() {
+    if (this.poller) this.poller.stop()
+    this.poller = null
   },
 
   finish(generation) {
-    this.stopPolling()
+    this.poller = null
+    wx.removeStorageSync(CURRENT_KEY)
     if (generation.status === 'succeeded') {
       this.setData({ phase: 'succeeded', generation })
       return
     }
     // A failed generation gives its quota unit back.
-    this.setData({ phase: 'failed', generation, failure: failureMessage(generation) })
+    this.setData({ phase: 'failed', generation, failure: reasonOf(generation), refunded: true })
     this.loadQuota()
   },
 
@@ -226,9 +272,20 @@ Page({
     if (wallpaper) wx.navigateTo({ url: `/pages/detail/detail?id=${encodeURIComponent(wallpaper.id)}` })
   },
 
+  // onLeave ("先去逛逛") leaves it painting: the gallery opens, the
+  // generation goes on and the history page shows it.
+  onLeave() {
+    wx.switchTab({ url: '/pages/gallery/gallery' })
+  },
+
+  onOpenHistory() {
+    wx.navigateTo({ url: '/pages/history/history' })
+  },
+
   // onCreateAgain goes back to the form with the last prompt kept, to tweak.
   onCreateAgain() {
-    this.stopPolling()
-    this.setData({ phase: 'form', generation: null, failure: '', formError: '', retryable: false })
+    this.stopFollowing()
+    wx.removeStorageSync(CURRENT_KEY)
+    this.setData({ phase: 'form', generation: null, failure: '', formError: '', retryable: false, refunded: false })
   },
 })

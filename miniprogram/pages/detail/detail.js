@@ -1,37 +1,50 @@
-// Detail: one wallpaper. The thumbnail shows at once and the original
-// replaces it when loaded; the prompt can be copied, the wallpaper liked,
-// saved to the album (with the way back when album access was denied) and
-// shared as a link to this page.
+// Detail: one wallpaper. The thumbnail shows at once and the labelled
+// image replaces it when loaded. Anyone may open a visible wallpaper, even
+// without logging in (Moments' single-page mode cannot log in): the token
+// goes along only when there is one. From here: like, copy the prompt,
+// 做同款 (make one like it), save the labelled image to the album, make a
+// poster with the mini-program code, share to a friend or to Moments, and
+// report it when the server takes reports.
 const api = require('../../utils/api')
-const { showError } = require('../../utils/request')
+const { STORAGE_KEYS, showError } = require('../../utils/request')
+const { saveImage } = require('../../utils/album')
+const { makePoster } = require('../../utils/poster')
+const { clientConfig } = require('../../utils/clientConfig')
+const { isSinglePage } = require('../../utils/runtime')
+const { clip, runeCount } = require('../../utils/format')
 
-const ALBUM_SCOPE = 'scope.writePhotosAlbum'
+// DRAFT_KEY is where 做同款 leaves the prompt and preset for the create tab
+// (switchTab cannot carry a query).
+const DRAFT_KEY = 'wallpaperd.draft'
+const MAX_DETAIL_RUNES = 200
 
-// albumDenied recognises the ways WeChat reports a refused album permission
-// ("auth deny", "auth denied", "authorize no response"), as opposed to the
-// user cancelling or the privacy agreement being declined.
-function albumDenied(errMsg) {
-  return /auth den|authorize no response/i.test(errMsg || '')
+// REASONS are the report reasons the API takes, in the words users see.
+const REASONS = [
+  { value: 'porn', label: '色情低俗' },
+  { value: 'politics', label: '政治敏感' },
+  { value: 'violence', label: '暴力血腥' },
+  { value: 'abuse', label: '辱骂攻击' },
+  { value: 'copyright', label: '侵犯版权' },
+  { value: 'other', label: '其他问题' },
+]
+
+// idFrom reads the wallpaper id from a share link (?id=) or from the
+// mini-program code's scene: the server fits the id into WeChat's 32
+// characters as the UUID without its dashes.
+function idFrom(query) {
+  if (!query) return ''
+  if (query.id) return decodeURIComponent(query.id)
+  const scene = query.scene ? decodeURIComponent(query.scene) : ''
+  const hex = /^[0-9a-f]{32}$/i.test(scene) ? scene : ''
+  if (hex) return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+  const pair = /(?:^|&)id=([^&]+)/.exec(scene)
+  return pair ? decodeURIComponent(pair[1]) : scene
 }
 
-function userCancelled(errMsg) {
-  return /fail cancel/i.test(errMsg || '')
-}
-
-function download(url) {
-  return new Promise((resolve, reject) => {
-    wx.downloadFile({
-      url,
-      success: (res) => (res.statusCode === 200 ? resolve(res.tempFilePath) : reject({ errMsg: `downloadFile:fail status ${res.statusCode}` })),
-      fail: reject,
-    })
-  })
-}
-
-function saveToAlbum(filePath) {
-  return new Promise((resolve, reject) => {
-    wx.saveImageToPhotosAlbum({ filePath, success: resolve, fail: reject })
-  })
+// shareable is true when others can open the wallpaper: public and, when
+// the caller owns it, let through by moderation.
+function shareable(wallpaper) {
+  return Boolean(wallpaper) && wallpaper.public !== false && (!wallpaper.review || wallpaper.review === 'approved')
 }
 
 Page({
@@ -45,12 +58,27 @@ Page({
     showOriginal: false,
     liking: false,
     saving: false,
+    singlePage: false,
+    canShare: false,
+    mine: false,
+    reports: { enabled: false, hours: 0 },
+    reasons: REASONS,
+    report: { open: false, reason: '', detail: '', detailLength: 0, sending: false },
+    maxDetail: MAX_DETAIL_RUNES,
+    poster: { busy: false, path: '' },
   },
 
   onLoad(query) {
-    const id = query && query.id ? decodeURIComponent(query.id) : ''
-    this.setData({ id })
-    return this.load()
+    const singlePage = isSinglePage()
+    this.setData({ id: idFrom(query), singlePage })
+    if (!singlePage && wx.showShareMenu) wx.showShareMenu({ menus: ['shareAppMessage', 'shareTimeline'] })
+    const loaded = this.load()
+    if (!singlePage) {
+      clientConfig().then((config) =>
+        this.setData({ reports: { enabled: config.reports_enabled, hours: config.report_response_hours } }),
+      )
+    }
+    return loaded
   },
 
   load() {
@@ -60,7 +88,11 @@ Page({
     }
     this.setData({ loading: true, error: '' })
     return api.getWallpaper(this.data.id).then(
-      (wallpaper) => this.setData({ wallpaper, loading: false }),
+      (wallpaper) => {
+        const me = wx.getStorageSync(STORAGE_KEYS.user)
+        const mine = Boolean(me && wallpaper.author && me.id === wallpaper.author.id)
+        this.setData({ wallpaper, loading: false, canShare: shareable(wallpaper), mine })
+      },
       (err) => this.setData({ loading: false, error: err.message }),
     )
   },
@@ -87,7 +119,7 @@ Page({
   // answers; on failure it puts the old state back.
   onToggleLike() {
     const wallpaper = this.data.wallpaper
-    if (!wallpaper || this.data.liking) return Promise.resolve()
+    if (!wallpaper || this.data.liking || this.data.singlePage) return Promise.resolve()
     const before = { liked: Boolean(wallpaper.liked), count: wallpaper.like_count }
     this.setData({
       liking: true,
@@ -104,75 +136,124 @@ Page({
     )
   },
 
-  // onSave downloads the original (its host must be on the downloadFile
-  // allow-list) and writes it to the album.
-  onSave() {
+  // onMakeSame (做同款) opens the create tab with this prompt and preset.
+  onMakeSame() {
     const wallpaper = this.data.wallpaper
-    if (!wallpaper || this.data.saving) return Promise.resolve()
-    this.setData({ saving: true })
-    wx.showLoading({ title: '保存中', mask: true })
-    let filePath = ''
-    return download(wallpaper.image_url)
-      .then((path) => {
-        filePath = path
-        return saveToAlbum(path)
-      })
-      .then(
-        () => {
-          wx.hideLoading()
-          wx.showToast({ title: '已保存到相册', icon: 'success' })
-        },
-        (err) => {
-          wx.hideLoading()
-          const errMsg = (err && err.errMsg) || ''
-          if (userCancelled(errMsg)) return undefined
-          if (filePath && albumDenied(errMsg)) return this.askForAlbum(filePath)
-          wx.showToast({ title: filePath ? '保存失败，请重试' : '图片下载失败，请重试', icon: 'none' })
-          return undefined
-        },
-      )
-      .then(() => this.setData({ saving: false }))
+    if (!wallpaper || this.data.singlePage) return
+    wx.setStorageSync(DRAFT_KEY, { prompt: wallpaper.prompt, preset: wallpaper.preset || '' })
+    wx.switchTab({ url: '/pages/create/create' })
   },
 
-  // askForAlbum is the denied path: once refused, WeChat will not ask
-  // again, so the user is sent to the settings page and the save retried if
-  // they switched album access on there.
-  askForAlbum(filePath) {
-    return new Promise((resolve) => {
-      wx.showModal({
-        title: '需要相册权限',
-        content: '保存壁纸需要“添加到相册”权限，请在设置中打开',
-        confirmText: '去设置',
-        success: (res) => {
-          if (!res.confirm) return resolve()
-          wx.openSetting({
-            success: (setting) => {
-              if (!setting.authSetting || !setting.authSetting[ALBUM_SCOPE]) return resolve()
-              saveToAlbum(filePath).then(
-                () => {
-                  wx.showToast({ title: '已保存到相册', icon: 'success' })
-                  resolve()
-                },
-                () => {
-                  wx.showToast({ title: '保存失败，请重试', icon: 'none' })
-                  resolve()
-                },
-              )
-            },
-            fail: () => resolve(),
-          })
-        },
-        fail: () => resolve(),
-      })
+  // onSave writes the labelled image (image_url, never the master) to the
+  // album, asking for album access before downloading anything.
+  onSave() {
+    const wallpaper = this.data.wallpaper
+    if (!wallpaper || this.data.saving || this.data.singlePage) return Promise.resolve()
+    this.setData({ saving: true })
+    return saveImage({ url: wallpaper.image_url }).then(() => this.setData({ saving: false }))
+  },
+
+  // onPoster draws the share poster and shows it with a save button.
+  onPoster() {
+    const wallpaper = this.data.wallpaper
+    if (!wallpaper || this.data.poster.busy || !this.data.canShare) return Promise.resolve()
+    this.setData({ 'poster.busy': true })
+    wx.showLoading({ title: '海报生成中', mask: true })
+    return makePoster('#poster', { imageURL: wallpaper.image_url, codeURL: api.wallpaperCodeURL(wallpaper.id), prompt: wallpaper.prompt }).then(
+      (path) => {
+        wx.hideLoading()
+        this.setData({ poster: { busy: false, path } })
+      },
+      (err) => {
+        wx.hideLoading()
+        if (err && err.errMsg) console.warn(err.errMsg)
+        this.setData({ 'poster.busy': false })
+        wx.showToast({ title: '海报生成失败，请重试', icon: 'none' })
+      },
+    )
+  },
+
+  onSavePoster() {
+    const path = this.data.poster.path
+    if (!path || this.data.saving) return Promise.resolve()
+    this.setData({ saving: true })
+    return saveImage({ filePath: path }).then((result) => {
+      this.setData({ saving: false })
+      if (result === 'saved') this.setData({ 'poster.path': '' })
     })
+  },
+
+  // noop swallows taps inside a sheet so they do not close it.
+  noop() {},
+
+  onClosePoster() {
+    this.setData({ 'poster.path': '' })
+  },
+
+  onOpenReport() {
+    if (!this.data.reports.enabled || this.data.mine || this.data.singlePage) return
+    this.setData({ report: { open: true, reason: '', detail: '', detailLength: 0, sending: false } })
+  },
+
+  onCloseReport() {
+    this.setData({ 'report.open': false })
+  },
+
+  onReportReason(e) {
+    this.setData({ 'report.reason': e.currentTarget.dataset.reason })
+  },
+
+  onReportDetail(e) {
+    const detail = e.detail.value || ''
+    this.setData({ 'report.detail': detail, 'report.detailLength': runeCount(detail) })
+  },
+
+  // onSubmitReport files the report; a second report of the same wallpaper
+  // is answered with the first (200), which says so.
+  onSubmitReport() {
+    const report = this.data.report
+    if (report.sending) return Promise.resolve()
+    if (!report.reason) {
+      wx.showToast({ title: '请选择举报原因', icon: 'none' })
+      return Promise.resolve()
+    }
+    const detail = report.detail.trim()
+    if (runeCount(detail) > MAX_DETAIL_RUNES) {
+      wx.showToast({ title: `补充说明最多 ${MAX_DETAIL_RUNES} 字`, icon: 'none' })
+      return Promise.resolve()
+    }
+    const body = detail ? { reason: report.reason, detail } : { reason: report.reason }
+    this.setData({ 'report.sending': true })
+    return api.reportWallpaper(this.data.id, body).then(
+      (filed) => {
+        const hours = this.data.reports.hours
+        const when = hours ? `，我们会在 ${hours} 小时内处理` : ''
+        this.setData({ report: { open: false, reason: '', detail: '', detailLength: 0, sending: false } })
+        wx.showToast({ title: filed.repeated ? `你已举报过这张壁纸${when}` : `举报已提交${when}`, icon: 'none', duration: 3000 })
+      },
+      (err) => {
+        this.setData({ 'report.sending': false })
+        showError(err)
+      },
+    )
   },
 
   onShareAppMessage() {
     const wallpaper = this.data.wallpaper
-    const prompt = wallpaper ? Array.from(wallpaper.prompt).slice(0, 30).join('') : ''
     return {
-      title: prompt || 'AI 壁纸',
+      title: wallpaper ? clip(wallpaper.prompt, 30) : 'AI 壁纸',
       path: `/pages/detail/detail?id=${encodeURIComponent(this.data.id)}`,
+      imageUrl: wallpaper ? wallpaper.thumbnail_url : undefined,
+    }
+  },
+
+  // onShareTimeline shares to Moments, which opens this page in
+  // single-page mode with the query below and no login.
+  onShareTimeline() {
+    const wallpaper = this.data.wallpaper
+    return {
+      title: wallpaper ? clip(wallpaper.prompt, 30) : 'AI 壁纸',
+      query: `id=${encodeURIComponent(this.data.id)}`,
       imageUrl: wallpaper ? wallpaper.thumbnail_url : undefined,
     }
   },

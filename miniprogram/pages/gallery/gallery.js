@@ -1,7 +1,12 @@
 // Gallery: the public feed, newest first, in a two-column grid. Pages come
 // by cursor as the user scrolls; pulling down starts again from the top.
+// Coming back to the tab (or tapping it) refreshes the head of the feed
+// without throwing away the pages below, so the scroll position holds
+// unless there is something new to see. The token goes along when there is
+// one, so the hearts show what the user liked.
 const api = require('../../utils/api')
 const { showError } = require('../../utils/request')
+const { mergeHead, sameHead } = require('../../utils/list')
 
 const PAGE_SIZE = 20
 
@@ -19,6 +24,22 @@ Page({
 
   onLoad() {
     this.reload()
+  },
+
+  // onShow after the first one refreshes the head: a like given on a
+  // detail page, or a new wallpaper, shows up here.
+  onShow() {
+    if (this.shown) return this.refreshHead()
+    this.shown = true
+    return Promise.resolve()
+  },
+
+  // onTabItemTap refreshes too, and scrolls to the top only when new
+  // wallpapers arrived there.
+  onTabItemTap() {
+    return this.refreshHead().then((added) => {
+      if (added) wx.pageScrollTo({ scrollTop: 0, duration: 300 })
+    })
   },
 
   onPullDownRefresh() {
@@ -51,6 +72,31 @@ Page({
           return
         }
         this.setData({ loading: false, error: err.message })
+      },
+    )
+  },
+
+  // refreshHead loads the first page again and merges it in front of the
+  // grid, keeping deeper pages and the cursor; resolves true when new
+  // wallpapers came in at the top. A refresh already running is enough.
+  refreshHead() {
+    if (this.data.loading || this.refreshing) return Promise.resolve(false)
+    if (!this.data.items.length) return this.reload().then(() => false)
+    const seq = this.seq
+    this.refreshing = true
+    return api.listWallpapers({ limit: PAGE_SIZE }).then(
+      (page) => {
+        this.refreshing = false
+        if (seq !== this.seq) return false
+        const fresh = (page && page.items) || []
+        const added = !sameHead(this.data.items, fresh)
+        this.setData({ items: mergeHead(this.data.items, fresh) })
+        return added
+      },
+      () => {
+        // What is shown stays; pulling down refreshes it all.
+        this.refreshing = false
+        return false
       },
     )
   },

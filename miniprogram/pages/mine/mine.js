@@ -1,20 +1,21 @@
-// Mine: the profile (avatar, nickname), today's quota, and the user's own
-// wallpapers, private ones included, each with a public/private switch and
-// a delete that asks first.
+// Mine: the profile (avatar, nickname), today's quota, the user's own
+// wallpapers (private ones included, each with a public/private switch and
+// a delete that asks first), and the account: 生成记录, the privacy policy,
+// logout and account deletion (注销).
 const api = require('../../utils/api')
 const { showError } = require('../../utils/request')
+const { mergeHead } = require('../../utils/list')
+const { resetText, runeCount } = require('../../utils/format')
 
 const PAGE_SIZE = 20
 const MAX_NICKNAME_RUNES = 32
 
-function runeCount(text) {
-  return Array.from(text || '').length
-}
-
 Page({
   data: {
+    signedOut: false,
     user: null,
     quota: null,
+    resetsAt: '',
     uploading: false,
     savingNickname: false,
     items: [],
@@ -24,29 +25,64 @@ Page({
     error: '',
   },
 
-  // onShow reloads everything: a wallpaper made on the create tab should be
-  // here when the user comes back.
+  // onShow refreshes the profile and the head of the list: a wallpaper
+  // made on the create tab appears at the top, while the pages the user
+  // scrolled through (and the avatar being uploaded) stay as they are.
   onShow() {
-    return Promise.all([this.loadMe(), this.reload()])
+    if (api.isSignedOut()) {
+      this.setData({ signedOut: true, user: null, quota: null, items: [], cursor: '', hasMore: true, error: '' })
+      this.loaded = false
+      return Promise.resolve()
+    }
+    this.setData({ signedOut: false })
+    const list = this.loaded ? this.refreshHead() : this.reload()
+    this.loaded = true
+    return Promise.all([this.loadMe(), list])
   },
 
   onPullDownRefresh() {
-    return this.onShow().then(() => wx.stopPullDownRefresh())
+    if (this.data.signedOut) {
+      wx.stopPullDownRefresh()
+      return Promise.resolve()
+    }
+    return Promise.all([this.loadMe(), this.reload()]).then(() => wx.stopPullDownRefresh())
   },
 
   onReachBottom() {
     return this.loadMore()
   },
 
+  // loadMe shows the profile; a field the user is changing right now (the
+  // avatar while it uploads, the nickname while it is checked and saved)
+  // keeps what the user sees.
   loadMe() {
     return api.getMe().then(
-      (me) => this.setData({ user: { id: me.id, nickname: me.nickname, avatar_url: me.avatar_url }, quota: me.quota }),
+      (me) => {
+        const patch = { quota: me.quota, resetsAt: resetText(me.quota && me.quota.resets_at) }
+        if (!this.data.user) {
+          patch.user = { id: me.id, nickname: me.nickname, avatar_url: me.avatar_url }
+        } else {
+          patch['user.id'] = me.id
+          if (!this.data.uploading) patch['user.avatar_url'] = me.avatar_url
+          if (!this.data.savingNickname && !this.nicknameDraft) patch['user.nickname'] = me.nickname
+        }
+        this.setData(patch)
+      },
+      (err) => showError(err),
+    )
+  },
+
+  // onSignIn logs in again after a logout.
+  onSignIn() {
+    return api.signIn().then(
+      () => this.onShow(),
       (err) => showError(err),
     )
   },
 
   // onChooseAvatar receives the temp file WeChat made from the user's pick
-  // and uploads it; the picked image shows while it uploads.
+  // (WeChat has already checked it) and uploads it; the picked image shows
+  // while it uploads.
   onChooseAvatar(e) {
     const filePath = e.detail && e.detail.avatarUrl
     if (!filePath || this.data.uploading) return Promise.resolve()
@@ -64,10 +100,33 @@ Page({
     )
   },
 
-  // onNicknameSave runs on blur and on confirm (both fire for one edit);
-  // an unchanged name or one already being saved is not sent again.
-  onNicknameSave(e) {
-    const nickname = ((e.detail && e.detail.value) || '').trim()
+  // The nickname is saved only after WeChat's own check of it has passed:
+  // blur keeps what was typed, and WeChat then reports its verdict with
+  // the nicknamereview event (it clears a refused name itself).
+  onNicknameInput(e) {
+    this.nicknameDraft = (e.detail && e.detail.value) || ''
+  },
+
+  onNicknameBlur(e) {
+    this.nicknameDraft = (e.detail && e.detail.value) || ''
+  },
+
+  onNicknameReview(e) {
+    const verdict = e.detail || {}
+    const nickname = (this.nicknameDraft || '').trim()
+    this.nicknameDraft = ''
+    const current = this.data.user ? this.data.user.nickname : ''
+    if (!verdict.pass) {
+      this.setData({ 'user.nickname': current })
+      wx.showToast({ title: verdict.timeout ? '昵称检查超时，请重试' : '这个昵称不能使用，请换一个', icon: 'none' })
+      return Promise.resolve()
+    }
+    return this.saveNickname(nickname)
+  },
+
+  // saveNickname sends a checked nickname; an unchanged name or one
+  // already being saved is not sent again.
+  saveNickname(nickname) {
     const current = this.data.user ? this.data.user.nickname : ''
     if (!nickname || nickname === current || this.data.savingNickname) return Promise.resolve()
     if (runeCount(nickname) > MAX_NICKNAME_RUNES) {
@@ -100,7 +159,35 @@ Page({
       },
       (err) => {
         if (seq !== this.seq) return
+        if (this.data.items.length) {
+          // Keep what the user already sees; a toast says the refresh failed.
+          this.setData({ loading: false })
+          showError(err)
+          return
+        }
         this.setData({ loading: false, error: err.message })
+      },
+    )
+  },
+
+  // refreshHead loads the first page again and merges it in front of what
+  // is shown, keeping the deeper pages and the cursor.
+  refreshHead() {
+    if (this.data.loading) return Promise.resolve()
+    const seq = this.seq
+    return api.listMyWallpapers({ limit: PAGE_SIZE }).then(
+      (page) => {
+        if (seq !== this.seq) return
+        const fresh = (page && page.items) || []
+        if (!this.data.items.length) {
+          const cursor = (page && page.next_cursor) || ''
+          this.setData({ items: fresh, cursor, hasMore: Boolean(cursor), error: '' })
+          return
+        }
+        this.setData({ items: mergeHead(this.data.items, fresh), error: '' })
+      },
+      () => {
+        // What is shown stays; pulling down refreshes it all.
       },
     )
   },
@@ -155,18 +242,15 @@ Page({
     )
   },
 
+  confirm(options) {
+    return new Promise((resolve) => {
+      wx.showModal(Object.assign({}, options, { success: (res) => resolve(Boolean(res.confirm)), fail: () => resolve(false) }))
+    })
+  },
+
   onDelete(e) {
     const { id } = e.currentTarget.dataset
-    return new Promise((resolve) => {
-      wx.showModal({
-        title: '删除这张壁纸？',
-        content: '删除后无法恢复',
-        confirmText: '删除',
-        confirmColor: '#e64340',
-        success: (res) => resolve(Boolean(res.confirm)),
-        fail: () => resolve(false),
-      })
-    }).then((confirmed) => {
+    return this.confirm({ title: '删除这张壁纸？', content: '删除后无法恢复', confirmText: '删除', confirmColor: '#e64340' }).then((confirmed) => {
       if (!confirmed) return undefined
       return api.deleteWallpaper(id).then(
         () => {
@@ -174,6 +258,63 @@ Page({
           wx.showToast({ title: '已删除', icon: 'success' })
         },
         (err) => showError(err),
+      )
+    })
+  },
+
+  onOpenHistory() {
+    wx.navigateTo({ url: '/pages/history/history' })
+  },
+
+  // onPrivacy opens the privacy policy the mini-program declared to WeChat.
+  onPrivacy() {
+    if (typeof wx.openPrivacyContract !== 'function') {
+      wx.showToast({ title: '请升级微信后查看隐私政策', icon: 'none' })
+      return
+    }
+    wx.openPrivacyContract({
+      fail: () => wx.showToast({ title: '隐私政策打开失败，请重试', icon: 'none' }),
+    })
+  },
+
+  // signedOutState is what the page shows once the session is gone.
+  signedOutState() {
+    this.loaded = false
+    this.seq = (this.seq || 0) + 1
+    this.setData({ signedOut: true, user: null, quota: null, resetsAt: '', items: [], cursor: '', hasMore: true, error: '' })
+  },
+
+  onLogout() {
+    return this.confirm({ title: '退出登录？', content: '退出后需要重新登录才能创作和点赞', confirmText: '退出' }).then((confirmed) => {
+      if (!confirmed) return undefined
+      return api.logout().then(() => {
+        this.signedOutState()
+        wx.showToast({ title: '已退出登录', icon: 'success' })
+      })
+    })
+  },
+
+  // onDeleteAccount (注销账号) deletes the account after a confirmation that
+  // says what goes and what is kept.
+  onDeleteAccount() {
+    return this.confirm({
+      title: '注销账号？',
+      content: '注销后，你的头像、昵称、壁纸和点赞将被删除，且无法恢复。生成记录仅按法规要求匿名保留一段时间。',
+      confirmText: '注销',
+      confirmColor: '#e64340',
+    }).then((confirmed) => {
+      if (!confirmed) return undefined
+      wx.showLoading({ title: '注销中', mask: true })
+      return api.deleteMe().then(
+        () => {
+          wx.hideLoading()
+          this.signedOutState()
+          wx.showToast({ title: '账号已注销', icon: 'success' })
+        },
+        (err) => {
+          wx.hideLoading()
+          showError(err)
+        },
       )
     })
   },

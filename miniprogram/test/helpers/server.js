@@ -45,7 +45,8 @@ function createServer() {
     user,
 
     // route registers a handler; auth routes answer 401 by themselves when
-    // the bearer token is missing or no longer valid.
+    // the bearer token is missing or no longer valid, 'optional' routes
+    // only when a token was sent and is not valid.
     route(method, path, handler, { auth = true } = {}) {
       routes.unshift(Object.assign({ method, path, handler, auth }, compile(path)))
       return server
@@ -62,7 +63,8 @@ function createServer() {
       if (!route) return error(404, 'not_found', `no route ${method} ${req.path}`)
       const auth = req.header.Authorization || ''
       req.token = auth.startsWith('Bearer ') ? auth.slice(7) : ''
-      if (route.auth && !accessTokens.has(req.token)) return error(401, 'unauthorized', 'missing or invalid access token')
+      const refused = route.auth === 'optional' ? req.token && !accessTokens.has(req.token) : route.auth && !accessTokens.has(req.token)
+      if (refused) return error(401, 'unauthorized', 'missing or invalid access token')
       const match = route.regex.exec(req.path)
       req.params = {}
       route.keys.forEach((key, i) => {

@@ -2,6 +2,8 @@
 // wx.uploadFile routed to a tiny fake wallpaperd (see server.js), and
 // jest.fn stubs for the UI and device APIs the pages call. Responses are
 // delivered on a later microtask, as the real callbacks are asynchronous.
+const { createCanvas } = require('./canvas')
+
 const BASE_URL = 'http://api.test'
 
 function createWx(server, { networkType = 'wifi' } = {}) {
@@ -76,7 +78,45 @@ function createWx(server, { networkType = 'wifi' } = {}) {
 
     saveImageToPhotosAlbum: jest.fn((opts) => later(() => opts.success && opts.success({ errMsg: 'saveImageToPhotosAlbum:ok' }))),
     openSetting: jest.fn((opts) => later(() => opts.success && opts.success({ authSetting: {} }))),
-    getSetting: jest.fn((opts) => later(() => opts.success && opts.success({ authSetting: {} }))),
+    // authSetting is what getSetting answers; authorize grants by default.
+    authSetting: {},
+    getSetting: jest.fn((opts) => later(() => opts.success && opts.success({ authSetting: Object.assign({}, wx.authSetting) }))),
+    authorize: jest.fn((opts) =>
+      later(() => {
+        wx.authSetting[opts.scope] = true
+        if (opts.success) opts.success({ errMsg: 'authorize:ok' })
+      }),
+    ),
+    // subscribeAnswer is the user's answer in the subscribe dialog.
+    subscribeAnswer: 'accept',
+    requestSubscribeMessage: jest.fn((opts) =>
+      later(() => {
+        const res = { errMsg: 'requestSubscribeMessage:ok' }
+        opts.tmplIds.forEach((id) => {
+          res[id] = wx.subscribeAnswer
+        })
+        if (opts.success) opts.success(res)
+      }),
+    ),
+    openPrivacyContract: jest.fn((opts) => later(() => opts && opts.success && opts.success({}))),
+    // scene is the launch scene (1154: opened from Moments).
+    scene: 1001,
+    getLaunchOptionsSync: jest.fn(() => ({ scene: wx.scene, path: 'pages/gallery/gallery', query: {} })),
+    // canvas is the one canvas node pages find by selector; it records
+    // every drawing call (see canvas.js).
+    canvas: createCanvas(),
+    createSelectorQuery: jest.fn(() => {
+      const query = {
+        select: jest.fn(() => query),
+        in: jest.fn(() => query),
+        fields: jest.fn(() => query),
+        exec: jest.fn((cb) => later(() => cb([{ node: wx.canvas, width: 1080, height: 1920 }]))),
+      }
+      return query
+    }),
+    canvasToTempFilePath: jest.fn((opts) => later(() => opts.success && opts.success({ tempFilePath: 'wxfile://tmp/poster.jpg' }))),
+    previewImage: jest.fn(),
+    pageScrollTo: jest.fn(),
     setClipboardData: jest.fn((opts) => later(() => opts.success && opts.success({}))),
     showModal: jest.fn((opts) => later(() => opts.success && opts.success({ confirm: true, cancel: false }))),
 
