@@ -39,6 +39,9 @@ const MESSAGES = {
   content_rejected: '内容未通过审核，请修改后重试',
   rate_limited: '操作太频繁，请稍后再试',
   quota_exceeded: '今日生成次数已用完，明天再来吧',
+  // Only WeChat's message push (server to server) can meet these two.
+  bad_signature: '签名校验失败',
+  wrong_appid: '小程序标识不匹配',
   upstream_error: '服务繁忙，请稍后再试',
   unavailable: '服务暂时不可用，请稍后再试',
   internal_error: '服务器开小差了，请稍后再试',
