@@ -69,7 +69,8 @@ func (m *moderated) painted(t *testing.T, prompt string) (httpapi.Generation, ht
 }
 
 // seenByOthers says whether anyone but the owner can find the wallpaper:
-// the feed, the detail without a token and with another user's, a like.
+// the feed, the detail without a token and with another user's, a like,
+// its mini-program code.
 // They must agree; while the wallpaper's state is changing (a verdict, a
 // storage sync) the calls may straddle the change, so they are asked again.
 func (m *moderated) seenByOthers(t *testing.T, id string) bool {
@@ -97,10 +98,12 @@ func (m *moderated) observe(t *testing.T, id string) (seen, agree bool, why stri
 	anon := m.API.Do(http.MethodGet, "/api/v1/wallpapers/"+id, nil).Status
 	other := m.API.Do(http.MethodGet, "/api/v1/wallpapers/"+id, nil, apitest.Bearer(m.other)).Status
 	like := m.API.Do(http.MethodPut, "/api/v1/wallpapers/"+id+"/like", nil, apitest.Bearer(m.other)).Status
-	all := []bool{inFeed, anon == http.StatusOK, other == http.StatusOK, like == http.StatusOK}
+	code := m.API.Do(http.MethodGet, "/api/v1/wallpapers/"+id+"/wxacode", nil).Status
+	all := []bool{inFeed, anon == http.StatusOK, other == http.StatusOK, like == http.StatusOK, code == http.StatusOK}
 	for _, s := range all[1:] {
 		if s != all[0] {
-			return false, false, fmt.Sprintf("feed %v, anonymous detail %d, other's detail %d, like %d", inFeed, anon, other, like)
+			return false, false, fmt.Sprintf("feed %v, anonymous detail %d, other's detail %d, like %d, mini-program code %d",
+				inFeed, anon, other, like, code)
 		}
 	}
 	return all[0], true, ""
