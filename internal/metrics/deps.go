@@ -2,8 +2,8 @@ package metrics
 
 import (
 	"context"
-	"io"
 	"errors"
+	"io"
 	"time"
 
 	"github.com/google/uuid"
