@@ -249,12 +249,18 @@ func (f *Fake) download(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	serveImage(w, r, reply, f.hang)
+}
+
+// serveImage answers the download of reply's image as it is scripted (by
+// default the image as a PNG); a hanging one waits in hang.
+func serveImage(w http.ResponseWriter, r *http.Request, reply Reply, hang func(*http.Request)) {
 	d := reply.Download
 	if d == nil {
 		d = &Download{ContentType: "image/png", Body: reply.Image}
 	}
 	if d.Hang {
-		f.hang(r)
+		hang(r)
 		return
 	}
 	if d.ContentType != "" {

@@ -245,19 +245,7 @@ func (p *Provider) download(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	d := reply.Download
-	if d == nil {
-		d = &Download{ContentType: "image/png", Body: reply.Image}
-	}
-	if d.Hang {
-		p.hang(r)
-		return
-	}
-	if d.ContentType != "" {
-		w.Header().Set("Content-Type", d.ContentType)
-	}
-	w.WriteHeader(max(d.Status, http.StatusOK))
-	_, _ = w.Write(d.Body)
+	serveImage(w, r, reply, p.hang)
 }
 
 func (p *Provider) hang(r *http.Request) {
