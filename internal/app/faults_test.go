@@ -220,14 +220,20 @@ func TestFaultStorage(t *testing.T) {
 	if used := s.Me(t, token).Quota.UsedToday; used != len(ids) {
 		t.Errorf("used_today = %d, want %d", used, len(ids))
 	}
-	// Nothing references a missing object.
-	rows, err := s.Pool.Query(context.Background(), `SELECT image_key, thumbnail_key FROM wallpapers`)
+	// Once the image check has passed them and the storage sync has
+	// published them, nothing references a missing object.
+	apptest.WaitFor(t, 120*time.Second, "every wallpaper to be published", func() bool {
+		var unsettled int
+		err := s.Pool.QueryRow(context.Background(), `SELECT count(*) FROM wallpapers WHERE NOT visible`).Scan(&unsettled)
+		return err == nil && unsettled == 0
+	})
+	rows, err := s.Pool.Query(context.Background(), `SELECT image_key, thumbnail_key, master_key FROM wallpapers`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) ([2]string, error) {
-		var k [2]string
-		err := r.Scan(&k[0], &k[1])
+	keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) ([3]string, error) {
+		var k [3]string
+		err := r.Scan(&k[0], &k[1], &k[2])
 		return k, err
 	})
 	if err != nil {
