@@ -10,14 +10,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
-	"net/url"
 	"os"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/joho/godotenv"
 )
 
@@ -203,7 +206,38 @@ func Parse(vars map[string]string) (*Config, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
+	if err := requireExplicitEnv(vars); err != nil {
+		return nil, err
+	}
 	return &c, nil
+}
+
+// credentialSettings hold credentials of real services: WeChat, S3, and
+// every image provider's key (any setting named *_API_KEY).
+var credentialSettings = []string{"WECHAT_APP_ID", "WECHAT_APP_SECRET", "S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"}
+
+// requireExplicitEnv refuses real credentials without an APP_ENV: dev is
+// the default, and a production host that forgot APP_ENV=prod would serve
+// Swagger and open /metrics, read .env and migrate at start.
+func requireExplicitEnv(vars map[string]string) error {
+	if strings.TrimSpace(vars["APP_ENV"]) != "" {
+		return nil
+	}
+	known := map[string]string{}
+	envKeys(reflect.TypeFor[Config](), known)
+	var set []string
+	for _, key := range known {
+		if vars[key] != "" && (slices.Contains(credentialSettings, key) || strings.HasSuffix(key, "_API_KEY")) {
+			set = append(set, key)
+		}
+	}
+	if len(set) == 0 {
+		return nil
+	}
+	slices.Sort(set)
+	return &SettingError{"APP_ENV", fmt.Sprintf("must be set (%q or %q) when real credentials are configured (%s): "+
+		"without it wallpaperd would run as dev, with Swagger, open /metrics, .env and migrations at start",
+		EnvProd, EnvDev, strings.Join(set, ", "))}
 }
 
 // settingErrors rewrites the env library's errors, which name Go fields,
@@ -382,7 +416,7 @@ func (c *Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("env", c.Env),
 		slog.String("http_addr", c.HTTPAddr),
-		slog.String("database_url", RedactURL(c.DatabaseURL.Reveal())),
+		slog.String("database", RedactDSN(c.DatabaseURL.Reveal())),
 		slog.Any("jwt_secret", c.JWTSecret),
 		slog.Duration("access_token_ttl", c.AccessTokenTTL),
 		slog.Duration("refresh_token_ttl", c.RefreshTokenTTL),
@@ -420,14 +454,25 @@ func (c *Config) LogValue() slog.Value {
 	)
 }
 
-// RedactURL hides the password of a connection URL.
-func RedactURL(raw string) string {
-	if raw == "" {
+// RedactDSN describes a Postgres connection string by its user, hosts,
+// ports and database only, read with pgx's own parser, so that a password
+// in any form (URL userinfo, ?password=, key/value password=…) and every
+// other parameter stay out of the log.
+func RedactDSN(dsn string) string {
+	if dsn == "" {
 		return ""
 	}
-	u, err := url.Parse(raw)
+	cfg, err := pgconn.ParseConfig(dsn)
 	if err != nil {
-		return "(unparseable URL)"
+		// pgx's errors quote the connection string: say nothing of it.
+		return "(a connection string pgx cannot parse)"
 	}
-	return u.Redacted()
+	hosts := []string{net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))}
+	for _, f := range cfg.Fallbacks {
+		// sslmode=prefer repeats each host without TLS: name it once.
+		if h := net.JoinHostPort(f.Host, strconv.Itoa(int(f.Port))); !slices.Contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	return fmt.Sprintf("user=%s host=%s database=%s", cfg.User, strings.Join(hosts, ","), cfg.Database)
 }
