@@ -71,6 +71,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "413": {
                         "description": "Request Entity Too Large",
                         "schema": {
@@ -135,8 +141,20 @@ const docTemplate = `{
                     "204": {
                         "description": "No Content"
                     },
+                    "400": {
+                        "description": "invalid_request: a malformed query string",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "401": {
                         "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -195,6 +213,12 @@ const docTemplate = `{
                     },
                     "401": {
                         "description": "unauthorized: unknown, expired, rotated or revoked refresh token",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -283,6 +307,12 @@ const docTemplate = `{
                     },
                     "401": {
                         "description": "unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -388,6 +418,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "503": {
                         "description": "unavailable",
                         "schema": {
@@ -419,6 +455,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.Me"
                         }
                     },
+                    "400": {
+                        "description": "invalid_request: a malformed query string",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "401": {
                         "description": "Unauthorized",
                         "schema": {
@@ -427,6 +469,12 @@ const docTemplate = `{
                     },
                     "404": {
                         "description": "not_found: the account no longer exists",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -494,6 +542,12 @@ const docTemplate = `{
                     },
                     "404": {
                         "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -595,6 +649,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "413": {
                         "description": "payload_too_large: over 2 MiB or too many pixels",
                         "schema": {
@@ -668,6 +728,12 @@ const docTemplate = `{
                     },
                     "404": {
                         "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -750,6 +816,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "503": {
                         "description": "unavailable",
                         "schema": {
@@ -806,6 +878,12 @@ const docTemplate = `{
                     },
                     "401": {
                         "description": "unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -870,6 +948,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "503": {
                         "description": "unavailable",
                         "schema": {
@@ -925,6 +1009,12 @@ const docTemplate = `{
                     },
                     "404": {
                         "description": "not_found",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -985,6 +1075,12 @@ const docTemplate = `{
                     },
                     "404": {
                         "description": "not_found",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -1064,6 +1160,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "413": {
                         "description": "payload_too_large",
                         "schema": {
@@ -1135,6 +1237,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "503": {
                         "description": "unavailable",
                         "schema": {
@@ -1192,6 +1300,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "503": {
                         "description": "unavailable",
                         "schema": {
@@ -1217,6 +1331,18 @@ const docTemplate = `{
                         "schema": {
                             "$ref": "#/definitions/httpapi.Status"
                         }
+                    },
+                    "400": {
+                        "description": "invalid_request: a malformed query string",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
                     }
                 }
             }
@@ -1236,6 +1362,18 @@ const docTemplate = `{
                         "description": "OK",
                         "schema": {
                             "$ref": "#/definitions/httpapi.Status"
+                        }
+                    },
+                    "400": {
+                        "description": "invalid_request: a malformed query string",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
                     "503": {
@@ -1747,7 +1885,7 @@ var SwaggerInfo = &swag.Spec{
 	BasePath:         "/",
 	Schemes:          []string{},
 	Title:            "wallpaperd API",
-	Description:      "AI phone wallpapers for WeChat mini-program users. Log in with a WeChat code (in dev: `dev-NAME`), submit a prompt, poll the generation, browse the public gallery. Every error is `{code, message, request_id}`.",
+	Description:      "AI phone wallpapers for WeChat mini-program users. Log in with a WeChat code (in dev: `dev-NAME`), submit a prompt, poll the generation, browse the public gallery. Every error is `{code, message, request_id}`; a method a path does not have is `405 method_not_allowed` with an `Allow` header, a malformed query string `400 invalid_request`, too many calls `429 rate_limited` with `Retry-After`.",
 	InfoInstanceName: "swagger",
 	SwaggerTemplate:  docTemplate,
 	LeftDelim:        "{{",

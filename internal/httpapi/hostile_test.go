@@ -171,7 +171,7 @@ func TestHostileRequests(t *testing.T) {
 		{name: "unlike another's private wallpaper", method: "DELETE", path: "/api/v1/wallpapers/" + privID + "/like", token: bob, want: 404},
 		{name: "a wallpaper id as a generation id", method: "GET", path: "/api/v1/generations/" + pubID, token: alice, want: 404},
 		{name: "a user id as a wallpaper id", method: "DELETE", path: "/api/v1/wallpapers/" + aliceID.String(), token: alice, want: 404},
-		{name: "method override to DELETE", method: "POST", path: "/api/v1/wallpapers/" + pubID, token: bob, header: map[string]string{"X-HTTP-Method-Override": "DELETE"}, want: 400},
+		{name: "method override to DELETE", method: "POST", path: "/api/v1/wallpapers/" + pubID, token: bob, header: map[string]string{"X-HTTP-Method-Override": "DELETE"}, want: 405},
 	}
 	before := takeSnapshot(t, s)
 	for _, tt := range tests {

@@ -67,8 +67,10 @@ func (s *Server) profileRoutes(api *gin.RouterGroup) {
 //	@Produce		json
 //	@Security		BearerAuth
 //	@Success		200	{object}	Me
+//	@Failure		400	{object}	ErrorBody	"invalid_request: a malformed query string"
 //	@Failure		401	{object}	ErrorBody
 //	@Failure		404	{object}	ErrorBody	"not_found: the account no longer exists"
+//	@Failure		405	{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		500	{object}	ErrorBody
 //	@Failure		503	{object}	ErrorBody
 //	@Router			/api/v1/me [get]
@@ -103,6 +105,7 @@ func (s *Server) me(c *gin.Context) {
 //	@Failure		400		{object}	ErrorBody	"invalid_request: missing, empty or too long nickname"
 //	@Failure		401		{object}	ErrorBody
 //	@Failure		404		{object}	ErrorBody
+//	@Failure		405		{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		413		{object}	ErrorBody
 //	@Failure		415		{object}	ErrorBody
 //	@Failure		422		{object}	ErrorBody	"content_rejected: moderation refused the nickname"
@@ -143,6 +146,7 @@ func (s *Server) updateMe(c *gin.Context) {
 //	@Failure		400		{object}	ErrorBody	"invalid_request: no file field; invalid_image: unreadable image"
 //	@Failure		401		{object}	ErrorBody
 //	@Failure		404		{object}	ErrorBody
+//	@Failure		405		{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		413		{object}	ErrorBody	"payload_too_large: over 2 MiB or too many pixels"
 //	@Failure		415		{object}	ErrorBody	"unsupported_media_type: not jpeg, png or webp, or not multipart"
 //	@Failure		500		{object}	ErrorBody
@@ -163,6 +167,7 @@ func (s *Server) putAvatar(c *gin.Context) { s.uploadAvatar(c) }
 //	@Failure		400		{object}	ErrorBody	"invalid_request: no file field; invalid_image: unreadable image"
 //	@Failure		401		{object}	ErrorBody
 //	@Failure		404		{object}	ErrorBody
+//	@Failure		405		{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		413		{object}	ErrorBody	"payload_too_large: over 2 MiB or too many pixels"
 //	@Failure		415		{object}	ErrorBody	"unsupported_media_type: not jpeg, png or webp, or not multipart"
 //	@Failure		500		{object}	ErrorBody

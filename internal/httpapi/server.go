@@ -97,7 +97,7 @@ func newRouter(cfg Config, deps Deps) (*gin.Engine, error) {
 		r.Use(cfg.Observe)
 	}
 	r.Use(withLogger(deps.Logger), requestIDMiddleware, recovery(deps.Logger), accessLog(deps.Logger),
-		securityHeaders(s.isHTTPS), corsMiddleware(cfg.CORSAllowedOrigins), bodyLimit(cfg.MaxBodyBytes))
+		securityHeaders(s.isHTTPS), corsMiddleware(cfg.CORSAllowedOrigins), bodyLimit(cfg.MaxBodyBytes), strictQuery)
 	r.NoRoute(func(c *gin.Context) { writeError(c, errNoRoute) })
 	r.NoMethod(func(c *gin.Context) { writeError(c, errNoMethod) })
 
@@ -158,8 +158,11 @@ func corsMiddleware(origins []string) gin.HandlerFunc {
 }
 
 var (
-	errNoRoute  = failure.New(failure.NotFound, "not_found", "no such endpoint")
-	errNoMethod = failure.New(failure.Invalid, "method_not_allowed", "method not allowed on this endpoint")
+	errNoRoute = failure.New(failure.NotFound, "not_found", "no such endpoint")
+	// errNoMethod is HTTP's own refusal, not the domain's: writeError
+	// answers it 405, after the router has set Allow to the methods the
+	// path has.
+	errNoMethod = failure.New(failure.Invalid, "method_not_allowed", "method not allowed on this endpoint: see the Allow header")
 )
 
 var errNoMedia = failure.New(failure.NotFound, "not_found", "no such image")

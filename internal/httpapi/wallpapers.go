@@ -44,6 +44,7 @@ func (s *Server) galleryRoutes(api *gin.RouterGroup) {
 //	@Success		200		{object}	WallpaperPage
 //	@Failure		400		{object}	ErrorBody	"invalid_request: bad limit or cursor"
 //	@Failure		401		{object}	ErrorBody	"unauthorized: a token was sent but is invalid or expired"
+//	@Failure		405		{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		503		{object}	ErrorBody	"unavailable"
 //	@Router			/api/v1/wallpapers [get]
 func (s *Server) feed(c *gin.Context) {
@@ -75,6 +76,7 @@ func (s *Server) feed(c *gin.Context) {
 //	@Success		200		{object}	WallpaperPage
 //	@Failure		400		{object}	ErrorBody	"invalid_request: bad limit or cursor"
 //	@Failure		401		{object}	ErrorBody	"unauthorized"
+//	@Failure		405		{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		503		{object}	ErrorBody	"unavailable"
 //	@Router			/api/v1/me/wallpapers [get]
 func (s *Server) myWallpapers(c *gin.Context) {
@@ -103,6 +105,7 @@ func (s *Server) myWallpapers(c *gin.Context) {
 //	@Failure		400	{object}	ErrorBody	"invalid_request: not a wallpaper id"
 //	@Failure		401	{object}	ErrorBody	"unauthorized"
 //	@Failure		404	{object}	ErrorBody	"not_found"
+//	@Failure		405	{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		503	{object}	ErrorBody	"unavailable"
 //	@Router			/api/v1/wallpapers/{id} [get]
 func (s *Server) getWallpaper(c *gin.Context) {
@@ -141,6 +144,7 @@ var errPublicRequired = failure.InvalidRequest("public (true or false) is requir
 //	@Failure		401		{object}	ErrorBody	"unauthorized"
 //	@Failure		403		{object}	ErrorBody	"forbidden: someone else's wallpaper"
 //	@Failure		404		{object}	ErrorBody	"not_found"
+//	@Failure		405		{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		413		{object}	ErrorBody	"payload_too_large"
 //	@Failure		415		{object}	ErrorBody	"unsupported_media_type"
 //	@Failure		503		{object}	ErrorBody	"unavailable"
@@ -181,6 +185,7 @@ func (s *Server) patchWallpaper(c *gin.Context) {
 //	@Failure		401	{object}	ErrorBody	"unauthorized"
 //	@Failure		403	{object}	ErrorBody	"forbidden: someone else's wallpaper"
 //	@Failure		404	{object}	ErrorBody	"not_found"
+//	@Failure		405	{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		503	{object}	ErrorBody	"unavailable"
 //	@Router			/api/v1/wallpapers/{id} [delete]
 func (s *Server) deleteWallpaper(c *gin.Context) {
@@ -208,6 +213,7 @@ func (s *Server) deleteWallpaper(c *gin.Context) {
 //	@Failure		400	{object}	ErrorBody	"invalid_request: not a wallpaper id"
 //	@Failure		401	{object}	ErrorBody	"unauthorized"
 //	@Failure		404	{object}	ErrorBody	"not_found"
+//	@Failure		405	{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		503	{object}	ErrorBody	"unavailable"
 //	@Router			/api/v1/wallpapers/{id}/like [put]
 func (s *Server) like(c *gin.Context) { s.setLike(c, true) }
@@ -224,6 +230,7 @@ func (s *Server) like(c *gin.Context) { s.setLike(c, true) }
 //	@Failure		400	{object}	ErrorBody	"invalid_request: not a wallpaper id"
 //	@Failure		401	{object}	ErrorBody	"unauthorized"
 //	@Failure		404	{object}	ErrorBody	"not_found"
+//	@Failure		405	{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		503	{object}	ErrorBody	"unavailable"
 //	@Router			/api/v1/wallpapers/{id}/like [delete]
 func (s *Server) unlike(c *gin.Context) { s.setLike(c, false) }
