@@ -257,7 +257,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Validates the options and the prompt (moderated; a rejected prompt spends nothing), spends one unit of today's quota and queues the generation. Answers at once: poll GET /api/v1/generations/{id}. With an ` + "`" + `Idempotency-Key` + "`" + `, repeating the same request within 24 h returns the original generation (200, no second unit); the same key with a different body is 409.",
+                "description": "Validates the options, answers an Idempotency-Key replay, checks the quota, moderates the prompt (a rejected prompt spends nothing), spends one unit of today's quota and queues the generation. Answers at once: poll GET /api/v1/generations/{id}. With an ` + "`" + `Idempotency-Key` + "`" + `, repeating the same request within 24 h returns the original generation (200, no second unit); the same key with a different body is 409.",
                 "consumes": [
                     "application/json"
                 ],
@@ -342,14 +342,14 @@ const docTemplate = `{
                         }
                     },
                     "429": {
-                        "description": "quota_exceeded (Retry-After: seconds to the daily reset)",
+                        "description": "quota_exceeded (Retry-After: seconds to the daily reset); rate_limited: over GENERATION_RATE_PER_MINUTE (Retry-After: seconds to wait)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         },
                         "headers": {
                             "Retry-After": {
                                 "type": "integer",
-                                "description": "Seconds until the quota resets"
+                                "description": "Seconds to wait: until the quota resets (quota_exceeded), or until another request is allowed (rate_limited)"
                             }
                         }
                     },
@@ -571,9 +571,15 @@ const docTemplate = `{
                         }
                     },
                     "429": {
-                        "description": "rate_limited: WeChat's moderation is rate limited",
+                        "description": "rate_limited: over PROFILE_RATE_PER_MINUTE, or WeChat's moderation is rate limited (see Retry-After)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "integer",
+                                "description": "seconds to wait"
+                            }
                         }
                     },
                     "500": {
@@ -667,6 +673,18 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "429": {
+                        "description": "rate_limited: over AVATAR_RATE_PER_MINUTE (see Retry-After)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "integer",
+                                "description": "seconds to wait"
+                            }
+                        }
+                    },
                     "500": {
                         "description": "Internal Server Error",
                         "schema": {
@@ -748,6 +766,18 @@ const docTemplate = `{
                         "description": "unsupported_media_type: not jpeg, png or webp, or not multipart",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "429": {
+                        "description": "rate_limited: over AVATAR_RATE_PER_MINUTE (see Retry-After)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "integer",
+                                "description": "seconds to wait"
+                            }
                         }
                     },
                     "500": {
@@ -1243,6 +1273,18 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "429": {
+                        "description": "rate_limited: over LIKE_RATE_PER_MINUTE (see Retry-After)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "integer",
+                                "description": "seconds to wait"
+                            }
+                        }
+                    },
                     "503": {
                         "description": "unavailable",
                         "schema": {
@@ -1304,6 +1346,18 @@ const docTemplate = `{
                         "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "429": {
+                        "description": "rate_limited: over LIKE_RATE_PER_MINUTE (see Retry-After)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "integer",
+                                "description": "seconds to wait"
+                            }
                         }
                     },
                     "503": {

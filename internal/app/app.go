@@ -150,6 +150,12 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*App, error) {
 		LoginRatePerMinute: cfg.LoginRatePerMinute,
 		Metrics:            mainMetrics(cfg, m),
 		Observe:            m.Gin(),
+		UserRates: httpapi.UserRates{
+			Generations: cfg.GenerationRatePerMinute,
+			Profile:     cfg.ProfileRatePerMinute,
+			Avatar:      cfg.AvatarRatePerMinute,
+			Likes:       cfg.LikeRatePerMinute,
+		},
 	}, httpapi.Deps{
 		Logger:      logger,
 		Ready:       ready,

@@ -112,6 +112,12 @@ type Config struct {
 	MaxBodyBytes       int64         `env:"MAX_BODY_BYTES" envDefault:"4194304"`
 	ShutdownTimeout    time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
 	LoginRatePerMinute int           `env:"LOGIN_RATE_PER_MINUTE" envDefault:"20"`
+	// Per-user limits, calls a minute in bursts of as many, kept in each
+	// replica's memory: with n replicas a user gets up to n times each.
+	GenerationRatePerMinute int `env:"GENERATION_RATE_PER_MINUTE" envDefault:"10"`
+	ProfileRatePerMinute    int `env:"PROFILE_RATE_PER_MINUTE" envDefault:"10"`
+	AvatarRatePerMinute     int `env:"AVATAR_RATE_PER_MINUTE" envDefault:"5"`
+	LikeRatePerMinute       int `env:"LIKE_RATE_PER_MINUTE" envDefault:"120"`
 
 	TLSCertFile     string   `env:"TLS_CERT_FILE"`
 	TLSKeyFile      string   `env:"TLS_KEY_FILE"`
@@ -336,6 +342,13 @@ func (c *Config) validate() error {
 	if c.LoginRatePerMinute < 1 {
 		bad("LOGIN_RATE_PER_MINUTE", "must be at least 1")
 	}
+	for setting, perMinute := range map[string]int{"GENERATION_RATE_PER_MINUTE": c.GenerationRatePerMinute,
+		"PROFILE_RATE_PER_MINUTE": c.ProfileRatePerMinute, "AVATAR_RATE_PER_MINUTE": c.AvatarRatePerMinute,
+		"LIKE_RATE_PER_MINUTE": c.LikeRatePerMinute} {
+		if perMinute < 1 {
+			bad(setting, "must be at least 1")
+		}
+	}
 	switch c.OpenAI.ImageModel {
 	case ModelDallE3, ModelGPTImage1:
 	default:
@@ -448,6 +461,11 @@ func (c *Config) LogValue() slog.Value {
 		slog.Any("metrics_token", c.MetricsToken),
 		slog.Bool("swagger", c.Swagger()),
 		slog.Any("cors_allowed_origins", c.CORSAllowedOrigins),
+		slog.Int("login_rate_per_minute", c.LoginRatePerMinute),
+		slog.Int("generation_rate_per_minute", c.GenerationRatePerMinute),
+		slog.Int("profile_rate_per_minute", c.ProfileRatePerMinute),
+		slog.Int("avatar_rate_per_minute", c.AvatarRatePerMinute),
+		slog.Int("like_rate_per_minute", c.LikeRatePerMinute),
 		slog.String("tls_cert_file", c.TLSCertFile),
 		slog.Any("trusted_proxies", c.TrustedProxies),
 		slog.String("log_level", c.LogLevel.String()),

@@ -56,6 +56,9 @@ func newAuthEnv(t *testing.T, o envOptions) *authEnv {
 		"REFRESH_TOKEN_TTL":     "24h",
 		"LOGIN_RATE_PER_MINUTE": strconv.Itoa(o.loginRate),
 		"TRUSTED_PROXIES":       strings.Join(o.trustedProxies, ","),
+		// The per-user limits are ratelimit_test.go's business.
+		"PROFILE_RATE_PER_MINUTE": "10000",
+		"AVATAR_RATE_PER_MINUTE":  "10000",
 	}})
 	return &authEnv{api: s.API, handler: s.App.Handler, wechat: s.WeChat, mediaDir: filepath.Join(s.Config.DataDir, "media")}
 }

@@ -55,7 +55,7 @@ const headerIdempotencyKey = "Idempotency-Key"
 
 func (s *Server) generationRoutes(api *gin.RouterGroup) {
 	g := api.Group("", s.requireUser)
-	g.POST("/generations", s.createGeneration)
+	g.POST("/generations", perUser("generation requests", s.cfg.UserRates.Generations, time.Now), s.createGeneration)
 	g.GET("/generations/:id", s.getGeneration)
 	g.GET("/me/generations", s.listGenerations)
 }
@@ -63,7 +63,7 @@ func (s *Server) generationRoutes(api *gin.RouterGroup) {
 // createGeneration godoc
 //
 //	@Summary		Submit a prompt
-//	@Description	Validates the options and the prompt (moderated; a rejected prompt spends nothing), spends one unit of today's quota and queues the generation. Answers at once: poll GET /api/v1/generations/{id}. With an `Idempotency-Key`, repeating the same request within 24 h returns the original generation (200, no second unit); the same key with a different body is 409.
+//	@Description	Validates the options, answers an Idempotency-Key replay, checks the quota, moderates the prompt (a rejected prompt spends nothing), spends one unit of today's quota and queues the generation. Answers at once: poll GET /api/v1/generations/{id}. With an `Idempotency-Key`, repeating the same request within 24 h returns the original generation (200, no second unit); the same key with a different body is 409.
 //	@Tags			generations
 //	@Accept			json
 //	@Produce		json
@@ -79,8 +79,8 @@ func (s *Server) generationRoutes(api *gin.RouterGroup) {
 //	@Failure		413				{object}	ErrorBody			"payload_too_large"
 //	@Failure		415				{object}	ErrorBody			"unsupported_media_type"
 //	@Failure		422				{object}	ErrorBody			"prompt_rejected"
-//	@Failure		429				{object}	ErrorBody			"quota_exceeded (Retry-After: seconds to the daily reset)"
-//	@Header			429				{integer}	Retry-After			"Seconds until the quota resets"
+//	@Failure		429				{object}	ErrorBody			"quota_exceeded (Retry-After: seconds to the daily reset); rate_limited: over GENERATION_RATE_PER_MINUTE (Retry-After: seconds to wait)"
+//	@Header			429				{integer}	Retry-After			"Seconds to wait: until the quota resets (quota_exceeded), or until another request is allowed (rate_limited)"
 //	@Failure		502				{object}	ErrorBody			"upstream_error: moderation did not answer"
 //	@Failure		503				{object}	ErrorBody			"unavailable"
 //	@Router			/api/v1/generations [post]

@@ -53,7 +53,9 @@ type hiddenLength struct{ io.Reader }
 // no stored figure changes.
 func TestHostileRequests(t *testing.T) {
 	t.Parallel()
-	s := apptest.New(t, apptest.Options{Vars: map[string]string{"JWT_SECRET": hostileJWTSecret, "JOB_MAX_ATTEMPTS": "5"}})
+	s := apptest.New(t, apptest.Options{Vars: map[string]string{"JWT_SECRET": hostileJWTSecret, "JOB_MAX_ATTEMPTS": "5",
+		// Hostile input, not its rate, is the subject here.
+		"GENERATION_RATE_PER_MINUTE": "10000", "PROFILE_RATE_PER_MINUTE": "10000"}})
 	alice, bob := s.Token(t, "alice"), s.Token(t, "bob")
 
 	// Alice owns a public and a private wallpaper; bob owns nothing.

@@ -53,10 +53,11 @@ type NicknameRequest struct {
 
 func (s *Server) profileRoutes(api *gin.RouterGroup) {
 	api.GET("/me", s.requireUser, s.me)
-	api.PATCH("/me", s.requireUser, s.updateMe)
-	api.PUT("/me/avatar", s.requireUser, s.putAvatar)
+	api.PATCH("/me", s.requireUser, perUser("profile changes", s.cfg.UserRates.Profile, time.Now), s.updateMe)
+	avatars := perUser("avatar uploads", s.cfg.UserRates.Avatar, time.Now)
+	api.PUT("/me/avatar", s.requireUser, avatars, s.putAvatar)
 	// wx.uploadFile can only POST.
-	api.POST("/me/avatar", s.requireUser, s.postAvatar)
+	api.POST("/me/avatar", s.requireUser, avatars, s.postAvatar)
 }
 
 // me godoc
@@ -109,7 +110,8 @@ func (s *Server) me(c *gin.Context) {
 //	@Failure		413		{object}	ErrorBody
 //	@Failure		415		{object}	ErrorBody
 //	@Failure		422		{object}	ErrorBody	"content_rejected: moderation refused the nickname"
-//	@Failure		429		{object}	ErrorBody	"rate_limited: WeChat's moderation is rate limited"
+//	@Failure		429		{object}	ErrorBody	"rate_limited: over PROFILE_RATE_PER_MINUTE, or WeChat's moderation is rate limited (see Retry-After)"
+//	@Header			429		{integer}	Retry-After	"seconds to wait"
 //	@Failure		500		{object}	ErrorBody
 //	@Failure		502		{object}	ErrorBody	"upstream_error: moderation unavailable"
 //	@Failure		503		{object}	ErrorBody
@@ -149,6 +151,8 @@ func (s *Server) updateMe(c *gin.Context) {
 //	@Failure		405		{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		413		{object}	ErrorBody	"payload_too_large: over 2 MiB or too many pixels"
 //	@Failure		415		{object}	ErrorBody	"unsupported_media_type: not jpeg, png or webp, or not multipart"
+//	@Failure		429		{object}	ErrorBody	"rate_limited: over AVATAR_RATE_PER_MINUTE (see Retry-After)"
+//	@Header			429		{integer}	Retry-After	"seconds to wait"
 //	@Failure		500		{object}	ErrorBody
 //	@Failure		503		{object}	ErrorBody
 //	@Router			/api/v1/me/avatar [put]
@@ -170,6 +174,8 @@ func (s *Server) putAvatar(c *gin.Context) { s.uploadAvatar(c) }
 //	@Failure		405		{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		413		{object}	ErrorBody	"payload_too_large: over 2 MiB or too many pixels"
 //	@Failure		415		{object}	ErrorBody	"unsupported_media_type: not jpeg, png or webp, or not multipart"
+//	@Failure		429		{object}	ErrorBody	"rate_limited: over AVATAR_RATE_PER_MINUTE (see Retry-After)"
+//	@Header			429		{integer}	Retry-After	"seconds to wait"
 //	@Failure		500		{object}	ErrorBody
 //	@Failure		503		{object}	ErrorBody
 //	@Router			/api/v1/me/avatar [post]

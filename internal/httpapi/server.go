@@ -29,6 +29,8 @@ type Config struct {
 	Swagger            bool
 	// LoginRatePerMinute bounds POST /auth/login per client IP.
 	LoginRatePerMinute int
+	// UserRates bound each user's costly calls.
+	UserRates UserRates
 	// Metrics, when set, is served at /metrics on this router.
 	Metrics http.Handler
 	// Observe, when set, runs around every request (the metrics

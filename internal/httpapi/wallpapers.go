@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -27,8 +28,9 @@ func (s *Server) galleryRoutes(api *gin.RouterGroup) {
 	auth.GET("/wallpapers/:id", s.getWallpaper)
 	auth.PATCH("/wallpapers/:id", s.patchWallpaper)
 	auth.DELETE("/wallpapers/:id", s.deleteWallpaper)
-	auth.PUT("/wallpapers/:id/like", s.like)
-	auth.DELETE("/wallpapers/:id/like", s.unlike)
+	likes := perUser("likes", s.cfg.UserRates.Likes, time.Now)
+	auth.PUT("/wallpapers/:id/like", likes, s.like)
+	auth.DELETE("/wallpapers/:id/like", likes, s.unlike)
 	auth.GET("/me/wallpapers", s.myWallpapers)
 }
 
@@ -214,6 +216,8 @@ func (s *Server) deleteWallpaper(c *gin.Context) {
 //	@Failure		401	{object}	ErrorBody	"unauthorized"
 //	@Failure		404	{object}	ErrorBody	"not_found"
 //	@Failure		405	{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
+//	@Failure		429	{object}	ErrorBody	"rate_limited: over LIKE_RATE_PER_MINUTE (see Retry-After)"
+//	@Header			429	{integer}	Retry-After	"seconds to wait"
 //	@Failure		503	{object}	ErrorBody	"unavailable"
 //	@Router			/api/v1/wallpapers/{id}/like [put]
 func (s *Server) like(c *gin.Context) { s.setLike(c, true) }
@@ -231,6 +235,8 @@ func (s *Server) like(c *gin.Context) { s.setLike(c, true) }
 //	@Failure		401	{object}	ErrorBody	"unauthorized"
 //	@Failure		404	{object}	ErrorBody	"not_found"
 //	@Failure		405	{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
+//	@Failure		429	{object}	ErrorBody	"rate_limited: over LIKE_RATE_PER_MINUTE (see Retry-After)"
+//	@Header			429	{integer}	Retry-After	"seconds to wait"
 //	@Failure		503	{object}	ErrorBody	"unavailable"
 //	@Router			/api/v1/wallpapers/{id}/like [delete]
 func (s *Server) unlike(c *gin.Context) { s.setLike(c, false) }
