@@ -662,7 +662,7 @@ const docTemplate = `{
                         }
                     },
                     "413": {
-                        "description": "payload_too_large: over 2 MiB or too many pixels",
+                        "description": "payload_too_large: over 2 MiB, over 2048x2048 pixels, or too costly to decode (16-bit colour, a large progressive JPEG)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -692,7 +692,7 @@ const docTemplate = `{
                         }
                     },
                     "503": {
-                        "description": "Service Unavailable",
+                        "description": "unavailable: every image decoding slot stayed busy (see Retry-After), or the database is unreachable",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -757,7 +757,7 @@ const docTemplate = `{
                         }
                     },
                     "413": {
-                        "description": "payload_too_large: over 2 MiB or too many pixels",
+                        "description": "payload_too_large: over 2 MiB, over 2048x2048 pixels, or too costly to decode (16-bit colour, a large progressive JPEG)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -787,7 +787,7 @@ const docTemplate = `{
                         }
                     },
                     "503": {
-                        "description": "Service Unavailable",
+                        "description": "unavailable: every image decoding slot stayed busy (see Retry-After), or the database is unreachable",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }

@@ -19,6 +19,7 @@ import (
 	"github.com/wallpaperd/wallpaperd/internal/httpapi"
 	"github.com/wallpaperd/wallpaperd/internal/imagegen"
 	"github.com/wallpaperd/wallpaperd/internal/metrics"
+	"github.com/wallpaperd/wallpaperd/internal/picture"
 	"github.com/wallpaperd/wallpaperd/internal/postgres"
 	"github.com/wallpaperd/wallpaperd/internal/storage"
 	"github.com/wallpaperd/wallpaperd/internal/user"
@@ -109,6 +110,8 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*App, error) {
 		return nil, err
 	}
 	profiles := user.NewService(users, objects, nicknames, logger)
+	// One bound on image decoding for the whole process.
+	profiles.DecodeIn(picture.NewSlots(cfg.ImageDecodeConcurrency))
 	cursors := wallpaper.NewCursorCodec(secret.Derive("cursor"))
 	generations := wallpaper.NewService(wallpaper.ServiceConfig{
 		Generations: generationStore,

@@ -118,6 +118,9 @@ type Config struct {
 	ProfileRatePerMinute    int `env:"PROFILE_RATE_PER_MINUTE" envDefault:"10"`
 	AvatarRatePerMinute     int `env:"AVATAR_RATE_PER_MINUTE" envDefault:"5"`
 	LikeRatePerMinute       int `env:"LIKE_RATE_PER_MINUTE" envDefault:"120"`
+	// ImageDecodeConcurrency bounds the images decoded at once in the
+	// process (avatars): each may take up to 72 MiB.
+	ImageDecodeConcurrency int `env:"IMAGE_DECODE_CONCURRENCY" envDefault:"2"`
 
 	TLSCertFile     string   `env:"TLS_CERT_FILE"`
 	TLSKeyFile      string   `env:"TLS_KEY_FILE"`
@@ -330,6 +333,9 @@ func (c *Config) validate() error {
 	if c.JobRescueAfter != 0 && c.JobRescueAfter <= c.JobTimeout {
 		bad("JOB_RESCUE_AFTER", "must be longer than JOB_TIMEOUT")
 	}
+	if c.ImageDecodeConcurrency < 1 || c.ImageDecodeConcurrency > 64 {
+		bad("IMAGE_DECODE_CONCURRENCY", "must be between 1 and 64")
+	}
 	if c.OpenAI.Timeout <= 0 {
 		bad("OPENAI_TIMEOUT", "must be positive")
 	}
@@ -466,6 +472,7 @@ func (c *Config) LogValue() slog.Value {
 		slog.Int("profile_rate_per_minute", c.ProfileRatePerMinute),
 		slog.Int("avatar_rate_per_minute", c.AvatarRatePerMinute),
 		slog.Int("like_rate_per_minute", c.LikeRatePerMinute),
+		slog.Int("image_decode_concurrency", c.ImageDecodeConcurrency),
 		slog.String("tls_cert_file", c.TLSCertFile),
 		slog.Any("trusted_proxies", c.TrustedProxies),
 		slog.String("log_level", c.LogLevel.String()),

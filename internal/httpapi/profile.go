@@ -149,12 +149,12 @@ func (s *Server) updateMe(c *gin.Context) {
 //	@Failure		401		{object}	ErrorBody
 //	@Failure		404		{object}	ErrorBody
 //	@Failure		405		{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
-//	@Failure		413		{object}	ErrorBody	"payload_too_large: over 2 MiB or too many pixels"
+//	@Failure		413		{object}	ErrorBody	"payload_too_large: over 2 MiB, over 2048x2048 pixels, or too costly to decode (16-bit colour, a large progressive JPEG)"
 //	@Failure		415		{object}	ErrorBody	"unsupported_media_type: not jpeg, png or webp, or not multipart"
 //	@Failure		429		{object}	ErrorBody	"rate_limited: over AVATAR_RATE_PER_MINUTE (see Retry-After)"
 //	@Header			429		{integer}	Retry-After	"seconds to wait"
 //	@Failure		500		{object}	ErrorBody
-//	@Failure		503		{object}	ErrorBody
+//	@Failure		503		{object}	ErrorBody	"unavailable: every image decoding slot stayed busy (see Retry-After), or the database is unreachable"
 //	@Router			/api/v1/me/avatar [put]
 func (s *Server) putAvatar(c *gin.Context) { s.uploadAvatar(c) }
 
@@ -172,12 +172,12 @@ func (s *Server) putAvatar(c *gin.Context) { s.uploadAvatar(c) }
 //	@Failure		401		{object}	ErrorBody
 //	@Failure		404		{object}	ErrorBody
 //	@Failure		405		{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
-//	@Failure		413		{object}	ErrorBody	"payload_too_large: over 2 MiB or too many pixels"
+//	@Failure		413		{object}	ErrorBody	"payload_too_large: over 2 MiB, over 2048x2048 pixels, or too costly to decode (16-bit colour, a large progressive JPEG)"
 //	@Failure		415		{object}	ErrorBody	"unsupported_media_type: not jpeg, png or webp, or not multipart"
 //	@Failure		429		{object}	ErrorBody	"rate_limited: over AVATAR_RATE_PER_MINUTE (see Retry-After)"
 //	@Header			429		{integer}	Retry-After	"seconds to wait"
 //	@Failure		500		{object}	ErrorBody
-//	@Failure		503		{object}	ErrorBody
+//	@Failure		503		{object}	ErrorBody	"unavailable: every image decoding slot stayed busy (see Retry-After), or the database is unreachable"
 //	@Router			/api/v1/me/avatar [post]
 func (s *Server) postAvatar(c *gin.Context) { s.uploadAvatar(c) }
 
