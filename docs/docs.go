@@ -176,7 +176,7 @@ const docTemplate = `{
         },
         "/api/v1/auth/refresh": {
             "post": {
-                "description": "Trades a refresh token for a new access token and a new refresh token. The presented refresh token stops working; presenting it again revokes every token of its session (it has leaked), and the user must log in again.",
+                "description": "Trades a refresh token for a new access token and a new refresh token. The presented refresh token stops working; presenting it again revokes every token of its session (it has leaked), and the user must log in again. The one exception is a retry whose answer was lost: within REFRESH_REUSE_GRACE (10 s) of the rotation, and while the new token it got has not been used, the same token gets another new pair (the unreceived one is revoked). A session ends SESSION_MAX_AGE (90 days) after its login.",
                 "consumes": [
                     "application/json"
                 ],

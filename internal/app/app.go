@@ -102,10 +102,13 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*App, error) {
 		nicknames = m.Moderation(wc.Allows(wechat.SceneProfile))
 		prompts = m.PromptChecker(wc.PromptChecker(users))
 	}
+	refreshTokens := postgres.NewRefreshTokens(pool)
 	authService, err := auth.NewService(auth.Config{
 		RefreshTTL: cfg.RefreshTokenTTL,
 		DevLogin:   !cfg.Prod() && wc == nil,
-	}, users, postgres.NewRefreshTokens(pool), access, exchanger)
+		MaxAge:     cfg.SessionMaxAge,
+		ReuseGrace: cfg.RefreshReuseGrace,
+	}, users, refreshTokens, access, exchanger)
 	if err != nil {
 		return nil, err
 	}
@@ -131,6 +134,8 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*App, error) {
 		RescueAfter:     cfg.JobRescueAfter,
 		SoftStopTimeout: cfg.ShutdownTimeout * 3 / 4,
 		Logger:          logger,
+		Sessions:        refreshTokens,
+		SessionMaxAge:   cfg.SessionMaxAge,
 	}, painter, objects, generationStore)
 	if err != nil {
 		return nil, err

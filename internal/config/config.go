@@ -70,6 +70,12 @@ type Config struct {
 	JWTSecret       Secret        `env:"JWT_SECRET"`
 	AccessTokenTTL  time.Duration `env:"ACCESS_TOKEN_TTL" envDefault:"2h"`
 	RefreshTokenTTL time.Duration `env:"REFRESH_TOKEN_TTL" envDefault:"720h"`
+	// SessionMaxAge is a session's absolute lifetime: a login older than
+	// this cannot refresh, however often it did.
+	SessionMaxAge time.Duration `env:"SESSION_MAX_AGE" envDefault:"2160h"`
+	// RefreshReuseGrace is how long a rotated refresh token may be
+	// presented again as a retry whose answer was lost (0: never).
+	RefreshReuseGrace time.Duration `env:"REFRESH_REUSE_GRACE" envDefault:"10s"`
 
 	WeChat WeChat
 	OpenAI OpenAI
@@ -315,6 +321,12 @@ func (c *Config) validate() error {
 	if c.RefreshTokenTTL <= c.AccessTokenTTL {
 		bad("REFRESH_TOKEN_TTL", "must be longer than ACCESS_TOKEN_TTL")
 	}
+	if c.SessionMaxAge <= c.AccessTokenTTL {
+		bad("SESSION_MAX_AGE", "must be longer than ACCESS_TOKEN_TTL")
+	}
+	if c.RefreshReuseGrace < 0 || c.RefreshReuseGrace > time.Minute {
+		bad("REFRESH_REUSE_GRACE", "must be between 0 (off) and 1m: a retry comes within seconds, and a longer window lets a stolen token in")
+	}
 	if c.DailyQuota < 1 {
 		bad("DAILY_QUOTA", "must be at least 1")
 	}
@@ -439,6 +451,8 @@ func (c *Config) LogValue() slog.Value {
 		slog.Any("jwt_secret", c.JWTSecret),
 		slog.Duration("access_token_ttl", c.AccessTokenTTL),
 		slog.Duration("refresh_token_ttl", c.RefreshTokenTTL),
+		slog.Duration("session_max_age", c.SessionMaxAge),
+		slog.Duration("refresh_reuse_grace", c.RefreshReuseGrace),
 		slog.String("wechat_app_id", c.WeChat.AppID),
 		slog.Any("wechat_app_secret", c.WeChat.AppSecret),
 		slog.String("wechat_api_base_url", c.WeChat.APIBaseURL),
