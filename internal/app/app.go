@@ -114,7 +114,8 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*App, error) {
 	}
 	profiles := user.NewService(users, objects, nicknames, logger)
 	// One bound on image decoding for the whole process.
-	profiles.DecodeIn(picture.NewSlots(cfg.ImageDecodeConcurrency))
+	decodes := picture.NewSlots(cfg.ImageDecodeConcurrency)
+	profiles.DecodeIn(decodes)
 	cursors := wallpaper.NewCursorCodec(secret.Derive("cursor"))
 	generations := wallpaper.NewService(wallpaper.ServiceConfig{
 		Generations: generationStore,
