@@ -71,6 +71,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "413": {
                         "description": "Request Entity Too Large",
                         "schema": {
@@ -135,8 +141,20 @@ const docTemplate = `{
                     "204": {
                         "description": "No Content"
                     },
+                    "400": {
+                        "description": "invalid_request: a malformed query string",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "401": {
                         "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -158,7 +176,7 @@ const docTemplate = `{
         },
         "/api/v1/auth/refresh": {
             "post": {
-                "description": "Trades a refresh token for a new access token and a new refresh token. The presented refresh token stops working; presenting it again revokes every token of its session (it has leaked), and the user must log in again.",
+                "description": "Trades a refresh token for a new access token and a new refresh token. The presented refresh token stops working; presenting it again revokes every token of its session (it has leaked), and the user must log in again. The one exception is a retry whose answer was lost: within REFRESH_REUSE_GRACE (10 s) of the rotation, and while the new token it got has not been used, the same token gets another new pair (the unreceived one is revoked). A session ends SESSION_MAX_AGE (90 days) after its login.",
                 "consumes": [
                     "application/json"
                 ],
@@ -195,6 +213,12 @@ const docTemplate = `{
                     },
                     "401": {
                         "description": "unauthorized: unknown, expired, rotated or revoked refresh token",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -253,7 +277,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Validates the options and the prompt (moderated; a rejected prompt spends nothing), spends one unit of today's quota and queues the generation. Answers at once: poll GET /api/v1/generations/{id}. With an ` + "`" + `Idempotency-Key` + "`" + `, repeating the same request within 24 h returns the original generation (200, no second unit); the same key with a different body is 409.",
+                "description": "Validates the options, answers an Idempotency-Key replay, checks the quota, moderates the prompt (a rejected prompt spends nothing), spends one unit of today's quota and queues the generation. Answers at once: poll GET /api/v1/generations/{id}. With an ` + "`" + `Idempotency-Key` + "`" + `, repeating the same request within 24 h returns the original generation (200, no second unit); the same key with a different body is 409.",
                 "consumes": [
                     "application/json"
                 ],
@@ -307,6 +331,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "409": {
                         "description": "conflict: Idempotency-Key reused with another body",
                         "schema": {
@@ -332,14 +362,14 @@ const docTemplate = `{
                         }
                     },
                     "429": {
-                        "description": "quota_exceeded (Retry-After: seconds to the daily reset)",
+                        "description": "quota_exceeded (Retry-After: seconds to the daily reset); rate_limited: over GENERATION_RATE_PER_MINUTE (Retry-After: seconds to wait)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         },
                         "headers": {
                             "Retry-After": {
                                 "type": "integer",
-                                "description": "Seconds until the quota resets"
+                                "description": "Seconds to wait: until the quota resets (quota_exceeded), or until another request is allowed (rate_limited)"
                             }
                         }
                     },
@@ -408,6 +438,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "503": {
                         "description": "unavailable",
                         "schema": {
@@ -439,6 +475,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.Me"
                         }
                     },
+                    "400": {
+                        "description": "invalid_request: a malformed query string",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "401": {
                         "description": "Unauthorized",
                         "schema": {
@@ -447,6 +489,12 @@ const docTemplate = `{
                     },
                     "404": {
                         "description": "not_found: the account no longer exists",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -518,6 +566,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "413": {
                         "description": "Request Entity Too Large",
                         "schema": {
@@ -537,9 +591,15 @@ const docTemplate = `{
                         }
                     },
                     "429": {
-                        "description": "rate_limited: WeChat's moderation is rate limited",
+                        "description": "rate_limited: over PROFILE_RATE_PER_MINUTE, or WeChat's moderation is rate limited (see Retry-After)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "integer",
+                                "description": "seconds to wait"
+                            }
                         }
                     },
                     "500": {
@@ -615,8 +675,14 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "413": {
-                        "description": "payload_too_large: over 2 MiB or too many pixels",
+                        "description": "payload_too_large: over 2 MiB, over 2048x2048 pixels, or too costly to decode (16-bit colour, a large progressive JPEG)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -627,6 +693,18 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "429": {
+                        "description": "rate_limited: over AVATAR_RATE_PER_MINUTE (see Retry-After)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "integer",
+                                "description": "seconds to wait"
+                            }
+                        }
+                    },
                     "500": {
                         "description": "Internal Server Error",
                         "schema": {
@@ -634,7 +712,7 @@ const docTemplate = `{
                         }
                     },
                     "503": {
-                        "description": "Service Unavailable",
+                        "description": "unavailable: every image decoding slot stayed busy (see Retry-After), or the database is unreachable",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -692,8 +770,14 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "413": {
-                        "description": "payload_too_large: over 2 MiB or too many pixels",
+                        "description": "payload_too_large: over 2 MiB, over 2048x2048 pixels, or too costly to decode (16-bit colour, a large progressive JPEG)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -704,6 +788,18 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "429": {
+                        "description": "rate_limited: over AVATAR_RATE_PER_MINUTE (see Retry-After)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "integer",
+                                "description": "seconds to wait"
+                            }
+                        }
+                    },
                     "500": {
                         "description": "Internal Server Error",
                         "schema": {
@@ -711,7 +807,7 @@ const docTemplate = `{
                         }
                     },
                     "503": {
-                        "description": "Service Unavailable",
+                        "description": "unavailable: every image decoding slot stayed busy (see Retry-After), or the database is unreachable",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -766,6 +862,12 @@ const docTemplate = `{
                     },
                     "401": {
                         "description": "unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -826,6 +928,12 @@ const docTemplate = `{
                     },
                     "401": {
                         "description": "unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -949,6 +1057,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "503": {
                         "description": "unavailable",
                         "schema": {
@@ -1004,6 +1118,12 @@ const docTemplate = `{
                     },
                     "404": {
                         "description": "not_found",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -1064,6 +1184,12 @@ const docTemplate = `{
                     },
                     "404": {
                         "description": "not_found",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -1139,6 +1265,12 @@ const docTemplate = `{
                     },
                     "404": {
                         "description": "not_found",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -1220,6 +1352,24 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "429": {
+                        "description": "rate_limited: over LIKE_RATE_PER_MINUTE (see Retry-After)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "integer",
+                                "description": "seconds to wait"
+                            }
+                        }
+                    },
                     "503": {
                         "description": "unavailable",
                         "schema": {
@@ -1275,6 +1425,24 @@ const docTemplate = `{
                         "description": "not_found",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "429": {
+                        "description": "rate_limited: over LIKE_RATE_PER_MINUTE (see Retry-After)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "integer",
+                                "description": "seconds to wait"
+                            }
                         }
                     },
                     "503": {
@@ -1595,6 +1763,18 @@ const docTemplate = `{
                         "schema": {
                             "$ref": "#/definitions/httpapi.Status"
                         }
+                    },
+                    "400": {
+                        "description": "invalid_request: a malformed query string",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
                     }
                 }
             }
@@ -1614,6 +1794,18 @@ const docTemplate = `{
                         "description": "OK",
                         "schema": {
                             "$ref": "#/definitions/httpapi.Status"
+                        }
+                    },
+                    "400": {
+                        "description": "invalid_request: a malformed query string",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
                     "503": {
@@ -2315,7 +2507,7 @@ var SwaggerInfo = &swag.Spec{
 	BasePath:         "/",
 	Schemes:          []string{},
 	Title:            "wallpaperd API",
-	Description:      "AI phone wallpapers for WeChat mini-program users. Log in with a WeChat code (in dev: `dev-NAME`), submit a prompt, poll the generation, browse the public gallery. Every error is `{code, message, request_id}`.",
+	Description:      "AI phone wallpapers for WeChat mini-program users. Log in with a WeChat code (in dev: `dev-NAME`), submit a prompt, poll the generation, browse the public gallery. Every error is `{code, message, request_id}`; a method a path does not have is `405 method_not_allowed` with an `Allow` header, a malformed query string `400 invalid_request`, too many calls `429 rate_limited` with `Retry-After`.",
 	InfoInstanceName: "swagger",
 	SwaggerTemplate:  docTemplate,
 	LeftDelim:        "{{",

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -67,4 +68,49 @@ func TestSystemdUnitVerifies(t *testing.T) {
 	if err != nil || len(strings.TrimSpace(string(out))) > 0 {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
+}
+
+// TestSystemdUnitBoundsMemory: the unit caps the service's memory
+// (MemoryMax=) and tells Go's collector a lower soft limit (GOMEMLIMIT),
+// so that a burst of image decoding is collected, not killed.
+func TestSystemdUnitBoundsMemory(t *testing.T) {
+	unit, err := os.ReadFile("../../deploy/wallpaperd.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var memoryMax, goMemLimit string
+	for _, line := range strings.Split(string(unit), "\n") {
+		if v, ok := strings.CutPrefix(line, "MemoryMax="); ok {
+			memoryMax = v
+		}
+		if v, ok := strings.CutPrefix(line, "Environment=GOMEMLIMIT="); ok {
+			goMemLimit = v
+		}
+	}
+	maxBytes, ok := unitBytes(memoryMax, map[string]int64{"K": 1 << 10, "M": 1 << 20, "G": 1 << 30})
+	if !ok {
+		t.Fatalf("MemoryMax=%q: want a size such as 1G", memoryMax)
+	}
+	limit, ok := unitBytes(goMemLimit, map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30})
+	if !ok {
+		t.Fatalf("GOMEMLIMIT=%q: want a size such as 768MiB", goMemLimit)
+	}
+	if limit >= maxBytes*9/10 {
+		t.Errorf("GOMEMLIMIT %s is not well below MemoryMax %s", goMemLimit, memoryMax)
+	}
+	// Two avatars (72 MiB each) and four generations must fit under it.
+	if limit < 512<<20 {
+		t.Errorf("GOMEMLIMIT %s leaves too little for the images the service is allowed at once", goMemLimit)
+	}
+}
+
+// unitBytes parses "1G" or "768MiB" with the given suffixes.
+func unitBytes(s string, suffixes map[string]int64) (int64, bool) {
+	for suffix, mult := range suffixes {
+		if n, ok := strings.CutSuffix(s, suffix); ok {
+			v, err := strconv.ParseInt(n, 10, 64)
+			return v * mult, err == nil && v > 0
+		}
+	}
+	return 0, false
 }

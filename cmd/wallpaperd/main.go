@@ -9,7 +9,7 @@
 //
 //	@title						wallpaperd API
 //	@version					1.0
-//	@description				AI phone wallpapers for WeChat mini-program users. Log in with a WeChat code (in dev: `dev-NAME`), submit a prompt, poll the generation, browse the public gallery. Every error is `{code, message, request_id}`.
+//	@description				AI phone wallpapers for WeChat mini-program users. Log in with a WeChat code (in dev: `dev-NAME`), submit a prompt, poll the generation, browse the public gallery. Every error is `{code, message, request_id}`; a method a path does not have is `405 method_not_allowed` with an `Allow` header, a malformed query string `400 invalid_request`, too many calls `429 rate_limited` with `Retry-After`.
 //	@contact.name				wallpaperd maintainers
 //	@contact.url				https://github.com/wallpaperd/wallpaperd
 //	@license.name				MIT

@@ -23,6 +23,7 @@ import (
 	"github.com/wallpaperd/wallpaperd/internal/httpapi"
 	"github.com/wallpaperd/wallpaperd/internal/imagegen"
 	"github.com/wallpaperd/wallpaperd/internal/metrics"
+	"github.com/wallpaperd/wallpaperd/internal/picture"
 	"github.com/wallpaperd/wallpaperd/internal/postgres"
 	"github.com/wallpaperd/wallpaperd/internal/sharecode"
 	"github.com/wallpaperd/wallpaperd/internal/storage"
@@ -110,14 +111,20 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*App, error) {
 		nicknames = m.Moderation(wc.Allows(wechat.SceneProfile))
 		prompts = m.PromptChecker(wc.PromptChecker(users))
 	}
+	refreshTokens := postgres.NewRefreshTokens(pool)
 	authService, err := auth.NewService(auth.Config{
 		RefreshTTL: cfg.RefreshTokenTTL,
 		DevLogin:   !cfg.Prod() && wc == nil,
-	}, users, postgres.NewRefreshTokens(pool), access, exchanger)
+		MaxAge:     cfg.SessionMaxAge,
+		ReuseGrace: cfg.RefreshReuseGrace,
+	}, users, refreshTokens, access, exchanger)
 	if err != nil {
 		return nil, err
 	}
 	profiles := user.NewService(users, objects, nicknames, logger)
+	// One bound on image decoding for the whole process.
+	decodes := picture.NewSlots(cfg.ImageDecodeConcurrency)
+	profiles.DecodeIn(decodes)
 	cursors := wallpaper.NewCursorCodec(secret.Derive("cursor"))
 	generations := wallpaper.NewService(wallpaper.ServiceConfig{
 		Generations: generationStore,
@@ -161,6 +168,8 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*App, error) {
 		RescueAfter:     cfg.JobRescueAfter,
 		SoftStopTimeout: cfg.ShutdownTimeout * 3 / 4,
 		Logger:          logger,
+		Sessions:        refreshTokens,
+		SessionMaxAge:   cfg.SessionMaxAge,
 	}, worker.Deps{
 		Painter:    painter,
 		Objects:    objects,
@@ -193,6 +202,12 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*App, error) {
 		Observe:            m.Gin(),
 		PrivateURLTTL:      cfg.PrivateURLTTL,
 		Client:             clientConfig(cfg, wc),
+		UserRates: httpapi.UserRates{
+			Generations: cfg.GenerationRatePerMinute,
+			Profile:     cfg.ProfileRatePerMinute,
+			Avatar:      cfg.AvatarRatePerMinute,
+			Likes:       cfg.LikeRatePerMinute,
+		},
 	}, httpapi.Deps{
 		Logger:        logger,
 		Ready:         ready,

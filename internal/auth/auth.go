@@ -23,6 +23,7 @@ var (
 	ErrTokenExpired      = failure.New(failure.Unauthorized, "unauthorized", "the access token has expired: refresh it")
 	ErrInvalidRefresh    = failure.New(failure.Unauthorized, "unauthorized", "the refresh token is invalid, expired or revoked: log in again")
 	errRefreshTokenReuse = ErrInvalidRefresh.With("", errors.New("a rotated refresh token was presented again: its family is revoked"))
+	errSessionTooOld     = ErrInvalidRefresh.With("the session has reached its maximum age: log in again", nil)
 )
 
 // CodeExchanger turns a wx.login code into the user's WeChat identity
@@ -58,6 +59,15 @@ type TokenStore interface {
 // Config shapes the Service.
 type Config struct {
 	RefreshTTL time.Duration
+	// MaxAge is a session's absolute lifetime: a refresh token family
+	// older than this cannot refresh, however often it was (0: none).
+	MaxAge time.Duration
+	// ReuseGrace is how long after a rotation the rotated token may be
+	// presented again as a retry whose answer was lost: it gets a new pair
+	// and the unreceived successor is revoked. After it, or once the
+	// successor was used, a second presentation revokes the family (0: no
+	// grace).
+	ReuseGrace time.Duration
 	// DevLogin accepts dev-NAME codes as openid dev:NAME. When it is off,
 	// such codes are refused without asking WeChat.
 	DevLogin bool
@@ -118,7 +128,8 @@ func (s *Service) Login(ctx context.Context, code string) (Session, error) {
 	if err != nil {
 		return Session{}, fmt.Errorf("auth: saving the user: %w", err)
 	}
-	plain, rt, err := newRefreshToken(u.ID, uuid.New(), s.cfg.Now(), s.cfg.RefreshTTL)
+	now := s.cfg.Now()
+	plain, rt, err := newRefreshToken(u.ID, uuid.New(), now, now, s.cfg.RefreshTTL, s.cfg.MaxAge)
 	if err != nil {
 		return Session{}, err
 	}
@@ -145,7 +156,11 @@ func (s *Service) exchange(ctx context.Context, code string) (string, string, er
 
 // Refresh rotates a refresh token: the presented one stops working and a
 // new pair is issued. Presenting a token that was already rotated means it
-// leaked (or a client misbehaves): its whole family is revoked.
+// leaked (or a client misbehaves): its whole family is revoked; except
+// within the grace window after its rotation, while its successor is
+// unused, when it is a client retrying a refresh whose answer was lost: it
+// gets a new pair and the successor nobody received is revoked. A session
+// older than MaxAge cannot refresh.
 func (s *Service) Refresh(ctx context.Context, refreshToken string) (Session, error) {
 	if refreshToken == "" {
 		return Session{}, failure.InvalidRequest("refresh_token is required")
@@ -154,20 +169,26 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Session, er
 	var plain string
 	var userID uuid.UUID
 	err := s.tokens.Rotate(ctx, HashRefreshToken(refreshToken), func(cur RefreshToken) (Rotation, error) {
+		var rot Rotation
 		switch {
 		case cur.RevokedAt != nil:
 			return Rotation{}, ErrInvalidRefresh
+		case s.cfg.MaxAge > 0 && !now.Before(cur.FamilyCreatedAt.Add(s.cfg.MaxAge)):
+			return Rotation{}, errSessionTooOld
+		case cur.RotatedAt != nil && s.retry(cur, now):
+			rot.RevokeSuccessor = true
 		case cur.RotatedAt != nil:
 			return Rotation{RevokeFamily: true}, errRefreshTokenReuse
 		case !now.Before(cur.ExpiresAt):
 			return Rotation{}, ErrInvalidRefresh
 		}
-		p, next, err := newRefreshToken(cur.UserID, cur.FamilyID, now, s.cfg.RefreshTTL)
+		p, next, err := newRefreshToken(cur.UserID, cur.FamilyID, cur.FamilyCreatedAt, now, s.cfg.RefreshTTL, s.cfg.MaxAge)
 		if err != nil {
 			return Rotation{}, err
 		}
 		plain, userID = p, cur.UserID
-		return Rotation{Next: &next}, nil
+		rot.Next = &next
+		return rot, nil
 	})
 	if err != nil {
 		return Session{}, err
@@ -177,6 +198,14 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Session, er
 		return Session{}, err
 	}
 	return s.session(u, plain)
+}
+
+// retry says whether presenting the rotated token cur again looks like a
+// client retrying a refresh whose answer it lost: within the grace window
+// of its rotation, with its successor never used, and not expired.
+func (s *Service) retry(cur RefreshToken, now time.Time) bool {
+	return s.cfg.ReuseGrace > 0 && !cur.SuccessorUsed && now.Sub(*cur.RotatedAt) <= s.cfg.ReuseGrace &&
+		now.Before(cur.ExpiresAt)
 }
 
 // userByID loads the session's user; one deleted meanwhile has no session.

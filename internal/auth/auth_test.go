@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -57,15 +58,25 @@ type fixture struct {
 
 func newService(t *testing.T, devLogin bool, ex auth.CodeExchanger) fixture {
 	t.Helper()
+	return newServiceWith(t, auth.Config{DevLogin: devLogin}, ex)
+}
+
+// newServiceWith is newService with cfg (a 24h refresh TTL and the
+// fixture's clock unless cfg says otherwise).
+func newServiceWith(t *testing.T, cfg auth.Config, ex auth.CodeExchanger) fixture {
+	t.Helper()
 	pool := pgtest.NewPool(t)
 	clk := &clock{now: time.Now().UTC().Truncate(time.Second)}
 	access, err := auth.NewAccessTokens(testKey, time.Hour, clk.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if cfg.RefreshTTL == 0 {
+		cfg.RefreshTTL = 24 * time.Hour
+	}
+	cfg.Now = clk.Now
 	users := postgres.NewUsers(pool)
-	svc, err := auth.NewService(auth.Config{RefreshTTL: 24 * time.Hour, DevLogin: devLogin, Now: clk.Now},
-		users, postgres.NewRefreshTokens(pool), access, ex)
+	svc, err := auth.NewService(cfg, users, postgres.NewRefreshTokens(pool), access, ex)
 	if err != nil {
 		t.Fatalf("NewService: %v", err)
 	}
@@ -262,5 +273,129 @@ func TestLogoutRevokesEveryFamily(t *testing.T) {
 	}
 	if err := f.svc.Logout(ctx, uuid.New()); err != nil {
 		t.Errorf("Logout of a user without tokens: %v", err)
+	}
+}
+
+// TestRefreshGraceWindow: a client whose refresh answer was lost presents
+// the same token again. Within REFRESH_REUSE_GRACE of the rotation, and
+// while the successor nobody received is unused, it gets a new pair and
+// that successor is revoked; the session goes on. After the window, or
+// once the successor was used, the second presentation is reuse: the
+// family is revoked, as without a grace window.
+func TestRefreshGraceWindow(t *testing.T) {
+	t.Parallel()
+	const grace = 10 * time.Second
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		// between is what happens after the first refresh, before the
+		// token is presented again: the wait, and whether the successor
+		// is used meanwhile.
+		wait          time.Duration
+		successorUsed bool
+		grace         time.Duration
+		wantRetry     bool // a new pair, the session alive
+	}{
+		{name: "retry at once", wait: 0, grace: grace, wantRetry: true},
+		{name: "retry at the end of the window", wait: grace, grace: grace, wantRetry: true},
+		{name: "after the window: reuse", wait: grace + time.Second, grace: grace},
+		{name: "successor already used: reuse", wait: time.Second, successorUsed: true, grace: grace},
+		{name: "no grace configured: reuse", wait: 0, grace: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newServiceWith(t, auth.Config{DevLogin: true, ReuseGrace: tt.grace}, nil)
+			login, err := f.svc.Login(ctx, "dev-alice")
+			if err != nil {
+				t.Fatal(err)
+			}
+			lost, err := f.svc.Refresh(ctx, login.RefreshToken) // the answer the client never got
+			if err != nil {
+				t.Fatal(err)
+			}
+			live := lost.RefreshToken
+			if tt.successorUsed {
+				next, err := f.svc.Refresh(ctx, lost.RefreshToken)
+				if err != nil {
+					t.Fatal(err)
+				}
+				live = next.RefreshToken
+			}
+			f.clock.Advance(tt.wait)
+
+			retry, err := f.svc.Refresh(ctx, login.RefreshToken)
+			if !tt.wantRetry {
+				if !errors.Is(err, auth.ErrInvalidRefresh) {
+					t.Fatalf("presenting the rotated token again = %v, want ErrInvalidRefresh", err)
+				}
+				if _, err := f.svc.Refresh(ctx, live); !errors.Is(err, auth.ErrInvalidRefresh) {
+					t.Errorf("the family's live token after a reuse = %v, want revoked", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("the retry = %v, want a new pair", err)
+			}
+			if retry.RefreshToken == lost.RefreshToken || retry.User.ID != login.User.ID {
+				t.Fatalf("the retry = %+v, want a new token for the same user", retry)
+			}
+			if id, err := f.svc.Authenticate(retry.AccessToken); err != nil || id != login.User.ID {
+				t.Errorf("the retry's access token: %v, %v", id, err)
+			}
+			// The successor nobody received is revoked, on its own.
+			if _, err := f.svc.Refresh(ctx, lost.RefreshToken); !errors.Is(err, auth.ErrInvalidRefresh) {
+				t.Errorf("the lost successor after the retry = %v, want revoked", err)
+			}
+			next, err := f.svc.Refresh(ctx, retry.RefreshToken)
+			if err != nil {
+				t.Fatalf("the session after the retry: %v", err)
+			}
+			// Outside the window, the first token is plain reuse again.
+			f.clock.Advance(grace + time.Second)
+			if _, err := f.svc.Refresh(ctx, login.RefreshToken); !errors.Is(err, auth.ErrInvalidRefresh) {
+				t.Fatalf("the first token after the window = %v, want ErrInvalidRefresh", err)
+			}
+			if _, err := f.svc.Refresh(ctx, next.RefreshToken); !errors.Is(err, auth.ErrInvalidRefresh) {
+				t.Errorf("the family after that reuse = %v, want revoked", err)
+			}
+		})
+	}
+}
+
+// TestSessionMaxAge: however often a session refreshes, it ends
+// SESSION_MAX_AGE after its login; its last tokens expire then too.
+func TestSessionMaxAge(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newServiceWith(t, auth.Config{DevLogin: true, RefreshTTL: 24 * time.Hour, MaxAge: 72 * time.Hour}, nil)
+	login, err := f.svc.Login(ctx, "dev-alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := login.RefreshToken
+	for _, step := range []time.Duration{20 * time.Hour, 20 * time.Hour, 20 * time.Hour, 11 * time.Hour} { // up to 71h
+		f.clock.Advance(step)
+		s, err := f.svc.Refresh(ctx, token)
+		if err != nil {
+			t.Fatalf("refresh within the maximum age: %v", err)
+		}
+		token = s.RefreshToken
+	}
+	f.clock.Advance(time.Hour) // 72h after the login
+	_, err = f.svc.Refresh(ctx, token)
+	if !errors.Is(err, auth.ErrInvalidRefresh) {
+		t.Fatalf("refresh at the maximum age = %v, want ErrInvalidRefresh", err)
+	}
+	if fe := failure.From(err); fe == nil || !strings.Contains(fe.Message, "maximum age") {
+		t.Errorf("message %v does not say why", err)
+	}
+	// A new login starts a new session.
+	again, err := f.svc.Login(ctx, "dev-alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Refresh(ctx, again.RefreshToken); err != nil {
+		t.Errorf("a fresh session: %v", err)
 	}
 }

@@ -11,16 +11,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
-	"net/url"
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
 
 	"github.com/caarlos0/env/v11"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/joho/godotenv"
 
 	"github.com/wallpaperd/wallpaperd/internal/aigc"
@@ -67,6 +70,12 @@ type Config struct {
 	JWTSecret       Secret        `env:"JWT_SECRET"`
 	AccessTokenTTL  time.Duration `env:"ACCESS_TOKEN_TTL" envDefault:"2h"`
 	RefreshTokenTTL time.Duration `env:"REFRESH_TOKEN_TTL" envDefault:"720h"`
+	// SessionMaxAge is a session's absolute lifetime: a login older than
+	// this cannot refresh, however often it did.
+	SessionMaxAge time.Duration `env:"SESSION_MAX_AGE" envDefault:"2160h"`
+	// RefreshReuseGrace is how long a rotated refresh token may be
+	// presented again as a retry whose answer was lost (0: never).
+	RefreshReuseGrace time.Duration `env:"REFRESH_REUSE_GRACE" envDefault:"10s"`
 
 	WeChat WeChat
 	OpenAI OpenAI
@@ -110,6 +119,15 @@ type Config struct {
 	MaxBodyBytes       int64         `env:"MAX_BODY_BYTES" envDefault:"4194304"`
 	ShutdownTimeout    time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
 	LoginRatePerMinute int           `env:"LOGIN_RATE_PER_MINUTE" envDefault:"20"`
+	// Per-user limits, calls a minute in bursts of as many, kept in each
+	// replica's memory: with n replicas a user gets up to n times each.
+	GenerationRatePerMinute int `env:"GENERATION_RATE_PER_MINUTE" envDefault:"10"`
+	ProfileRatePerMinute    int `env:"PROFILE_RATE_PER_MINUTE" envDefault:"10"`
+	AvatarRatePerMinute     int `env:"AVATAR_RATE_PER_MINUTE" envDefault:"5"`
+	LikeRatePerMinute       int `env:"LIKE_RATE_PER_MINUTE" envDefault:"120"`
+	// ImageDecodeConcurrency bounds the images decoded at once in the
+	// process (avatars): each may take up to 72 MiB.
+	ImageDecodeConcurrency int `env:"IMAGE_DECODE_CONCURRENCY" envDefault:"2"`
 
 	TLSCertFile     string   `env:"TLS_CERT_FILE"`
 	TLSKeyFile      string   `env:"TLS_KEY_FILE"`
@@ -245,7 +263,38 @@ func Parse(vars map[string]string) (*Config, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
+	if err := requireExplicitEnv(vars); err != nil {
+		return nil, err
+	}
 	return &c, nil
+}
+
+// credentialSettings hold credentials of real services: WeChat, S3, and
+// every image provider's key (any setting named *_API_KEY).
+var credentialSettings = []string{"WECHAT_APP_ID", "WECHAT_APP_SECRET", "S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"}
+
+// requireExplicitEnv refuses real credentials without an APP_ENV: dev is
+// the default, and a production host that forgot APP_ENV=prod would serve
+// Swagger and open /metrics, read .env and migrate at start.
+func requireExplicitEnv(vars map[string]string) error {
+	if strings.TrimSpace(vars["APP_ENV"]) != "" {
+		return nil
+	}
+	known := map[string]string{}
+	envKeys(reflect.TypeFor[Config](), known)
+	var set []string
+	for _, key := range known {
+		if vars[key] != "" && (slices.Contains(credentialSettings, key) || strings.HasSuffix(key, "_API_KEY")) {
+			set = append(set, key)
+		}
+	}
+	if len(set) == 0 {
+		return nil
+	}
+	slices.Sort(set)
+	return &SettingError{"APP_ENV", fmt.Sprintf("must be set (%q or %q) when real credentials are configured (%s): "+
+		"without it wallpaperd would run as dev, with Swagger, open /metrics, .env and migrations at start",
+		EnvProd, EnvDev, strings.Join(set, ", "))}
 }
 
 // settingErrors rewrites the env library's errors, which name Go fields,
@@ -314,6 +363,12 @@ func (c *Config) validate() error {
 	if c.RefreshTokenTTL <= c.AccessTokenTTL {
 		bad("REFRESH_TOKEN_TTL", "must be longer than ACCESS_TOKEN_TTL")
 	}
+	if c.SessionMaxAge <= c.AccessTokenTTL {
+		bad("SESSION_MAX_AGE", "must be longer than ACCESS_TOKEN_TTL")
+	}
+	if c.RefreshReuseGrace < 0 || c.RefreshReuseGrace > time.Minute {
+		bad("REFRESH_REUSE_GRACE", "must be between 0 (off) and 1m: a retry comes within seconds, and a longer window lets a stolen token in")
+	}
 	if c.DailyQuota < 1 {
 		bad("DAILY_QUOTA", "must be at least 1")
 	}
@@ -332,6 +387,9 @@ func (c *Config) validate() error {
 	if c.JobRescueAfter != 0 && c.JobRescueAfter <= c.JobTimeout {
 		bad("JOB_RESCUE_AFTER", "must be longer than JOB_TIMEOUT")
 	}
+	if c.ImageDecodeConcurrency < 1 || c.ImageDecodeConcurrency > 64 {
+		bad("IMAGE_DECODE_CONCURRENCY", "must be between 1 and 64")
+	}
 	if c.OpenAI.Timeout <= 0 {
 		bad("OPENAI_TIMEOUT", "must be positive")
 	}
@@ -345,6 +403,13 @@ func (c *Config) validate() error {
 		bad("LOGIN_RATE_PER_MINUTE", "must be at least 1")
 	}
 	c.validateImages(bad)
+	for setting, perMinute := range map[string]int{"GENERATION_RATE_PER_MINUTE": c.GenerationRatePerMinute,
+		"PROFILE_RATE_PER_MINUTE": c.ProfileRatePerMinute, "AVATAR_RATE_PER_MINUTE": c.AvatarRatePerMinute,
+		"LIKE_RATE_PER_MINUTE": c.LikeRatePerMinute} {
+		if perMinute < 1 {
+			bad(setting, "must be at least 1")
+		}
+	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		bad("TLS_CERT_FILE", "and TLS_KEY_FILE must be set together")
 	}
@@ -469,10 +534,12 @@ func (c *Config) LogValue() slog.Value {
 	return slog.GroupValue(append([]slog.Attr{
 		slog.String("env", c.Env),
 		slog.String("http_addr", c.HTTPAddr),
-		slog.String("database_url", RedactURL(c.DatabaseURL.Reveal())),
+		slog.String("database", RedactDSN(c.DatabaseURL.Reveal())),
 		slog.Any("jwt_secret", c.JWTSecret),
 		slog.Duration("access_token_ttl", c.AccessTokenTTL),
 		slog.Duration("refresh_token_ttl", c.RefreshTokenTTL),
+		slog.Duration("session_max_age", c.SessionMaxAge),
+		slog.Duration("refresh_reuse_grace", c.RefreshReuseGrace),
 		slog.String("wechat_app_id", c.WeChat.AppID),
 		slog.Any("wechat_app_secret", c.WeChat.AppSecret),
 		slog.String("wechat_api_base_url", c.WeChat.APIBaseURL),
@@ -503,6 +570,12 @@ func (c *Config) LogValue() slog.Value {
 		slog.Any("metrics_token", c.MetricsToken),
 		slog.Bool("swagger", c.Swagger()),
 		slog.Any("cors_allowed_origins", c.CORSAllowedOrigins),
+		slog.Int("login_rate_per_minute", c.LoginRatePerMinute),
+		slog.Int("generation_rate_per_minute", c.GenerationRatePerMinute),
+		slog.Int("profile_rate_per_minute", c.ProfileRatePerMinute),
+		slog.Int("avatar_rate_per_minute", c.AvatarRatePerMinute),
+		slog.Int("like_rate_per_minute", c.LikeRatePerMinute),
+		slog.Int("image_decode_concurrency", c.ImageDecodeConcurrency),
 		slog.String("tls_cert_file", c.TLSCertFile),
 		slog.Any("trusted_proxies", c.TrustedProxies),
 		slog.String("log_level", c.LogLevel.String()),
@@ -517,14 +590,25 @@ func (c *Config) LogValue() slog.Value {
 	}, c.imagesLogValue()...)...)
 }
 
-// RedactURL hides the password of a connection URL.
-func RedactURL(raw string) string {
-	if raw == "" {
+// RedactDSN describes a Postgres connection string by its user, hosts,
+// ports and database only, read with pgx's own parser, so that a password
+// in any form (URL userinfo, ?password=, key/value password=…) and every
+// other parameter stay out of the log.
+func RedactDSN(dsn string) string {
+	if dsn == "" {
 		return ""
 	}
-	u, err := url.Parse(raw)
+	cfg, err := pgconn.ParseConfig(dsn)
 	if err != nil {
-		return "(unparseable URL)"
+		// pgx's errors quote the connection string: say nothing of it.
+		return "(a connection string pgx cannot parse)"
 	}
-	return u.Redacted()
+	hosts := []string{net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))}
+	for _, f := range cfg.Fallbacks {
+		// sslmode=prefer repeats each host without TLS: name it once.
+		if h := net.JoinHostPort(f.Host, strconv.Itoa(int(f.Port))); !slices.Contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	return fmt.Sprintf("user=%s host=%s database=%s", cfg.User, strings.Join(hosts, ","), cfg.Database)
 }

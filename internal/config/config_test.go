@@ -206,7 +206,7 @@ func TestLogValueMasksSecrets(t *testing.T) {
 			t.Errorf("log line contains secret %q: %s", secret, out)
 		}
 	}
-	for _, visible := range []string{"wx123", "wallpapers", "AKIAEXAMPLE", "db/wallpaperd"} {
+	for _, visible := range []string{"wx123", "wallpapers", "AKIAEXAMPLE", "host=db:5432 database=wallpaperd"} {
 		if !strings.Contains(out, visible) {
 			t.Errorf("log line lacks %q: %s", visible, out)
 		}
@@ -307,4 +307,119 @@ func TestSecretDerive(t *testing.T) {
 	if bytes.Equal(a, Secret("another-secret-another-secret-0123456").Derive("cursor")) {
 		t.Error("two secrets derive the same key")
 	}
+}
+
+// TestRedactDSN: whatever form the connection string takes, the log sees
+// its user, hosts, ports and database and never its password.
+func TestRedactDSN(t *testing.T) {
+	const password = "s3cr3t-Pw"
+	tests := []struct {
+		name string
+		dsn  string
+		want string
+	}{
+		{"URL with a password", "postgres://app:" + password + "@db.internal:6432/wallpaperd?sslmode=disable",
+			"user=app host=db.internal:6432 database=wallpaperd"},
+		{"URL with a percent-encoded password", "postgresql://app:s3cr3t%2DPw@db/wallpaperd?sslmode=disable",
+			"user=app host=db:5432 database=wallpaperd"},
+		{"URL with ?password=", "postgres://app@db/wallpaperd?sslmode=disable&password=" + password,
+			"user=app host=db:5432 database=wallpaperd"},
+		{"URL with ?password= and application_name", "postgres://db/wallpaperd?user=app&password=" + password + "&application_name=x&sslmode=disable",
+			"user=app host=db:5432 database=wallpaperd"},
+		{"key/value", "host=db port=5433 user=app password=" + password + " dbname=wallpaperd sslmode=disable",
+			"user=app host=db:5433 database=wallpaperd"},
+		{"key/value, quoted password", "host=db user=app password='" + password + " and more' dbname=wallpaperd sslmode=disable",
+			"user=app host=db:5432 database=wallpaperd"},
+		{"key/value, password first", "password=" + password + " host=db user=app dbname=wallpaperd sslmode=disable",
+			"user=app host=db:5432 database=wallpaperd"},
+		{"several hosts, sslmode=prefer", "postgres://app:" + password + "@db1:5432,db2:5433/wallpaperd",
+			"user=app host=db1:5432,db2:5433 database=wallpaperd"},
+		{"unix socket", "host=/var/run/postgresql user=app password=" + password + " dbname=wallpaperd",
+			"user=app host=/var/run/postgresql:5432 database=wallpaperd"},
+		{"does not parse", "postgres://app:" + password + "@db:notaport/wallpaperd", "(a connection string pgx cannot parse)"},
+		{"unset", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := RedactDSN(tt.dsn)
+			if strings.Contains(got, password) || strings.Contains(got, "s3cr3t") {
+				t.Fatalf("RedactDSN(%q) = %q: the password is in it", tt.dsn, got)
+			}
+			if got != tt.want {
+				t.Errorf("RedactDSN(%q) = %q, want %q", tt.dsn, got, tt.want)
+			}
+		})
+	}
+	t.Run("in the start-up log", func(t *testing.T) {
+		for _, dsn := range []string{"host=db user=app password=" + password + " dbname=wallpaperd", "postgres://db/wallpaperd?password=" + password} {
+			c, err := Parse(map[string]string{"DATABASE_URL": dsn})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var buf bytes.Buffer
+			slog.New(slog.NewJSONHandler(&buf, nil)).Info("config", "config", c)
+			if strings.Contains(buf.String(), password) {
+				t.Errorf("the config log line shows the password of %q: %s", dsn, buf.String())
+			}
+		}
+	})
+}
+
+// TestCredentialsNeedAnExplicitEnv: real credentials with APP_ENV not
+// given at all refuse to start, naming APP_ENV; dev stays the default
+// without them, and an explicit dev or prod is taken as meant.
+func TestCredentialsNeedAnExplicitEnv(t *testing.T) {
+	tests := []struct {
+		name    string
+		vars    map[string]string
+		refused bool
+	}{
+		{"nothing set: dev by default", map[string]string{}, false},
+		{"only dev settings: dev by default", map[string]string{"DATABASE_URL": "postgres://localhost/wallpaperd", "DAILY_QUOTA": "3"}, false},
+		{"WeChat credentials", map[string]string{"WECHAT_APP_ID": "wx123", "WECHAT_APP_SECRET": "appsecret"}, true},
+		{"an S3 bucket", map[string]string{"S3_BUCKET": "wallpapers"}, true},
+		{"S3 keys", map[string]string{"S3_BUCKET": "wallpapers", "S3_ACCESS_KEY_ID": "AK", "S3_SECRET_ACCESS_KEY": "SK"}, true},
+		{"an image provider key", map[string]string{"OPENAI_API_KEY": "sk-test"}, true},
+		{"APP_ENV empty counts as not given", map[string]string{"APP_ENV": "", "OPENAI_API_KEY": "sk-test"}, true},
+		{"explicit dev with credentials", map[string]string{"APP_ENV": "dev", "OPENAI_API_KEY": "sk-test", "S3_BUCKET": "wallpapers"}, false},
+		{"explicit prod", prodVars(), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse(tt.vars)
+			if !tt.refused {
+				if err != nil {
+					t.Fatalf("Parse refused it: %v", err)
+				}
+				if _, given := tt.vars["APP_ENV"]; !given && c.Env != EnvDev {
+					t.Errorf("APP_ENV = %q, want the dev default", c.Env)
+				}
+				return
+			}
+			var se *SettingError
+			if !errors.As(err, &se) || se.Setting != "APP_ENV" {
+				t.Fatalf("Parse = %v, want a SettingError naming APP_ENV", err)
+			}
+			for k := range tt.vars {
+				if k != "APP_ENV" && !strings.Contains(err.Error(), k) {
+					t.Errorf("error %q does not name the credential %s", err, k)
+				}
+			}
+		})
+	}
+	t.Run("from .env too", func(t *testing.T) {
+		t.Chdir(t.TempDir())
+		if err := os.WriteFile(".env", []byte("OPENAI_API_KEY=sk-test\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Load(nil); err == nil || !strings.Contains(err.Error(), "APP_ENV") {
+			t.Errorf("Load with a key in .env and no APP_ENV = %v, want a refusal naming APP_ENV", err)
+		}
+		if err := os.WriteFile(".env", []byte("APP_ENV=dev\nOPENAI_API_KEY=sk-test\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Load(nil); err != nil {
+			t.Errorf("Load with APP_ENV=dev in .env: %v", err)
+		}
+	})
 }

@@ -3,15 +3,12 @@ package httpapi
 import (
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
-	"golang.org/x/time/rate"
 
 	"github.com/wallpaperd/wallpaperd/internal/auth"
-	"github.com/wallpaperd/wallpaperd/internal/failure"
 )
 
 const ctxUserID = "user_id"
@@ -56,6 +53,7 @@ func (s *Server) authRoutes(api *gin.RouterGroup) {
 //	@Failure		400		{object}	ErrorBody	"invalid_request: no code, or not JSON"
 //	@Failure		401		{object}	ErrorBody	"invalid_code: invalid or already used code"
 //	@Failure		403		{object}	ErrorBody	"forbidden: the WeChat account is blocked"
+//	@Failure		405		{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		413		{object}	ErrorBody
 //	@Failure		415		{object}	ErrorBody
 //	@Failure		429		{object}	ErrorBody	"rate_limited (see Retry-After)"
@@ -81,7 +79,7 @@ func (s *Server) login(c *gin.Context) {
 // refresh godoc
 //
 //	@Summary		Rotate the refresh token
-//	@Description	Trades a refresh token for a new access token and a new refresh token. The presented refresh token stops working; presenting it again revokes every token of its session (it has leaked), and the user must log in again.
+//	@Description	Trades a refresh token for a new access token and a new refresh token. The presented refresh token stops working; presenting it again revokes every token of its session (it has leaked), and the user must log in again. The one exception is a retry whose answer was lost: within REFRESH_REUSE_GRACE (10 s) of the rotation, and while the new token it got has not been used, the same token gets another new pair (the unreceived one is revoked). A session ends SESSION_MAX_AGE (90 days) after its login.
 //	@Tags			auth
 //	@Accept			json
 //	@Produce		json
@@ -89,6 +87,7 @@ func (s *Server) login(c *gin.Context) {
 //	@Success		200		{object}	Session
 //	@Failure		400		{object}	ErrorBody
 //	@Failure		401		{object}	ErrorBody	"unauthorized: unknown, expired, rotated or revoked refresh token"
+//	@Failure		405		{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		413		{object}	ErrorBody
 //	@Failure		415		{object}	ErrorBody
 //	@Failure		500		{object}	ErrorBody
@@ -116,7 +115,9 @@ func (s *Server) refresh(c *gin.Context) {
 //	@Produce		json
 //	@Security		BearerAuth
 //	@Success		204
+//	@Failure		400	{object}	ErrorBody	"invalid_request: a malformed query string"
 //	@Failure		401	{object}	ErrorBody
+//	@Failure		405	{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		500	{object}	ErrorBody
 //	@Failure		503	{object}	ErrorBody
 //	@Router			/api/v1/auth/logout [post]
@@ -205,86 +206,4 @@ func callerID(c *gin.Context) (uuid.UUID, bool) {
 	}
 	id, ok := v.(uuid.UUID)
 	return id, ok
-}
-
-var errLoginRateLimited = failure.New(failure.RateLimited, "rate_limited", "too many login attempts from this address: wait and try again")
-
-// loginLimit allows perMinute logins a minute per client IP (c.ClientIP,
-// which believes X-Forwarded-For only from trusted proxies), in bursts of up
-// to perMinute.
-func loginLimit(perMinute int, now func() time.Time) gin.HandlerFunc {
-	l := newIPLimiter(perMinute, now)
-	return func(c *gin.Context) {
-		if wait, ok := l.allow(c.ClientIP()); !ok {
-			e := *errLoginRateLimited
-			e.RetryAfter = wait
-			writeError(c, &e)
-			return
-		}
-		c.Next()
-	}
-}
-
-// ipLimiter is a token bucket per client address. An entry idle for as long
-// as a full refill takes is indistinguishable from a new one, so it is
-// evicted: memory stays bounded by the addresses seen in one refill period.
-type ipLimiter struct {
-	limit     rate.Limit
-	burst     int
-	idle      time.Duration
-	now       func() time.Time
-	mu        sync.Mutex
-	clients   map[string]*ipBucket
-	lastSweep time.Time
-}
-
-type ipBucket struct {
-	lim  *rate.Limiter
-	seen time.Time
-}
-
-func newIPLimiter(perMinute int, now func() time.Time) *ipLimiter {
-	perMinute = max(perMinute, 1)
-	return &ipLimiter{
-		limit:     rate.Limit(float64(perMinute) / 60),
-		burst:     perMinute,
-		idle:      time.Minute,
-		now:       now,
-		clients:   make(map[string]*ipBucket),
-		lastSweep: now(),
-	}
-}
-
-// allow takes one token for ip, or says how long until one is there.
-func (l *ipLimiter) allow(ip string) (time.Duration, bool) {
-	now := l.now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if now.Sub(l.lastSweep) >= l.idle {
-		for k, b := range l.clients {
-			if now.Sub(b.seen) >= l.idle {
-				delete(l.clients, k)
-			}
-		}
-		l.lastSweep = now
-	}
-	b, ok := l.clients[ip]
-	if !ok {
-		b = &ipBucket{lim: rate.NewLimiter(l.limit, l.burst)}
-		l.clients[ip] = b
-	}
-	b.seen = now
-	r := b.lim.ReserveN(now, 1)
-	if d := r.DelayFrom(now); d > 0 {
-		r.CancelAt(now)
-		return d, false
-	}
-	return 0, true
-}
-
-// size is the number of tracked addresses.
-func (l *ipLimiter) size() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.clients)
 }

@@ -1,9 +1,15 @@
 package httpapi
 
 import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 )
 
 // fakeClock is a settable time source for the limiter.
@@ -27,7 +33,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 func TestIPLimiter(t *testing.T) {
 	t.Parallel()
 	clk := &fakeClock{now: time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)}
-	l := newIPLimiter(3, clk.Now)
+	l := newKeyLimiter(3, clk.Now)
 
 	steps := []struct {
 		name      string
@@ -59,5 +65,59 @@ func TestIPLimiter(t *testing.T) {
 				t.Errorf("tracking %d addresses; want %d", n, st.wantTrack)
 			}
 		})
+	}
+}
+
+// TestPerUserForgetsIdleUsers: perUser counts by the authenticated user,
+// gives the time to wait, and keeps memory for the users seen in the last
+// minute only, however many came before.
+func TestPerUserForgetsIdleUsers(t *testing.T) {
+	t.Parallel()
+	clk := &fakeClock{now: time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)}
+	const perMinute = 10
+	tracked := newKeyLimiter(perMinute, clk.Now)
+	limit := limitUsers("likes", tracked)
+	r := testRouter(t, nil) // the real middleware, for the error body
+	r.PUT("/like/:user", func(c *gin.Context) {
+		c.Set(ctxUserID, uuid.MustParse(c.Param("user")))
+		c.Next()
+	}, limit, func(c *gin.Context) { c.Status(http.StatusNoContent) })
+	like := func(user uuid.UUID) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		r.ServeHTTP(rec, httptest.NewRequest(http.MethodPut, "/like/"+user.String(), nil))
+		return rec
+	}
+
+	alice := uuid.New()
+	for i := range perMinute {
+		if rec := like(alice); rec.Code != http.StatusNoContent {
+			t.Fatalf("like %d within the burst: %d", i+1, rec.Code)
+		}
+	}
+	rec := like(alice)
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "6" {
+		t.Fatalf("over the burst: %d, Retry-After %q; want 429 and 6 (one like per 6 s)", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	if body := readErrorBody(t, rec); body.Code != "rate_limited" || !strings.Contains(body.Message, "likes") {
+		t.Errorf("error body %+v, want rate_limited about likes", body)
+	}
+	clk.Advance(6 * time.Second)
+	if rec := like(alice); rec.Code != http.StatusNoContent {
+		t.Errorf("after waiting Retry-After: %d", rec.Code)
+	}
+
+	const crowd = 5000 // a hot wallpaper: likes spread over many users
+	for range crowd {
+		if rec := like(uuid.New()); rec.Code != http.StatusNoContent {
+			t.Fatalf("a user's first like: %d", rec.Code)
+		}
+	}
+	if tracked.size() != crowd+1 {
+		t.Errorf("tracking %d users, want %d", tracked.size(), crowd+1)
+	}
+	clk.Advance(time.Minute)
+	like(uuid.New())
+	if n := tracked.size(); n != 1 {
+		t.Errorf("a minute later, tracking %d users; want only the newest (idle ones evicted)", n)
 	}
 }

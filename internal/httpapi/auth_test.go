@@ -56,6 +56,9 @@ func newAuthEnv(t *testing.T, o envOptions) *authEnv {
 		"REFRESH_TOKEN_TTL":     "24h",
 		"LOGIN_RATE_PER_MINUTE": strconv.Itoa(o.loginRate),
 		"TRUSTED_PROXIES":       strings.Join(o.trustedProxies, ","),
+		// The per-user limits are ratelimit_test.go's business.
+		"PROFILE_RATE_PER_MINUTE": "10000",
+		"AVATAR_RATE_PER_MINUTE":  "10000",
 	}})
 	return &authEnv{api: s.API, handler: s.App.Handler, wechat: s.WeChat, mediaDir: filepath.Join(s.Config.DataDir, "media")}
 }
@@ -120,12 +123,30 @@ func TestSessionLifecycle(t *testing.T) {
 		t.Fatalf("GET /me with the refreshed token: %d %s", res.Status, res.Body)
 	}
 
-	// Reusing the rotated token is refused and revokes the family: the
-	// newest refresh token dies with it.
-	wantError(t, e.api.Do(http.MethodPost, "/api/v1/auth/refresh", map[string]string{"refresh_token": login.RefreshToken}),
-		http.StatusUnauthorized, "unauthorized")
-	wantError(t, e.api.Do(http.MethodPost, "/api/v1/auth/refresh", map[string]string{"refresh_token": refreshed.RefreshToken}),
-		http.StatusUnauthorized, "unauthorized")
+	refresh := func(token string) *apitest.Response {
+		return e.api.Do(http.MethodPost, "/api/v1/auth/refresh", map[string]string{"refresh_token": token})
+	}
+	// A lost answer: within REFRESH_REUSE_GRACE the client presents the
+	// same token again and gets a new pair; the successor it never
+	// received stops working, the session does not.
+	res = refresh(login.RefreshToken)
+	if res.Status != http.StatusOK {
+		t.Fatalf("a retry within the grace window: %d %s", res.Status, res.Body)
+	}
+	var retried httpapi.Session
+	res.JSON(t, &retried)
+	wantError(t, refresh(refreshed.RefreshToken), http.StatusUnauthorized, "unauthorized")
+	res = refresh(retried.RefreshToken)
+	if res.Status != http.StatusOK {
+		t.Fatalf("refresh after the retry: %d %s", res.Status, res.Body)
+	}
+	var newest httpapi.Session
+	res.JSON(t, &newest)
+
+	// Its successor used, the first token presented again is reuse: refused,
+	// and the family is revoked: the newest refresh token dies with it.
+	wantError(t, refresh(login.RefreshToken), http.StatusUnauthorized, "unauthorized")
+	wantError(t, refresh(newest.RefreshToken), http.StatusUnauthorized, "unauthorized")
 
 	// A new login, then logout: its refresh token is revoked.
 	again := e.login(t, "dev-alice")

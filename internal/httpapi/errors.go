@@ -55,6 +55,9 @@ func writeError(c *gin.Context, err error) {
 		return
 	}
 	status := statusOf[fe.Kind]
+	if errors.Is(err, errNoMethod) {
+		status = http.StatusMethodNotAllowed
+	}
 	if fe.Err != nil || status >= 500 {
 		logger(c).WarnContext(c.Request.Context(), "request failed", "code", fe.Code, "err", err, "request_id", requestID(c))
 	}

@@ -66,7 +66,7 @@ const headerIdempotencyKey = "Idempotency-Key"
 
 func (s *Server) generationRoutes(api *gin.RouterGroup) {
 	g := api.Group("", s.requireUser)
-	g.POST("/generations", s.createGeneration)
+	g.POST("/generations", perUser("generation requests", s.cfg.UserRates.Generations, time.Now), s.createGeneration)
 	g.GET("/generations/:id", s.getGeneration)
 	g.GET("/me/generations", s.listGenerations)
 }
@@ -74,7 +74,7 @@ func (s *Server) generationRoutes(api *gin.RouterGroup) {
 // createGeneration godoc
 //
 //	@Summary		Submit a prompt
-//	@Description	Validates the options and the prompt (moderated; a rejected prompt spends nothing), spends one unit of today's quota and queues the generation. Answers at once: poll GET /api/v1/generations/{id}. With an `Idempotency-Key`, repeating the same request within 24 h returns the original generation (200, no second unit); the same key with a different body is 409.
+//	@Description	Validates the options, answers an Idempotency-Key replay, checks the quota, moderates the prompt (a rejected prompt spends nothing), spends one unit of today's quota and queues the generation. Answers at once: poll GET /api/v1/generations/{id}. With an `Idempotency-Key`, repeating the same request within 24 h returns the original generation (200, no second unit); the same key with a different body is 409.
 //	@Tags			generations
 //	@Accept			json
 //	@Produce		json
@@ -85,12 +85,13 @@ func (s *Server) generationRoutes(api *gin.RouterGroup) {
 //	@Success		200				{object}	Generation			"An Idempotency-Key replay: the original generation"
 //	@Failure		400				{object}	ErrorBody			"invalid_request: bad prompt, size, style, quality or key"
 //	@Failure		401				{object}	ErrorBody			"unauthorized"
+//	@Failure		405				{object}	ErrorBody			"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		409				{object}	ErrorBody			"conflict: Idempotency-Key reused with another body"
 //	@Failure		413				{object}	ErrorBody			"payload_too_large"
 //	@Failure		415				{object}	ErrorBody			"unsupported_media_type"
 //	@Failure		422				{object}	ErrorBody			"prompt_rejected"
-//	@Failure		429				{object}	ErrorBody			"quota_exceeded (Retry-After: seconds to the daily reset)"
-//	@Header			429				{integer}	Retry-After			"Seconds until the quota resets"
+//	@Failure		429				{object}	ErrorBody			"quota_exceeded (Retry-After: seconds to the daily reset); rate_limited: over GENERATION_RATE_PER_MINUTE (Retry-After: seconds to wait)"
+//	@Header			429				{integer}	Retry-After			"Seconds to wait: until the quota resets (quota_exceeded), or until another request is allowed (rate_limited)"
 //	@Failure		502				{object}	ErrorBody			"upstream_error: moderation did not answer"
 //	@Failure		503				{object}	ErrorBody			"unavailable"
 //	@Router			/api/v1/generations [post]
@@ -133,6 +134,7 @@ func (s *Server) createGeneration(c *gin.Context) {
 //	@Failure		400	{object}	ErrorBody	"invalid_request: not a generation id"
 //	@Failure		401	{object}	ErrorBody	"unauthorized"
 //	@Failure		404	{object}	ErrorBody	"not_found"
+//	@Failure		405	{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		503	{object}	ErrorBody	"unavailable"
 //	@Router			/api/v1/generations/{id} [get]
 func (s *Server) getGeneration(c *gin.Context) {
@@ -161,6 +163,7 @@ func (s *Server) getGeneration(c *gin.Context) {
 //	@Success		200		{object}	GenerationPage
 //	@Failure		400		{object}	ErrorBody	"invalid_request: bad limit or cursor"
 //	@Failure		401		{object}	ErrorBody	"unauthorized"
+//	@Failure		405		{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		503		{object}	ErrorBody	"unavailable"
 //	@Router			/api/v1/me/generations [get]
 func (s *Server) listGenerations(c *gin.Context) {

@@ -200,7 +200,7 @@ func TestQuotaIsExactUnderConcurrency(t *testing.T) {
 	t.Parallel()
 	// Painting is beside the point here: the model hangs (until the test
 	// stops the workers) so the accepted jobs cost no CPU.
-	ta := apptest.New(t, apptest.Options{OpenAI: true, Vars: map[string]string{"DAILY_QUOTA": "10"}})
+	ta := apptest.New(t, apptest.Options{OpenAI: true, Vars: map[string]string{"DAILY_QUOTA": "10", "GENERATION_RATE_PER_MINUTE": "1000"}})
 	for range 10 {
 		ta.OpenAI.Enqueue(imagegentest.Hang())
 	}

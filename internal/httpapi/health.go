@@ -21,6 +21,8 @@ type Status struct {
 //	@Tags			health
 //	@Produce		json
 //	@Success		200	{object}	Status
+//	@Failure		400	{object}	ErrorBody	"invalid_request: a malformed query string"
+//	@Failure		405	{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Router			/healthz [get]
 func (s *Server) healthz(c *gin.Context) {
 	c.JSON(http.StatusOK, Status{Status: "ok"})
@@ -33,6 +35,8 @@ func (s *Server) healthz(c *gin.Context) {
 //	@Tags			health
 //	@Produce		json
 //	@Success		200	{object}	Status
+//	@Failure		400	{object}	ErrorBody	"invalid_request: a malformed query string"
+//	@Failure		405	{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		503	{object}	ErrorBody
 //	@Router			/readyz [get]
 func (s *Server) readyz(c *gin.Context) {

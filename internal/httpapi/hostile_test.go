@@ -53,7 +53,9 @@ type hiddenLength struct{ io.Reader }
 // no stored figure changes.
 func TestHostileRequests(t *testing.T) {
 	t.Parallel()
-	s := apptest.New(t, apptest.Options{Vars: map[string]string{"JWT_SECRET": hostileJWTSecret, "JOB_MAX_ATTEMPTS": "5"}})
+	s := apptest.New(t, apptest.Options{Vars: map[string]string{"JWT_SECRET": hostileJWTSecret, "JOB_MAX_ATTEMPTS": "5",
+		// Hostile input, not its rate, is the subject here.
+		"GENERATION_RATE_PER_MINUTE": "10000", "PROFILE_RATE_PER_MINUTE": "10000"}})
 	alice, bob := s.Token(t, "alice"), s.Token(t, "bob")
 
 	// Alice owns a public and a private wallpaper; bob owns nothing.
@@ -171,7 +173,7 @@ func TestHostileRequests(t *testing.T) {
 		{name: "unlike another's private wallpaper", method: "DELETE", path: "/api/v1/wallpapers/" + privID + "/like", token: bob, want: 404},
 		{name: "a wallpaper id as a generation id", method: "GET", path: "/api/v1/generations/" + pubID, token: alice, want: 404},
 		{name: "a user id as a wallpaper id", method: "DELETE", path: "/api/v1/wallpapers/" + aliceID.String(), token: alice, want: 404},
-		{name: "method override to DELETE", method: "POST", path: "/api/v1/wallpapers/" + pubID, token: bob, header: map[string]string{"X-HTTP-Method-Override": "DELETE"}, want: 400},
+		{name: "method override to DELETE", method: "POST", path: "/api/v1/wallpapers/" + pubID, token: bob, header: map[string]string{"X-HTTP-Method-Override": "DELETE"}, want: 405},
 	}
 	before := takeSnapshot(t, s)
 	for _, tt := range tests {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"regexp"
 	"runtime/debug"
 	"time"
@@ -107,6 +108,19 @@ func bodyLimit(limit int64) gin.HandlerFunc {
 func isTooLarge(err error) bool {
 	var mbe *http.MaxBytesError
 	return errors.As(err, &mbe)
+}
+
+var errBadQuery = failure.InvalidRequest("the query string is malformed (a bad %-escape or a ';' separator)")
+
+// strictQuery refuses a query string that does not parse: Gin drops the
+// pairs it cannot read without a word, so `?cursor=%%%x` would quietly
+// serve the first page instead of saying the cursor is broken.
+func strictQuery(c *gin.Context) {
+	if _, err := url.ParseQuery(c.Request.URL.RawQuery); err != nil {
+		writeError(c, errBadQuery)
+		return
+	}
+	c.Next()
 }
 
 // securityHeaders are safe for JSON and for Swagger UI alike.

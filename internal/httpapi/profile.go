@@ -53,10 +53,11 @@ type NicknameRequest struct {
 
 func (s *Server) profileRoutes(api *gin.RouterGroup) {
 	api.GET("/me", s.requireUser, s.me)
-	api.PATCH("/me", s.requireUser, s.updateMe)
-	api.PUT("/me/avatar", s.requireUser, s.putAvatar)
+	api.PATCH("/me", s.requireUser, perUser("profile changes", s.cfg.UserRates.Profile, time.Now), s.updateMe)
+	avatars := perUser("avatar uploads", s.cfg.UserRates.Avatar, time.Now)
+	api.PUT("/me/avatar", s.requireUser, avatars, s.putAvatar)
 	// wx.uploadFile can only POST.
-	api.POST("/me/avatar", s.requireUser, s.postAvatar)
+	api.POST("/me/avatar", s.requireUser, avatars, s.postAvatar)
 }
 
 // me godoc
@@ -67,8 +68,10 @@ func (s *Server) profileRoutes(api *gin.RouterGroup) {
 //	@Produce		json
 //	@Security		BearerAuth
 //	@Success		200	{object}	Me
+//	@Failure		400	{object}	ErrorBody	"invalid_request: a malformed query string"
 //	@Failure		401	{object}	ErrorBody
 //	@Failure		404	{object}	ErrorBody	"not_found: the account no longer exists"
+//	@Failure		405	{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		500	{object}	ErrorBody
 //	@Failure		503	{object}	ErrorBody
 //	@Router			/api/v1/me [get]
@@ -103,10 +106,12 @@ func (s *Server) me(c *gin.Context) {
 //	@Failure		400		{object}	ErrorBody	"invalid_request: missing, empty or too long nickname"
 //	@Failure		401		{object}	ErrorBody
 //	@Failure		404		{object}	ErrorBody
+//	@Failure		405		{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		413		{object}	ErrorBody
 //	@Failure		415		{object}	ErrorBody
 //	@Failure		422		{object}	ErrorBody	"content_rejected: moderation refused the nickname"
-//	@Failure		429		{object}	ErrorBody	"rate_limited: WeChat's moderation is rate limited"
+//	@Failure		429		{object}	ErrorBody	"rate_limited: over PROFILE_RATE_PER_MINUTE, or WeChat's moderation is rate limited (see Retry-After)"
+//	@Header			429		{integer}	Retry-After	"seconds to wait"
 //	@Failure		500		{object}	ErrorBody
 //	@Failure		502		{object}	ErrorBody	"upstream_error: moderation unavailable"
 //	@Failure		503		{object}	ErrorBody
@@ -143,10 +148,13 @@ func (s *Server) updateMe(c *gin.Context) {
 //	@Failure		400		{object}	ErrorBody	"invalid_request: no file field; invalid_image: unreadable image"
 //	@Failure		401		{object}	ErrorBody
 //	@Failure		404		{object}	ErrorBody
-//	@Failure		413		{object}	ErrorBody	"payload_too_large: over 2 MiB or too many pixels"
+//	@Failure		405		{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
+//	@Failure		413		{object}	ErrorBody	"payload_too_large: over 2 MiB, over 2048x2048 pixels, or too costly to decode (16-bit colour, a large progressive JPEG)"
 //	@Failure		415		{object}	ErrorBody	"unsupported_media_type: not jpeg, png or webp, or not multipart"
+//	@Failure		429		{object}	ErrorBody	"rate_limited: over AVATAR_RATE_PER_MINUTE (see Retry-After)"
+//	@Header			429		{integer}	Retry-After	"seconds to wait"
 //	@Failure		500		{object}	ErrorBody
-//	@Failure		503		{object}	ErrorBody
+//	@Failure		503		{object}	ErrorBody	"unavailable: every image decoding slot stayed busy (see Retry-After), or the database is unreachable"
 //	@Router			/api/v1/me/avatar [put]
 func (s *Server) putAvatar(c *gin.Context) { s.uploadAvatar(c) }
 
@@ -163,10 +171,13 @@ func (s *Server) putAvatar(c *gin.Context) { s.uploadAvatar(c) }
 //	@Failure		400		{object}	ErrorBody	"invalid_request: no file field; invalid_image: unreadable image"
 //	@Failure		401		{object}	ErrorBody
 //	@Failure		404		{object}	ErrorBody
-//	@Failure		413		{object}	ErrorBody	"payload_too_large: over 2 MiB or too many pixels"
+//	@Failure		405		{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
+//	@Failure		413		{object}	ErrorBody	"payload_too_large: over 2 MiB, over 2048x2048 pixels, or too costly to decode (16-bit colour, a large progressive JPEG)"
 //	@Failure		415		{object}	ErrorBody	"unsupported_media_type: not jpeg, png or webp, or not multipart"
+//	@Failure		429		{object}	ErrorBody	"rate_limited: over AVATAR_RATE_PER_MINUTE (see Retry-After)"
+//	@Header			429		{integer}	Retry-After	"seconds to wait"
 //	@Failure		500		{object}	ErrorBody
-//	@Failure		503		{object}	ErrorBody
+//	@Failure		503		{object}	ErrorBody	"unavailable: every image decoding slot stayed busy (see Retry-After), or the database is unreachable"
 //	@Router			/api/v1/me/avatar [post]
 func (s *Server) postAvatar(c *gin.Context) { s.uploadAvatar(c) }
 

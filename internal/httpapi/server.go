@@ -30,6 +30,8 @@ type Config struct {
 	Swagger            bool
 	// LoginRatePerMinute bounds POST /auth/login per client IP.
 	LoginRatePerMinute int
+	// UserRates bound each user's costly calls.
+	UserRates UserRates
 	// Metrics, when set, is served at /metrics on this router.
 	Metrics http.Handler
 	// Observe, when set, runs around every request (the metrics
@@ -119,7 +121,7 @@ func newRouter(cfg Config, deps Deps) (*gin.Engine, error) {
 		r.Use(cfg.Observe)
 	}
 	r.Use(withLogger(deps.Logger), requestIDMiddleware, recovery(deps.Logger), accessLog(deps.Logger),
-		securityHeaders(s.isHTTPS), corsMiddleware(cfg.CORSAllowedOrigins), bodyLimit(cfg.MaxBodyBytes))
+		securityHeaders(s.isHTTPS), corsMiddleware(cfg.CORSAllowedOrigins), bodyLimit(cfg.MaxBodyBytes), strictQuery)
 	r.NoRoute(func(c *gin.Context) { writeError(c, errNoRoute) })
 	r.NoMethod(func(c *gin.Context) { writeError(c, errNoMethod) })
 
@@ -180,8 +182,11 @@ func corsMiddleware(origins []string) gin.HandlerFunc {
 }
 
 var (
-	errNoRoute  = failure.New(failure.NotFound, "not_found", "no such endpoint")
-	errNoMethod = failure.New(failure.Invalid, "method_not_allowed", "method not allowed on this endpoint")
+	errNoRoute = failure.New(failure.NotFound, "not_found", "no such endpoint")
+	// errNoMethod is HTTP's own refusal, not the domain's: writeError
+	// answers it 405, after the router has set Allow to the methods the
+	// path has.
+	errNoMethod = failure.New(failure.Invalid, "method_not_allowed", "method not allowed on this endpoint: see the Allow header")
 )
 
 var errNoMedia = failure.New(failure.NotFound, "not_found", "no such image")

@@ -29,8 +29,9 @@ func (s *Server) galleryRoutes(api *gin.RouterGroup) {
 	auth.GET("/wallpapers/:id/original", s.getOriginal)
 	auth.PATCH("/wallpapers/:id", s.patchWallpaper)
 	auth.DELETE("/wallpapers/:id", s.deleteWallpaper)
-	auth.PUT("/wallpapers/:id/like", s.like)
-	auth.DELETE("/wallpapers/:id/like", s.unlike)
+	likes := perUser("likes", s.cfg.UserRates.Likes, time.Now)
+	auth.PUT("/wallpapers/:id/like", likes, s.like)
+	auth.DELETE("/wallpapers/:id/like", likes, s.unlike)
 	auth.GET("/me/wallpapers", s.myWallpapers)
 }
 
@@ -46,6 +47,7 @@ func (s *Server) galleryRoutes(api *gin.RouterGroup) {
 //	@Success		200		{object}	WallpaperPage
 //	@Failure		400		{object}	ErrorBody	"invalid_request: bad limit or cursor"
 //	@Failure		401		{object}	ErrorBody	"unauthorized: a token was sent but is invalid or expired"
+//	@Failure		405		{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		503		{object}	ErrorBody	"unavailable"
 //	@Router			/api/v1/wallpapers [get]
 func (s *Server) feed(c *gin.Context) {
@@ -77,6 +79,7 @@ func (s *Server) feed(c *gin.Context) {
 //	@Success		200		{object}	WallpaperPage
 //	@Failure		400		{object}	ErrorBody	"invalid_request: bad limit or cursor"
 //	@Failure		401		{object}	ErrorBody	"unauthorized"
+//	@Failure		405		{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		503		{object}	ErrorBody	"unavailable"
 //	@Router			/api/v1/me/wallpapers [get]
 func (s *Server) myWallpapers(c *gin.Context) {
@@ -105,6 +108,7 @@ func (s *Server) myWallpapers(c *gin.Context) {
 //	@Failure		400	{object}	ErrorBody	"invalid_request: not a wallpaper id"
 //	@Failure		401	{object}	ErrorBody	"unauthorized: a token was sent but is invalid or expired"
 //	@Failure		404	{object}	ErrorBody	"not_found"
+//	@Failure		405	{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		503	{object}	ErrorBody	"unavailable"
 //	@Router			/api/v1/wallpapers/{id} [get]
 func (s *Server) getWallpaper(c *gin.Context) {
@@ -147,6 +151,7 @@ var errPublicRequired = failure.InvalidRequest("public (true or false) is requir
 //	@Failure		403		{object}	ErrorBody	"forbidden: someone else's wallpaper"
 //	@Failure		404		{object}	ErrorBody	"not_found"
 //	@Failure		409		{object}	ErrorBody	"conflict: held for review, only an admin releases it"
+//	@Failure		405		{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		413		{object}	ErrorBody	"payload_too_large"
 //	@Failure		415		{object}	ErrorBody	"unsupported_media_type"
 //	@Failure		503		{object}	ErrorBody	"unavailable"
@@ -226,6 +231,7 @@ func (s *Server) getOriginal(c *gin.Context) {
 //	@Failure		401	{object}	ErrorBody	"unauthorized"
 //	@Failure		403	{object}	ErrorBody	"forbidden: someone else's wallpaper"
 //	@Failure		404	{object}	ErrorBody	"not_found"
+//	@Failure		405	{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		503	{object}	ErrorBody	"unavailable"
 //	@Router			/api/v1/wallpapers/{id} [delete]
 func (s *Server) deleteWallpaper(c *gin.Context) {
@@ -253,6 +259,9 @@ func (s *Server) deleteWallpaper(c *gin.Context) {
 //	@Failure		400	{object}	ErrorBody	"invalid_request: not a wallpaper id"
 //	@Failure		401	{object}	ErrorBody	"unauthorized"
 //	@Failure		404	{object}	ErrorBody	"not_found"
+//	@Failure		405	{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
+//	@Failure		429	{object}	ErrorBody	"rate_limited: over LIKE_RATE_PER_MINUTE (see Retry-After)"
+//	@Header			429	{integer}	Retry-After	"seconds to wait"
 //	@Failure		503	{object}	ErrorBody	"unavailable"
 //	@Router			/api/v1/wallpapers/{id}/like [put]
 func (s *Server) like(c *gin.Context) { s.setLike(c, true) }
@@ -269,6 +278,9 @@ func (s *Server) like(c *gin.Context) { s.setLike(c, true) }
 //	@Failure		400	{object}	ErrorBody	"invalid_request: not a wallpaper id"
 //	@Failure		401	{object}	ErrorBody	"unauthorized"
 //	@Failure		404	{object}	ErrorBody	"not_found"
+//	@Failure		405	{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
+//	@Failure		429	{object}	ErrorBody	"rate_limited: over LIKE_RATE_PER_MINUTE (see Retry-After)"
+//	@Header			429	{integer}	Retry-After	"seconds to wait"
 //	@Failure		503	{object}	ErrorBody	"unavailable"
 //	@Router			/api/v1/wallpapers/{id}/like [delete]
 func (s *Server) unlike(c *gin.Context) { s.setLike(c, false) }

@@ -86,6 +86,14 @@ var codecs = map[string]codec{
 // pixels before allocating any of them: a few KiB of PNG can claim to be
 // 100,000 pixels square.
 func Decode(data []byte, maxPixels int) (image.Image, string, error) {
+	return DecodeWithin(data, Limits{MaxPixels: maxPixels})
+}
+
+// DecodeWithin is Decode under lim: it refuses, from the header and before
+// allocating any pixel, an image of too many pixels (ErrTooManyPixels) or
+// one whose decoding would cost more memory than lim allows
+// (ErrTooCostly).
+func DecodeWithin(data []byte, lim Limits) (image.Image, string, error) {
 	format, ok := Sniff(data)
 	if !ok {
 		return nil, "", ErrUnsupported
@@ -98,8 +106,17 @@ func Decode(data []byte, maxPixels int) (image.Image, string, error) {
 	if cfg.Width <= 0 || cfg.Height <= 0 {
 		return nil, "", ErrCorrupt.With("", fmt.Errorf("picture: %s claims %dx%d pixels", format, cfg.Width, cfg.Height))
 	}
-	if int64(cfg.Width)*int64(cfg.Height) > int64(maxPixels) {
-		return nil, "", ErrTooManyPixels.With("", fmt.Errorf("picture: %s of %dx%d pixels, limit %d", format, cfg.Width, cfg.Height, maxPixels))
+	if int64(cfg.Width)*int64(cfg.Height) > int64(lim.MaxPixels) || (lim.MaxSide > 0 && max(cfg.Width, cfg.Height) > lim.MaxSide) {
+		return nil, "", ErrTooManyPixels.With("", fmt.Errorf("picture: %s of %dx%d pixels, limit %d (sides %d)", format, cfg.Width, cfg.Height, lim.MaxPixels, lim.MaxSide))
+	}
+	if lim.MaxDecodeBytes > 0 {
+		cost, err := DecodeCost(data)
+		if err != nil {
+			return nil, "", err
+		}
+		if cost > lim.MaxDecodeBytes {
+			return nil, "", ErrTooCostly.With("", fmt.Errorf("picture: decoding this %dx%d %s would take %d bytes, limit %d", cfg.Width, cfg.Height, format, cost, lim.MaxDecodeBytes))
+		}
 	}
 	img, err := c.decode(bytes.NewReader(data))
 	if err != nil {

@@ -46,6 +46,30 @@ const idempotencyWindow = "24 hours"
 // committed first; the transaction is rolled back and tried once more.
 var errKeyRaced = errors.New("idempotency key taken concurrently")
 
+// IdempotentReplay implements wallpaper.GenerationStore. It only reads: a
+// key past the window names nothing here, and CreateGeneration clears it.
+func (s *Generations) IdempotentReplay(ctx context.Context, userID uuid.UUID, key string, requestHash []byte) (_ *wallpaper.Generation, err error) {
+	defer translate(&err)
+	var id uuid.UUID
+	var hash []byte
+	err = s.pool.QueryRow(ctx, `SELECT id, request_hash FROM generations
+		WHERE user_id = $1 AND idempotency_key = $2 AND created_at >= now() - $3::interval`,
+		userID, key, idempotencyWindow).Scan(&id, &hash)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("postgres: looking up an idempotency key: %w", err)
+	case !bytes.Equal(hash, requestHash):
+		return nil, wallpaper.ErrIdempotencyConflict
+	}
+	g, err := s.Generation(ctx, id)
+	if errors.Is(err, wallpaper.ErrNotFound) {
+		return nil, nil // deleted since: CreateGeneration decides
+	}
+	return g, err
+}
+
 // CreateGeneration implements wallpaper.GenerationStore.
 func (s *Generations) CreateGeneration(ctx context.Context, ng wallpaper.NewGeneration) (_ *wallpaper.Generation, _ bool, err error) {
 	defer translate(&err)

@@ -230,6 +230,55 @@ func TestIdempotentCreateUnderConcurrency(t *testing.T) {
 	}
 }
 
+func TestIdempotentReplay(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newGenEnv(t)
+	ng := e.newGeneration("replay-key")
+	orig, _, err := e.store.CreateGeneration(ctx, ng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := e.newGeneration("stale-key")
+	if _, _, err := e.store.CreateGeneration(ctx, stale); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.pool.Exec(ctx, `UPDATE generations SET created_at = now() - interval '25 hours' WHERE id = $1`, stale.ID); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		user    uuid.UUID
+		key     string
+		hash    []byte
+		wantID  uuid.UUID // uuid.Nil: no replay
+		wantErr error
+	}{
+		{"the same request", e.user, "replay-key", ng.RequestHash, orig.ID, nil},
+		{"another request", e.user, "replay-key", []byte("another-request-hash-0123456789ab"), uuid.Nil, wallpaper.ErrIdempotencyConflict},
+		{"an unknown key", e.user, "never-used", ng.RequestHash, uuid.Nil, nil},
+		{"another user's key", uuid.New(), "replay-key", ng.RequestHash, uuid.Nil, nil},
+		{"a key older than the window", e.user, "stale-key", stale.RequestHash, uuid.Nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g, err := e.store.IdempotentReplay(ctx, tt.user, tt.key, tt.hash)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("IdempotentReplay error = %v, want %v", err, tt.wantErr)
+			}
+			switch {
+			case tt.wantID == uuid.Nil && g != nil:
+				t.Errorf("IdempotentReplay = %s, want none", g.ID)
+			case tt.wantID != uuid.Nil && (g == nil || g.ID != tt.wantID || g.Prompt != ng.Prompt):
+				t.Errorf("IdempotentReplay = %+v, want generation %s", g, tt.wantID)
+			}
+		})
+	}
+	if e.used(t) != 2 || len(e.enqueued) != 2 {
+		t.Errorf("after the look-ups: %d units used, %d jobs; want 2 and 2 (a look-up spends nothing)", e.used(t), len(e.enqueued))
+	}
+}
+
 func TestFailOrphans(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -19,12 +20,24 @@ const (
 	MaxNicknameRunes = 32
 	MaxAvatarBytes   = 2 << 20
 	// AvatarSize bounds the stored avatar; a phone shows it at under 200 px.
-	AvatarSize = 512
-	// maxAvatarPixels refuses decompression bombs before decoding: 2 MiB of
-	// JPEG rarely holds more than a 4096 x 4096 photo.
-	maxAvatarPixels = 4096 * 4096
-	avatarQuality   = 85
+	AvatarSize    = 512
+	avatarQuality = 85
+	// AvatarMemory bounds the heap one avatar takes while it is processed:
+	// decoding within avatarLimits (32 MiB), scaling to 512 px (the
+	// scaler's intermediate is at most 512 x 2048 pixels of 32 bytes: 32
+	// MiB), the scaled image and the JPEG. Slots multiply it.
+	AvatarMemory = 72 << 20
+	// avatarSlotWait bounds the wait for a decoding slot; beyond, the
+	// upload is a 503 to retry.
+	avatarSlotWait = 20 * time.Second
 )
+
+// avatarLimits refuse, from the header, what costs far more to decode than
+// a 512 px avatar is worth: more than 2048 x 2048 pixels (4x the stored
+// size on each side is plenty to scale from), a side over 8192, or more
+// than 32 MiB of decoding (16-bit colour or interlacing at full size, a
+// large progressive JPEG with full-resolution colour).
+var avatarLimits = picture.Limits{MaxPixels: 2048 * 2048, MaxSide: 8192, MaxDecodeBytes: 32 << 20}
 
 // Errors of the profile rules.
 var (
@@ -57,6 +70,7 @@ type Service struct {
 	store    Store
 	objects  Objects
 	moderate Moderator
+	decodes  *picture.Slots
 	logger   *slog.Logger
 }
 
@@ -65,6 +79,11 @@ type Service struct {
 func NewService(store Store, objects Objects, moderate Moderator, logger *slog.Logger) *Service {
 	return &Service{store: store, objects: objects, moderate: moderate, logger: logger}
 }
+
+// DecodeIn processes avatars in slots from now on, so that concurrent
+// uploads share the process's bound on image decoding; without it (nil)
+// each upload decodes at once.
+func (s *Service) DecodeIn(slots *picture.Slots) { s.decodes = slots }
 
 // Profile returns the user.
 func (s *Service) Profile(ctx context.Context, id uuid.UUID) (User, error) {
@@ -132,9 +151,10 @@ func NormalizeNickname(nickname string) (string, error) {
 }
 
 // SetAvatar stores a new avatar: a JPEG, PNG or WebP of at most 2 MiB
-// (judged by its bytes), re-encoded as a JPEG of at most 512 x 512 so that
-// no metadata survives, under a fresh key (caches never serve a stale
-// one). The previous avatar's object is deleted.
+// (judged by its bytes) that is not too costly to decode (avatarLimits),
+// re-encoded as a JPEG of at most 512 x 512 so that no metadata survives,
+// under a fresh key (caches never serve a stale one). Decoding and scaling
+// wait for a slot (DecodeIn). The previous avatar's object is deleted.
 func (s *Service) SetAvatar(ctx context.Context, id uuid.UUID, data []byte) (User, error) {
 	if len(data) > MaxAvatarBytes {
 		return User{}, ErrAvatarTooLarge
@@ -142,13 +162,21 @@ func (s *Service) SetAvatar(ctx context.Context, id uuid.UUID, data []byte) (Use
 	if _, ok := picture.Sniff(data); !ok {
 		return User{}, picture.ErrUnsupported
 	}
-	img, _, err := picture.Decode(data, maxAvatarPixels)
+	var jpg []byte
+	waitCtx, cancel := context.WithTimeout(ctx, avatarSlotWait)
+	defer cancel()
+	err := s.decodes.Do(waitCtx, func() error {
+		img, _, err := picture.DecodeWithin(data, avatarLimits)
+		if err != nil {
+			return err
+		}
+		if jpg, err = picture.EncodeJPEG(picture.Fit(img, AvatarSize, AvatarSize), avatarQuality); err != nil {
+			return fmt.Errorf("user: encoding the avatar: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
 		return User{}, err
-	}
-	jpg, err := picture.EncodeJPEG(picture.Fit(img, AvatarSize, AvatarSize), avatarQuality)
-	if err != nil {
-		return User{}, fmt.Errorf("user: encoding the avatar: %w", err)
 	}
 	key := fmt.Sprintf("avatars/%s/%s.jpg", id, uuid.New())
 	if err := s.objects.Put(ctx, key, jpg, "image/jpeg"); err != nil {

@@ -36,6 +36,7 @@ type memStore struct {
 	used        map[memDay]int
 	enqueued    []uuid.UUID
 	creates     int // CreateGeneration calls
+	replays     int // IdempotentReplay calls
 	completes   int // CompleteGeneration calls
 	fails       []memFailCall
 	refunds     int
@@ -86,6 +87,25 @@ func copyOf(g wallpaper.Generation) *wallpaper.Generation {
 		g.Wallpaper = &w
 	}
 	return &g
+}
+
+// IdempotentReplay implements wallpaper.GenerationStore.
+func (s *memStore) IdempotentReplay(ctx context.Context, userID uuid.UUID, key string, hash []byte) (*wallpaper.Generation, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memstore: looking up an idempotency key: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.replays++
+	id, ok := s.keys[memKey{userID, key}]
+	if !ok {
+		return nil, nil
+	}
+	old := s.gens[id]
+	if !bytes.Equal(old.hash, hash) {
+		return nil, fmt.Errorf("memstore: looking up an idempotency key: %w", wallpaper.ErrIdempotencyConflict)
+	}
+	return copyOf(old.g), nil
 }
 
 // CreateGeneration implements wallpaper.GenerationStore.
@@ -258,14 +278,14 @@ func (s *memStore) jobs() []uuid.UUID {
 
 // stats is what the store counted so far.
 type memStats struct {
-	creates, completes, refunds, generations int
-	fails                                    []memFailCall
+	creates, replays, completes, refunds, generations int
+	fails                                             []memFailCall
 }
 
 func (s *memStore) stats() memStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return memStats{creates: s.creates, completes: s.completes, refunds: s.refunds, generations: len(s.gens),
+	return memStats{creates: s.creates, replays: s.replays, completes: s.completes, refunds: s.refunds, generations: len(s.gens),
 		fails: slices.Clone(s.fails)}
 }
 

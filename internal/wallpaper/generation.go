@@ -29,6 +29,10 @@ type NewGeneration struct {
 
 // GenerationStore keeps generations.
 type GenerationStore interface {
+	// IdempotentReplay returns the live generation the user's idempotency
+	// key names (ErrIdempotencyConflict when its request hash differs), or
+	// nil when the key names none. It spends nothing.
+	IdempotentReplay(ctx context.Context, userID uuid.UUID, key string, requestHash []byte) (*Generation, error)
 	// CreateGeneration, in one transaction: returns the live generation with
 	// the same idempotency key (ErrIdempotencyConflict when its request hash
 	// differs) without spending; otherwise spends one quota unit
@@ -118,8 +122,12 @@ type SubmitInput struct {
 	Notify bool
 }
 
-// Submit validates and moderates a request, then spends a quota unit and
-// queues the generation. Bad or rejected input spends nothing. created is
+// Submit validates a request, answers an Idempotency-Key replay with the
+// original generation, checks the quota, moderates the prompt, and only
+// then spends a quota unit and queues the generation. The order keeps
+// WeChat's moderation allowance, shared by every user of the app, for
+// requests that can be accepted: a replay or a user out of quota never
+// reaches the moderator. Bad or rejected input spends nothing. created is
 // false when an Idempotency-Key replay returned the original generation.
 func (s *Service) Submit(ctx context.Context, userID uuid.UUID, in SubmitInput) (g *Generation, created bool, err error) {
 	prompt, err := NormalizePrompt(in.Prompt)
@@ -136,6 +144,27 @@ func (s *Service) Submit(ctx context.Context, userID uuid.UUID, in SubmitInput) 
 	if _, ok := PresetByID(in.Preset); in.Preset != "" && !ok {
 		return nil, false, ErrUnknownPreset
 	}
+	public := in.Public == nil || *in.Public
+	hash := requestHash(prompt, opts, requestExtras{public: public, preset: in.Preset, notify: in.Notify})
+	if in.IdempotencyKey != "" {
+		g, err := s.gens.IdempotentReplay(ctx, userID, in.IdempotencyKey, hash)
+		if err != nil {
+			return nil, false, err
+		}
+		if g != nil {
+			return g, false, nil
+		}
+	}
+	now := s.now()
+	// A look without spending: the transaction below still enforces the
+	// limit exactly; this only spares the moderator a hopeless request.
+	used, err := s.quota.QuotaUsed(ctx, userID, s.policy.Day(now))
+	if err != nil {
+		return nil, false, err
+	}
+	if used >= s.policy.DailyLimit {
+		return nil, false, s.quotaExceeded(now)
+	}
 	if s.moderator != nil {
 		if err := s.moderator.CheckPrompt(ctx, userID, prompt); err != nil {
 			if errors.Is(err, ErrPromptRejected) {
@@ -144,8 +173,6 @@ func (s *Service) Submit(ctx context.Context, userID uuid.UUID, in SubmitInput) 
 			return nil, false, ErrModeration.With("", err)
 		}
 	}
-	now := s.now()
-	public := in.Public == nil || *in.Public
 	ng := NewGeneration{
 		Generation: Generation{
 			ID: uuid.New(), UserID: userID, Prompt: prompt, Options: opts, Status: StatusQueued, Public: public,
@@ -154,20 +181,26 @@ func (s *Service) Submit(ctx context.Context, userID uuid.UUID, in SubmitInput) 
 		QuotaDay:       s.policy.Day(now),
 		DailyLimit:     s.policy.DailyLimit,
 		IdempotencyKey: in.IdempotencyKey,
-		RequestHash:    requestHash(prompt, opts, requestExtras{public: public, preset: in.Preset, notify: in.Notify}),
+		RequestHash:    hash,
 	}
 	g, created, err = s.gens.CreateGeneration(ctx, ng)
 	if errors.Is(err, ErrQuotaExceeded) {
-		reset := s.policy.ResetsAt(now)
-		e := ErrQuotaExceeded.With(fmt.Sprintf("all %d of today's generations are used; more at %s",
-			s.policy.DailyLimit, reset.Format(time.RFC3339)), nil)
-		e.RetryAfter = reset.Sub(now)
-		return nil, false, e
+		return nil, false, s.quotaExceeded(now)
 	}
 	if err != nil {
 		return nil, false, err
 	}
 	return g, created, nil
+}
+
+// quotaExceeded is ErrQuotaExceeded saying when the quota resets, with
+// Retry-After until then.
+func (s *Service) quotaExceeded(now time.Time) error {
+	reset := s.policy.ResetsAt(now)
+	e := ErrQuotaExceeded.With(fmt.Sprintf("all %d of today's generations are used; more at %s",
+		s.policy.DailyLimit, reset.Format(time.RFC3339)), nil)
+	e.RetryAfter = reset.Sub(now)
+	return e
 }
 
 // Generation returns the caller's generation; anyone else's is ErrNotFound.

@@ -234,22 +234,27 @@ func TestSubmitIdempotencyKey(t *testing.T) {
 		wantErr   error // nil: accepted
 		wantSame  bool  // the original generation comes back, created false
 		wantUsed  int   // the first user's units after both
+		// wantAsked is how often the moderator was asked for both: a
+		// replay or a conflict never reaches it.
+		wantAsked int
 	}{
-		{name: "replay", limit: 5, second: first, wantSame: true, wantUsed: 1},
+		{name: "replay", limit: 5, second: first, wantSame: true, wantUsed: 1, wantAsked: 1},
 		{name: "replay of the same request written differently", limit: 5,
 			second: wallpaper.SubmitInput{Prompt: "  a red kite\n", IdempotencyKey: "req-7f3a", Options: wallpaper.Options{
 				Size: wallpaper.SizePortrait, Style: wallpaper.StyleVivid, Quality: wallpaper.QualityStandard}},
-			wantSame: true, wantUsed: 1},
-		{name: "replay when the quota is used up", limit: 1, second: first, wantSame: true, wantUsed: 1},
+			wantSame: true, wantUsed: 1, wantAsked: 1},
+		{name: "replay when the quota is used up", limit: 1, second: first, wantSame: true, wantUsed: 1, wantAsked: 1},
 		{name: "same key, other prompt", limit: 5, second: wallpaper.SubmitInput{Prompt: "a blue kite", IdempotencyKey: "req-7f3a"},
-			wantErr: wallpaper.ErrIdempotencyConflict, wantUsed: 1},
+			wantErr: wallpaper.ErrIdempotencyConflict, wantUsed: 1, wantAsked: 1},
 		{name: "same key, other options", limit: 5,
 			second:  wallpaper.SubmitInput{Prompt: "a red kite", IdempotencyKey: "req-7f3a", Options: wallpaper.Options{Quality: wallpaper.QualityHD}},
-			wantErr: wallpaper.ErrIdempotencyConflict, wantUsed: 1},
-		{name: "another user's same key", limit: 5, second: first, otherUser: true, wantUsed: 1},
+			wantErr: wallpaper.ErrIdempotencyConflict, wantUsed: 1, wantAsked: 1},
+		{name: "another user's same key", limit: 5, second: first, otherUser: true, wantUsed: 1, wantAsked: 2},
 		{name: "other key", limit: 5, second: wallpaper.SubmitInput{Prompt: "a red kite", IdempotencyKey: "req-7f3b"},
-			wantUsed: 2},
-		{name: "no key", limit: 5, second: wallpaper.SubmitInput{Prompt: "a red kite"}, wantUsed: 2},
+			wantUsed: 2, wantAsked: 2},
+		{name: "no key", limit: 5, second: wallpaper.SubmitInput{Prompt: "a red kite"}, wantUsed: 2, wantAsked: 2},
+		{name: "other key when the quota is used up", limit: 1, second: wallpaper.SubmitInput{Prompt: "a red kite", IdempotencyKey: "req-7f3b"},
+			wantErr: wallpaper.ErrQuotaExceeded, wantUsed: 1, wantAsked: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -284,6 +289,9 @@ func TestSubmitIdempotencyKey(t *testing.T) {
 				if used := e.store.usedOn(second, march10); used != 1 {
 					t.Errorf("other user's quota used = %d, want 1", used)
 				}
+			}
+			if asked := e.moderator.asked(); len(asked) != tt.wantAsked {
+				t.Errorf("moderator asked %d times, want %d: %+v", len(asked), tt.wantAsked, asked)
 			}
 		})
 	}
@@ -329,7 +337,57 @@ func TestSubmitQuotaExceeded(t *testing.T) {
 			if used := e.store.usedOn(user, tt.wantDay); used != 2 {
 				t.Errorf("quota used on %s = %d, want 2", tt.wantDay.Format(time.DateOnly), used)
 			}
+			if asked := e.moderator.asked(); len(asked) != 2 {
+				t.Errorf("moderator asked %d times, want 2: the refused third request must not reach it", len(asked))
+			}
 		})
+	}
+}
+
+// TestSubmitOverQuotaNeverModerates: a user out of quota who keeps
+// submitting (new prompts, fresh keys, prompts the moderator would refuse)
+// gets quota_exceeded every time and never reaches the moderator, whose
+// allowance every user of the app shares.
+func TestSubmitOverQuotaNeverModerates(t *testing.T) {
+	const limit = 3
+	e := newSubmitEnv(t, limit)
+	e.moderator.check = func(_ context.Context, _ uuid.UUID, prompt string) error {
+		if strings.Contains(prompt, "forbidden") {
+			return wallpaper.ErrPromptRejected
+		}
+		return nil
+	}
+	user := uuid.New()
+	for i := range limit {
+		e.submit(t, user, wallpaper.SubmitInput{Prompt: fmt.Sprintf("harbour %d", i)})
+	}
+	inputs := []wallpaper.SubmitInput{
+		{Prompt: "one more harbour"},
+		{Prompt: "one more harbour", IdempotencyKey: "fresh-1"},
+		{Prompt: "a forbidden harbour"},
+		{Prompt: "yet another harbour", Options: wallpaper.Options{Quality: wallpaper.QualityHD}},
+	}
+	for i := range 50 {
+		in := inputs[i%len(inputs)]
+		if in.IdempotencyKey != "" {
+			in.IdempotencyKey = fmt.Sprintf("fresh-%d", i)
+		}
+		g, created, err := e.service.Submit(context.Background(), user, in)
+		if !errors.Is(err, wallpaper.ErrQuotaExceeded) || g != nil || created {
+			t.Fatalf("submission %d over quota = %v, %v, %v; want ErrQuotaExceeded", i, g, created, err)
+		}
+		if f := failure.From(err); f.RetryAfter != 12*time.Hour {
+			t.Errorf("Retry-After %v, want 12h to Shanghai's midnight", f.RetryAfter)
+		}
+	}
+	if asked := e.moderator.asked(); len(asked) != limit {
+		t.Errorf("moderator asked %d times, want %d (once per accepted generation)", len(asked), limit)
+	}
+	if st := e.store.stats(); st.creates != limit || st.generations != limit {
+		t.Errorf("store: %d creates, %d generations; want %d of each", st.creates, st.generations, limit)
+	}
+	if used := e.store.usedOn(user, march10); used != limit {
+		t.Errorf("quota used = %d, want %d", used, limit)
 	}
 }
 

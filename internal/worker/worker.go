@@ -1,7 +1,8 @@
 // Package worker runs wallpaperd's background jobs on River (a Postgres
 // queue that survives restarts and runs on every replica): painting
-// generations, deleting objects of deleted wallpapers, and sweeping up
-// generations whose jobs River gave up on.
+// generations, deleting objects of deleted wallpapers, sweeping up
+// generations whose jobs River gave up on, and pruning refresh tokens
+// nobody can use any more.
 package worker
 
 import (
@@ -73,6 +74,12 @@ type Deps struct {
 	Unsettled  UnsettledFinder
 }
 
+// SessionPruner deletes refresh tokens nobody can use any more
+// (postgres.RefreshTokens).
+type SessionPruner interface {
+	PruneRefreshTokens(ctx context.Context, maxAge, rotatedFor time.Duration) (int64, error)
+}
+
 // Config tunes the queue.
 type Config struct {
 	Workers         int           // concurrent jobs on this replica
@@ -82,6 +89,15 @@ type Config struct {
 	SweepInterval   time.Duration // how often orphans are looked for; 0: 1m
 	SoftStopTimeout time.Duration // how long Stop lets running jobs finish before cancelling them
 	Logger          *slog.Logger
+
+	// Sessions, when set, is pruned every PruneInterval (0: 1h) of
+	// refresh tokens that are expired, belong to sessions older than
+	// SessionMaxAge, or were rotated more than RotatedRetention ago (0: 7
+	// days).
+	Sessions         SessionPruner
+	SessionMaxAge    time.Duration
+	RotatedRetention time.Duration
+	PruneInterval    time.Duration
 }
 
 // Jobs inserts wallpaperd's jobs inside a caller's transaction, so that a
@@ -188,6 +204,29 @@ func New(pool *pgxpool.Pool, cfg Config, d Deps) (*Queue, error) {
 			return nil, err
 		}
 	}
+	periodic := []*river.PeriodicJob{
+		river.NewPeriodicJob(river.PeriodicInterval(cfg.SweepInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return SweepArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true}),
+		river.NewPeriodicJob(river.PeriodicInterval(cfg.SweepInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return StorageSweepArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true}),
+	}
+	if cfg.Sessions != nil {
+		if cfg.PruneInterval == 0 {
+			cfg.PruneInterval = time.Hour
+		}
+		if cfg.RotatedRetention == 0 {
+			cfg.RotatedRetention = 7 * 24 * time.Hour
+		}
+		if err := river.AddWorkerSafely(workers, &pruneSessionsWorker{sessions: cfg.Sessions,
+			maxAge: cfg.SessionMaxAge, rotatedFor: cfg.RotatedRetention, logger: cfg.Logger}); err != nil {
+			return nil, err
+		}
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(cfg.PruneInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return PruneSessionsArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true}))
+	}
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
 		Workers:              workers,
@@ -195,14 +234,7 @@ func New(pool *pgxpool.Pool, cfg Config, d Deps) (*Queue, error) {
 		RescueStuckJobsAfter: cfg.RescueAfter,
 		RetryPolicy:          retry,
 		Logger:               slog.New(quieter{cfg.Logger.Handler()}),
-		PeriodicJobs: []*river.PeriodicJob{
-			river.NewPeriodicJob(river.PeriodicInterval(cfg.SweepInterval),
-				func() (river.JobArgs, *river.InsertOpts) { return SweepArgs{}, nil },
-				&river.PeriodicJobOpts{RunOnStart: true}),
-			river.NewPeriodicJob(river.PeriodicInterval(cfg.SweepInterval),
-				func() (river.JobArgs, *river.InsertOpts) { return StorageSweepArgs{}, nil },
-				&river.PeriodicJobOpts{RunOnStart: true}),
-		},
+		PeriodicJobs:         periodic,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
@@ -431,6 +463,29 @@ func (w *storageSweepWorker) Work(ctx context.Context, _ *river.Job[StorageSweep
 		params[i] = river.InsertManyParams{Args: SyncObjectsArgs{WallpaperID: id}}
 	}
 	_, err = client.InsertMany(ctx, params)
+	return err
+}
+
+// PruneSessionsArgs are the arguments of the periodic refresh token
+// cleanup.
+type PruneSessionsArgs struct{}
+
+// Kind implements river.JobArgs.
+func (PruneSessionsArgs) Kind() string { return "prune_refresh_tokens" }
+
+type pruneSessionsWorker struct {
+	river.WorkerDefaults[PruneSessionsArgs]
+	sessions   SessionPruner
+	maxAge     time.Duration
+	rotatedFor time.Duration
+	logger     *slog.Logger
+}
+
+func (w *pruneSessionsWorker) Work(ctx context.Context, _ *river.Job[PruneSessionsArgs]) error {
+	n, err := w.sessions.PruneRefreshTokens(ctx, w.maxAge, w.rotatedFor)
+	if n > 0 {
+		w.logger.InfoContext(ctx, "pruned refresh tokens", "count", n)
+	}
 	return err
 }
 

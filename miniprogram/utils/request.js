@@ -38,6 +38,7 @@ const MESSAGES = {
   prompt_rejected: '描述未通过内容审核，请修改后重试',
   content_rejected: '内容未通过审核，请修改后重试',
   rate_limited: '操作太频繁，请稍后再试',
+  method_not_allowed: '暂不支持此操作，请更新小程序后重试',
   quota_exceeded: '今日生成次数已用完，明天再来吧',
   // Only WeChat's message push (server to server) can meet these two.
   bad_signature: '签名校验失败',
