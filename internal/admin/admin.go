@@ -238,4 +238,3 @@ func (s *Admins) Session(ctx context.Context, session string) (Admin, error) {
 func (s *Admins) SignOut(ctx context.Context, session string) error {
 	return s.store.DeleteSession(ctx, Hash(session))
 }
-

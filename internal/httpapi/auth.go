@@ -244,14 +244,36 @@ type ipBucket struct {
 }
 
 func newIPLimiter(perMinute int, now func() time.Time) *ipLimiter {
-	perMinute = max(perMinute, 1)
+	return newKeyLimiter(perMinute, time.Minute, now)
+}
+
+// newKeyLimiter allows n requests per period for each key, in bursts of
+// up to n.
+func newKeyLimiter(n int, per time.Duration, now func() time.Time) *ipLimiter {
+	n = max(n, 1)
 	return &ipLimiter{
-		limit:     rate.Limit(float64(perMinute) / 60),
-		burst:     perMinute,
-		idle:      time.Minute,
+		limit:     rate.Limit(float64(n) / per.Seconds()),
+		burst:     n,
+		idle:      per,
 		now:       now,
 		clients:   make(map[string]*ipBucket),
 		lastSweep: now(),
+	}
+}
+
+// userLimit allows n requests per period for each caller (after
+// requireUser), answering refusal with Retry-After beyond that.
+func userLimit(n int, per time.Duration, refusal *failure.Error, now func() time.Time) gin.HandlerFunc {
+	l := newKeyLimiter(n, per, now)
+	return func(c *gin.Context) {
+		uid, _ := callerID(c)
+		if wait, ok := l.allow(uid.String()); !ok {
+			e := refusal.With("", nil)
+			e.RetryAfter = wait
+			writeError(c, e)
+			return
+		}
+		c.Next()
 	}
 }
 

@@ -9,4 +9,7 @@ func (s *Server) apiRoutes(api *gin.RouterGroup) {
 	s.generationRoutes(api)
 	s.galleryRoutes(api)
 	s.wechatRoutes(api)
+	s.reportRoutes(api)
+	s.accountRoutes(api)
+	s.adminRoutes(api)
 }
