@@ -572,7 +572,7 @@ const docTemplate = `{
                         }
                     },
                     "403": {
-                        "description": "forbidden: the WeChat account is blocked",
+                        "description": "forbidden: the WeChat account is blocked; banned: the account is banned",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -647,6 +647,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "403": {
+                        "description": "banned: the account is banned",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "500": {
                         "description": "Internal Server Error",
                         "schema": {
@@ -701,6 +707,12 @@ const docTemplate = `{
                     },
                     "401": {
                         "description": "unauthorized: unknown, expired, rotated or revoked refresh token",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "403": {
+                        "description": "banned: the account is banned",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -789,6 +801,12 @@ const docTemplate = `{
                     },
                     "401": {
                         "description": "unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "403": {
+                        "description": "banned: the account is banned",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -888,6 +906,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "403": {
+                        "description": "banned: the account is banned",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "404": {
                         "description": "not_found",
                         "schema": {
@@ -927,6 +951,12 @@ const docTemplate = `{
                     },
                     "401": {
                         "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "403": {
+                        "description": "banned: the account is banned",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -1048,6 +1078,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "403": {
+                        "description": "banned: the account is banned",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "404": {
                         "description": "Not Found",
                         "schema": {
@@ -1145,6 +1181,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "403": {
+                        "description": "banned: the account is banned",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "404": {
                         "description": "Not Found",
                         "schema": {
@@ -1218,6 +1260,12 @@ const docTemplate = `{
                     },
                     "401": {
                         "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "403": {
+                        "description": "banned: the account is banned",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -1306,6 +1354,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "403": {
+                        "description": "banned: the account is banned",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "503": {
                         "description": "unavailable",
                         "schema": {
@@ -1362,6 +1416,12 @@ const docTemplate = `{
                     },
                     "401": {
                         "description": "unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "403": {
+                        "description": "banned: the account is banned",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -1426,6 +1486,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "403": {
+                        "description": "banned: the account is banned",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "503": {
                         "description": "unavailable",
                         "schema": {
@@ -1475,6 +1541,12 @@ const docTemplate = `{
                     },
                     "401": {
                         "description": "unauthorized: a token was sent but is invalid or expired",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "403": {
+                        "description": "banned: the account is banned",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -1534,7 +1606,7 @@ const docTemplate = `{
                         }
                     },
                     "403": {
-                        "description": "forbidden: someone else's wallpaper",
+                        "description": "forbidden: someone else's wallpaper; banned: the account is banned",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -1609,7 +1681,7 @@ const docTemplate = `{
                         }
                     },
                     "403": {
-                        "description": "forbidden: someone else's wallpaper",
+                        "description": "forbidden: someone else's wallpaper; banned: the account is banned",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -1691,6 +1763,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "403": {
+                        "description": "banned: the account is banned",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "404": {
                         "description": "not_found",
                         "schema": {
@@ -1744,6 +1822,12 @@ const docTemplate = `{
                     },
                     "401": {
                         "description": "unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "403": {
+                        "description": "banned: the account is banned",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -1811,7 +1895,7 @@ const docTemplate = `{
                         }
                     },
                     "403": {
-                        "description": "forbidden: someone else's wallpaper",
+                        "description": "forbidden: someone else's wallpaper; banned: the account is banned",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }

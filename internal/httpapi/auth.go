@@ -55,7 +55,7 @@ func (s *Server) authRoutes(api *gin.RouterGroup) {
 //	@Success		200		{object}	Session
 //	@Failure		400		{object}	ErrorBody	"invalid_request: no code, or not JSON"
 //	@Failure		401		{object}	ErrorBody	"invalid_code: invalid or already used code"
-//	@Failure		403		{object}	ErrorBody	"forbidden: the WeChat account is blocked"
+//	@Failure		403		{object}	ErrorBody	"forbidden: the WeChat account is blocked; banned: the account is banned"
 //	@Failure		413		{object}	ErrorBody
 //	@Failure		415		{object}	ErrorBody
 //	@Failure		429		{object}	ErrorBody	"rate_limited (see Retry-After)"
@@ -89,6 +89,7 @@ func (s *Server) login(c *gin.Context) {
 //	@Success		200		{object}	Session
 //	@Failure		400		{object}	ErrorBody
 //	@Failure		401		{object}	ErrorBody	"unauthorized: unknown, expired, rotated or revoked refresh token"
+//	@Failure		403		{object}	ErrorBody	"banned: the account is banned"
 //	@Failure		413		{object}	ErrorBody
 //	@Failure		415		{object}	ErrorBody
 //	@Failure		500		{object}	ErrorBody
@@ -117,6 +118,7 @@ func (s *Server) refresh(c *gin.Context) {
 //	@Security		BearerAuth
 //	@Success		204
 //	@Failure		401	{object}	ErrorBody
+//	@Failure		403	{object}	ErrorBody	"banned: the account is banned"
 //	@Failure		500	{object}	ErrorBody
 //	@Failure		503	{object}	ErrorBody
 //	@Router			/api/v1/auth/logout [post]

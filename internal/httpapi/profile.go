@@ -68,6 +68,7 @@ func (s *Server) profileRoutes(api *gin.RouterGroup) {
 //	@Security		BearerAuth
 //	@Success		200	{object}	Me
 //	@Failure		401	{object}	ErrorBody
+//	@Failure		403	{object}	ErrorBody	"banned: the account is banned"
 //	@Failure		404	{object}	ErrorBody	"not_found: the account no longer exists"
 //	@Failure		500	{object}	ErrorBody
 //	@Failure		503	{object}	ErrorBody
@@ -102,6 +103,7 @@ func (s *Server) me(c *gin.Context) {
 //	@Success		200		{object}	User
 //	@Failure		400		{object}	ErrorBody	"invalid_request: missing, empty or too long nickname"
 //	@Failure		401		{object}	ErrorBody
+//	@Failure		403		{object}	ErrorBody	"banned: the account is banned"
 //	@Failure		404		{object}	ErrorBody
 //	@Failure		413		{object}	ErrorBody
 //	@Failure		415		{object}	ErrorBody
@@ -142,6 +144,7 @@ func (s *Server) updateMe(c *gin.Context) {
 //	@Success		200		{object}	User
 //	@Failure		400		{object}	ErrorBody	"invalid_request: no file field; invalid_image: unreadable image"
 //	@Failure		401		{object}	ErrorBody
+//	@Failure		403		{object}	ErrorBody	"banned: the account is banned"
 //	@Failure		404		{object}	ErrorBody
 //	@Failure		413		{object}	ErrorBody	"payload_too_large: over 2 MiB or too many pixels"
 //	@Failure		415		{object}	ErrorBody	"unsupported_media_type: not jpeg, png or webp, or not multipart"
@@ -162,6 +165,7 @@ func (s *Server) putAvatar(c *gin.Context) { s.uploadAvatar(c) }
 //	@Success		200		{object}	User
 //	@Failure		400		{object}	ErrorBody	"invalid_request: no file field; invalid_image: unreadable image"
 //	@Failure		401		{object}	ErrorBody
+//	@Failure		403		{object}	ErrorBody	"banned: the account is banned"
 //	@Failure		404		{object}	ErrorBody
 //	@Failure		413		{object}	ErrorBody	"payload_too_large: over 2 MiB or too many pixels"
 //	@Failure		415		{object}	ErrorBody	"unsupported_media_type: not jpeg, png or webp, or not multipart"

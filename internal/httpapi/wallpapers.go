@@ -46,6 +46,7 @@ func (s *Server) galleryRoutes(api *gin.RouterGroup) {
 //	@Success		200		{object}	WallpaperPage
 //	@Failure		400		{object}	ErrorBody	"invalid_request: bad limit or cursor"
 //	@Failure		401		{object}	ErrorBody	"unauthorized: a token was sent but is invalid or expired"
+//	@Failure		403		{object}	ErrorBody	"banned: the account is banned"
 //	@Failure		503		{object}	ErrorBody	"unavailable"
 //	@Router			/api/v1/wallpapers [get]
 func (s *Server) feed(c *gin.Context) {
@@ -77,6 +78,7 @@ func (s *Server) feed(c *gin.Context) {
 //	@Success		200		{object}	WallpaperPage
 //	@Failure		400		{object}	ErrorBody	"invalid_request: bad limit or cursor"
 //	@Failure		401		{object}	ErrorBody	"unauthorized"
+//	@Failure		403		{object}	ErrorBody	"banned: the account is banned"
 //	@Failure		503		{object}	ErrorBody	"unavailable"
 //	@Router			/api/v1/me/wallpapers [get]
 func (s *Server) myWallpapers(c *gin.Context) {
@@ -104,6 +106,7 @@ func (s *Server) myWallpapers(c *gin.Context) {
 //	@Success		200	{object}	Wallpaper
 //	@Failure		400	{object}	ErrorBody	"invalid_request: not a wallpaper id"
 //	@Failure		401	{object}	ErrorBody	"unauthorized: a token was sent but is invalid or expired"
+//	@Failure		403	{object}	ErrorBody	"banned: the account is banned"
 //	@Failure		404	{object}	ErrorBody	"not_found"
 //	@Failure		503	{object}	ErrorBody	"unavailable"
 //	@Router			/api/v1/wallpapers/{id} [get]
@@ -144,7 +147,7 @@ var errPublicRequired = failure.InvalidRequest("public (true or false) is requir
 //	@Success		200		{object}	Wallpaper
 //	@Failure		400		{object}	ErrorBody	"invalid_request"
 //	@Failure		401		{object}	ErrorBody	"unauthorized"
-//	@Failure		403		{object}	ErrorBody	"forbidden: someone else's wallpaper"
+//	@Failure		403		{object}	ErrorBody	"forbidden: someone else's wallpaper; banned: the account is banned"
 //	@Failure		404		{object}	ErrorBody	"not_found"
 //	@Failure		409		{object}	ErrorBody	"conflict: held for review, only an admin releases it"
 //	@Failure		413		{object}	ErrorBody	"payload_too_large"
@@ -190,7 +193,7 @@ const originalURLTTL = 10 * time.Minute
 //	@Header			302	{string}	Location	"A signed URL of the master, valid for 10 minutes"
 //	@Failure		400	{object}	ErrorBody	"invalid_request: not a wallpaper id"
 //	@Failure		401	{object}	ErrorBody	"unauthorized"
-//	@Failure		403	{object}	ErrorBody	"forbidden: someone else's wallpaper"
+//	@Failure		403	{object}	ErrorBody	"forbidden: someone else's wallpaper; banned: the account is banned"
 //	@Failure		404	{object}	ErrorBody	"not_found"
 //	@Failure		503	{object}	ErrorBody	"unavailable"
 //	@Router			/api/v1/wallpapers/{id}/original [get]
@@ -224,7 +227,7 @@ func (s *Server) getOriginal(c *gin.Context) {
 //	@Success		204	"Deleted"
 //	@Failure		400	{object}	ErrorBody	"invalid_request: not a wallpaper id"
 //	@Failure		401	{object}	ErrorBody	"unauthorized"
-//	@Failure		403	{object}	ErrorBody	"forbidden: someone else's wallpaper"
+//	@Failure		403	{object}	ErrorBody	"forbidden: someone else's wallpaper; banned: the account is banned"
 //	@Failure		404	{object}	ErrorBody	"not_found"
 //	@Failure		503	{object}	ErrorBody	"unavailable"
 //	@Router			/api/v1/wallpapers/{id} [delete]
@@ -252,6 +255,7 @@ func (s *Server) deleteWallpaper(c *gin.Context) {
 //	@Success		200	{object}	LikeState
 //	@Failure		400	{object}	ErrorBody	"invalid_request: not a wallpaper id"
 //	@Failure		401	{object}	ErrorBody	"unauthorized"
+//	@Failure		403	{object}	ErrorBody	"banned: the account is banned"
 //	@Failure		404	{object}	ErrorBody	"not_found"
 //	@Failure		503	{object}	ErrorBody	"unavailable"
 //	@Router			/api/v1/wallpapers/{id}/like [put]
@@ -268,6 +272,7 @@ func (s *Server) like(c *gin.Context) { s.setLike(c, true) }
 //	@Success		200	{object}	LikeState
 //	@Failure		400	{object}	ErrorBody	"invalid_request: not a wallpaper id"
 //	@Failure		401	{object}	ErrorBody	"unauthorized"
+//	@Failure		403	{object}	ErrorBody	"banned: the account is banned"
 //	@Failure		404	{object}	ErrorBody	"not_found"
 //	@Failure		503	{object}	ErrorBody	"unavailable"
 //	@Router			/api/v1/wallpapers/{id}/like [delete]
