@@ -89,7 +89,7 @@ const docTemplate = `{
                         "AdminAuth": []
                     }
                 ],
-                "description": "Held and pending wallpapers, most reported (since the last decision) first, then oldest first, each with its reports and the latest image check. Images are signed URLs.",
+                "description": "Held and pending wallpapers, and every wallpaper with reports no admin has decided on yet, most reported (since the last decision) first, then oldest first, each with its reports and the latest image check. Images are signed URLs.",
                 "produces": [
                     "application/json"
                 ],
@@ -446,7 +446,7 @@ const docTemplate = `{
                         "AdminAuth": []
                     }
                 ],
-                "description": "` + "`" + `approve` + "`" + ` releases a held or pending wallpaper (others see it when it is public and its author is not banned; 409 for any other state); ` + "`" + `hide` + "`" + ` keeps or puts it held, out of every public view; ` + "`" + `reject` + "`" + ` removes it and its objects, and fails its generation with the quota unit returned only when it was never approved (a wallpaper that was public is removed without a refund). Reports filed before a decision do not hold the wallpaper again. Recorded in the audit log with the note.",
+                "description": "` + "`" + `approve` + "`" + ` releases a held or pending wallpaper (others see it when it is public and its author is not banned) or dismisses the reports of an approved one (409 for a private wallpaper never checked); ` + "`" + `hide` + "`" + ` keeps or puts it held, out of every public view; ` + "`" + `reject` + "`" + ` removes it and its objects, and fails its generation with the quota unit returned only when it was never approved (a wallpaper that was public is removed without a refund). Reports filed before a decision do not hold the wallpaper again. Recorded in the audit log with the note.",
                 "consumes": [
                     "application/json"
                 ],
@@ -502,7 +502,7 @@ const docTemplate = `{
                         }
                     },
                     "409": {
-                        "description": "conflict: approving a wallpaper that is neither held nor pending",
+                        "description": "conflict: approving a private wallpaper that was never checked",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }

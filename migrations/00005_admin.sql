@@ -60,6 +60,8 @@ ALTER TABLE wallpapers
     ADD COLUMN approved_at timestamptz,
     ADD COLUMN decided_at timestamptz;
 UPDATE wallpapers SET approved_at = created_at WHERE review = 'approved';
+-- The review queue: held and pending wallpapers, oldest first.
+CREATE INDEX wallpapers_review_queue ON wallpapers (created_at) WHERE review IN ('held', 'pending');
 
 -- +goose StatementBegin
 CREATE FUNCTION wallpapers_first_approval() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -138,6 +140,7 @@ DROP TABLE quota_carryover;
 DROP TABLE bans;
 DROP TABLE reports;
 DROP TRIGGER wallpapers_first_approval ON wallpapers;
+DROP INDEX wallpapers_review_queue;
 DROP FUNCTION wallpapers_first_approval();
 ALTER TABLE wallpapers DROP COLUMN decided_at, DROP COLUMN approved_at;
 DROP TABLE audit_log;

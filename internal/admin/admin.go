@@ -26,7 +26,7 @@ var (
 	ErrUnauthenticated = failure.New(failure.Unauthorized, "unauthorized", "a valid admin token or console session is required")
 	ErrNameTaken       = failure.New(failure.Conflict, "conflict", "an admin with this name exists")
 	ErrNoSuchAdmin     = failure.New(failure.NotFound, "not_found", "no such admin")
-	ErrNotDecidable    = failure.New(failure.Conflict, "conflict", "only a held or pending wallpaper can be approved")
+	ErrNotDecidable    = failure.New(failure.Conflict, "conflict", "a wallpaper never checked (private) cannot be approved: it goes through the image check when it is made public")
 	ErrNotBanned       = failure.New(failure.Conflict, "conflict", "this user is not banned")
 )
 

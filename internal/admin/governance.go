@@ -173,7 +173,7 @@ func checkLimit(limit int) error {
 }
 
 // Queue lists the wallpapers waiting for an admin: held and pending ones,
-// most reported first.
+// and any with reports no admin has decided on, most reported first.
 func (g *Governance) Queue(ctx context.Context, limit int) ([]QueueItem, error) {
 	if err := checkLimit(limit); err != nil {
 		return nil, err
@@ -183,7 +183,8 @@ func (g *Governance) Queue(ctx context.Context, limit int) ([]QueueItem, error) 
 
 // Decide applies an admin's decision on a wallpaper, with a note, and
 // records it: approve releases a held or pending wallpaper (it is visible
-// once public, its author not banned); hide holds it; reject removes it
+// once public, its author not banned), or dismisses the reports of an
+// approved one; hide holds it; reject removes it
 // and its objects, returning the quota unit only when it was never
 // approved (its author never had it public). Reports filed before a
 // decision do not count towards holding it again.
@@ -198,7 +199,9 @@ func (g *Governance) Decide(ctx context.Context, a Admin, id uuid.UUID, decision
 	case DecisionApprove:
 		action = ActionApprove
 		decide = func(w *wallpaper.Wallpaper) (Outcome, error) {
-			if w.Review != wallpaper.ReviewHeld && w.Review != wallpaper.ReviewPending {
+			// An approved one is approved again to dismiss its reports; one
+			// never checked (private) must go through the image check.
+			if w.Review == wallpaper.ReviewUnchecked {
 				return Outcome{}, ErrNotDecidable
 			}
 			w.Review = wallpaper.ReviewApproved

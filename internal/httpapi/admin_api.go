@@ -69,7 +69,8 @@ type QueueItem struct {
 	Check *ModerationCheck `json:"check,omitempty"`
 }
 
-// ReviewQueue is the review queue, most reported first.
+// ReviewQueue is the review queue: held, pending and reported wallpapers,
+// most reported first.
 type ReviewQueue struct {
 	Items []QueueItem `json:"items" binding:"required"`
 }
@@ -209,7 +210,7 @@ func adminLimit(c *gin.Context) (int, bool) {
 // adminQueue godoc
 //
 //	@Summary		The review queue
-//	@Description	Held and pending wallpapers, most reported (since the last decision) first, then oldest first, each with its reports and the latest image check. Images are signed URLs.
+//	@Description	Held and pending wallpapers, and every wallpaper with reports no admin has decided on yet, most reported (since the last decision) first, then oldest first, each with its reports and the latest image check. Images are signed URLs.
 //	@Tags			admin
 //	@Produce		json
 //	@Security		AdminAuth
@@ -239,7 +240,7 @@ func (s *Server) adminQueue(c *gin.Context) {
 // adminDecide godoc
 //
 //	@Summary		Decide on a wallpaper
-//	@Description	`approve` releases a held or pending wallpaper (others see it when it is public and its author is not banned; 409 for any other state); `hide` keeps or puts it held, out of every public view; `reject` removes it and its objects, and fails its generation with the quota unit returned only when it was never approved (a wallpaper that was public is removed without a refund). Reports filed before a decision do not hold the wallpaper again. Recorded in the audit log with the note.
+//	@Description	`approve` releases a held or pending wallpaper (others see it when it is public and its author is not banned) or dismisses the reports of an approved one (409 for a private wallpaper never checked); `hide` keeps or puts it held, out of every public view; `reject` removes it and its objects, and fails its generation with the quota unit returned only when it was never approved (a wallpaper that was public is removed without a refund). Reports filed before a decision do not hold the wallpaper again. Recorded in the audit log with the note.
 //	@Tags			admin
 //	@Accept			json
 //	@Produce		json
@@ -250,7 +251,7 @@ func (s *Server) adminQueue(c *gin.Context) {
 //	@Failure		400		{object}	ErrorBody	"invalid_request"
 //	@Failure		401		{object}	ErrorBody	"unauthorized"
 //	@Failure		404		{object}	ErrorBody	"not_found"
-//	@Failure		409		{object}	ErrorBody	"conflict: approving a wallpaper that is neither held nor pending"
+//	@Failure		409		{object}	ErrorBody	"conflict: approving a private wallpaper that was never checked"
 //	@Failure		413		{object}	ErrorBody	"payload_too_large"
 //	@Failure		415		{object}	ErrorBody	"unsupported_media_type"
 //	@Failure		503		{object}	ErrorBody	"unavailable"

@@ -295,10 +295,14 @@ func TestAdminDecisions(t *testing.T) {
 		}
 		waitSeen(t, s, held.ID, onlooker, true)
 	})
-	t.Run("approving an approved wallpaper is a conflict", func(t *testing.T) {
-		res := s.API.Do(http.MethodPost, "/api/v1/admin/wallpapers/"+held.ID+"/decision", map[string]string{"decision": "approve"}, apitest.Bearer(adminToken))
+	t.Run("approving a private wallpaper never checked is a conflict", func(t *testing.T) {
+		private := paintedWallpaper(t, s, owner, map[string]any{"prompt": "a diary page", "public": false})
+		res := s.API.Do(http.MethodPost, "/api/v1/admin/wallpapers/"+private.ID+"/decision", map[string]string{"decision": "approve"}, apitest.Bearer(adminToken))
 		if res.Status != http.StatusConflict {
 			t.Errorf("%d %s, want 409", res.Status, res.Body)
+		}
+		if got := reviewOf(t, s, owner, private.ID); got != "unchecked" {
+			t.Errorf("review %q, want unchecked (it must go through the image check)", got)
 		}
 	})
 	t.Run("hide takes it out of every public view", func(t *testing.T) {

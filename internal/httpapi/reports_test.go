@@ -179,6 +179,11 @@ func TestReports(t *testing.T) {
 		if !othersSee(t, s, w.ID, onlooker) {
 			t.Fatal("two reports (the threshold is 3) hid the wallpaper")
 		}
+		var q httpapi.ReviewQueue
+		s.API.Do(http.MethodGet, "/api/v1/admin/queue", nil, apitest.Bearer(adminToken)).JSON(t, &q)
+		if len(q.Items) != 1 || q.Items[0].Wallpaper.ID != w.ID || q.Items[0].OpenReports != 2 || q.Items[0].Wallpaper.Review != "approved" {
+			t.Errorf("queue %+v: want the reported (still public) wallpaper with its 2 reports", q.Items)
+		}
 	})
 
 	t.Run("the third reporter holds it out of every public view", func(t *testing.T) {
@@ -217,6 +222,11 @@ func TestReports(t *testing.T) {
 	t.Run("reports before an approval do not hold it again; new ones count", func(t *testing.T) {
 		decide(t, s, adminToken, w.ID, "approve")
 		waitSeen(t, s, w.ID, onlooker, true)
+		var q httpapi.ReviewQueue
+		s.API.Do(http.MethodGet, "/api/v1/admin/queue", nil, apitest.Bearer(adminToken)).JSON(t, &q)
+		if len(q.Items) != 0 {
+			t.Errorf("queue after the approval %+v, want empty", q.Items)
+		}
 		for _, r := range reporters[:2] {
 			if res := report(s, r, w.ID, porn); res.Status != http.StatusOK {
 				t.Fatalf("an earlier reporter: %d, want 200", res.Status)

@@ -164,8 +164,15 @@ const openReports = `(SELECT count(*) FROM reports r WHERE r.wallpaper_id = w.id
 // Queue implements admin.ReviewStore.
 func (s *Admins) Queue(ctx context.Context, limit int) (_ []admin.QueueItem, err error) {
 	defer translate(&err)
-	rows, err := s.pool.Query(ctx, `SELECT `+wallpaperColumns+`, `+openReports+` AS open`+wallpaperFrom+`
-		WHERE w.review IN ('held', 'pending')
+	// Held and pending wallpapers (their partial index), and those with
+	// reports no admin has decided on yet, whatever their state.
+	rows, err := s.pool.Query(ctx, `WITH queued AS (
+			SELECT id FROM wallpapers WHERE review IN ('held', 'pending')
+			UNION
+			SELECT r.wallpaper_id FROM reports r JOIN wallpapers w ON w.id = r.wallpaper_id
+			WHERE r.created_at > COALESCE(w.decided_at, '-infinity'::timestamptz))
+		SELECT `+wallpaperColumns+`, `+openReports+` AS open`+wallpaperFrom+`
+		JOIN queued q ON q.id = w.id
 		ORDER BY open DESC, w.created_at, w.id LIMIT $1`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: reading the review queue: %w", err)
