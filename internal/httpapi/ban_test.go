@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,7 +33,10 @@ func TestBan(t *testing.T) {
 	const interval = time.Second
 	vars := map[string]string{"BAN_SYNC_INTERVAL": interval.String()}
 	a := apptest.New(t, apptest.Options{Vars: vars})
-	b := apptest.New(t, apptest.Options{Vars: vars, DatabaseURL: a.Config.DatabaseURL.Reveal()})
+	// The second replica shares the database and the storage (a directory
+	// here, as a bucket would be): either one may work any job.
+	b := apptest.New(t, apptest.Options{DatabaseURL: a.Config.DatabaseURL.Reveal(),
+		Vars: map[string]string{"BAN_SYNC_INTERVAL": interval.String(), "DATA_DIR": a.Config.DataDir}})
 	adminToken := a.AdminToken(t, "ops")
 	bad := a.Login(t, "bad")
 	onlooker := a.Token(t, "onlooker")
@@ -40,6 +44,13 @@ func TestBan(t *testing.T) {
 	shown := paintedWallpaper(t, a, bad.AccessToken, map[string]any{"prompt": "a shown lantern"})
 	private := paintedWallpaper(t, a, bad.AccessToken, map[string]any{"prompt": "a private lantern", "public": false})
 	laterHidden := paintedWallpaper(t, a, bad.AccessToken, map[string]any{"prompt": "a lantern an admin hides"})
+	// The URLs anyone got while it was public.
+	a.API.Do(http.MethodGet, "/api/v1/wallpapers/"+shown.ID, nil).JSON(t, &shown)
+	for _, u := range []string{shown.ImageURL, shown.ThumbnailURL} {
+		if res, _ := a.Download(t, u); res.StatusCode != http.StatusOK || !strings.Contains(u, "/public/") {
+			t.Fatalf("the public URL %s answers %d", u, res.StatusCode)
+		}
+	}
 	if res := b.API.Do(http.MethodGet, "/api/v1/me", nil, apitest.Bearer(bad.AccessToken)); res.Status != http.StatusOK {
 		t.Fatalf("the other replica before the ban: %d", res.Status)
 	}
