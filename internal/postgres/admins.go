@@ -29,7 +29,8 @@ type Admins struct {
 }
 
 // NewAdmins returns the admin store; gallery is the store whose
-// state-change path the decisions and bans use.
+// state-change path the decisions and bans use (nil for a store that only
+// manages admins, as the command line does).
 func NewAdmins(pool *pgxpool.Pool, gallery *Gallery) *Admins {
 	return &Admins{pool: pool, gallery: gallery}
 }
