@@ -205,8 +205,8 @@ chromium: ## Install Debian's headless Chromium when it is missing (for test-bro
 		$$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 
 .PHONY: test-browser
-test-browser: chromium ## Swagger UI served by a running wallpaperd, checked in headless Chromium
-	go test -tags browser -count=1 -timeout 10m ./test/browser/
+test-browser: chromium ## Swagger UI and the admin console served by a running wallpaperd, driven in headless Chromium (chromedp)
+	REQUIRE_CHROMIUM=1 go test -tags browser -count=1 -timeout 10m ./test/browser/
 
 .PHONY: test-newman
 test-newman: api/node_modules ## The Postman collection (api/) with newman against wallpaperd on a fresh database

@@ -4,7 +4,8 @@
 # starts the server on a free port with the dev defaults (dev login, offline
 # image generator, local storage in a temporary DATA_DIR), waits for
 # /readyz, runs the collection, and always stops the server and drops the
-# database. Exits non-zero when any assertion fails.
+# database. An admin is added with `wallpaperd admin add` for the admin
+# folder. Exits non-zero when any assertion fails.
 #
 # Environment:
 #   TEST_DATABASE_URL  admin URL of the Postgres server (default: the local
@@ -90,10 +91,20 @@ if [[ -z $ready ]]; then
 	exit 1
 fi
 
+# An admin for the admin folder, made as an operator would; the token is
+# printed once, on a line of its own.
+admin_token=$(cd "$work/run" && env APP_ENV=dev DATABASE_URL="$db_url" DATA_DIR="$work/data" LOG_LEVEL=warn \
+	"$bin" admin add newman | grep -E '^wpa_[A-Za-z0-9_-]{43}$' || true)
+if [[ -z $admin_token ]]; then
+	echo "newman.sh: wallpaperd admin add printed no token" >&2
+	exit 1
+fi
+
 # shellcheck disable=SC2086 # NEWMAN_ARGS is a list of words on purpose
 npx --no-install --prefix api newman run api/wallpaperd.postman_collection.json \
 	--environment api/local.postman_environment.json \
 	--env-var "baseUrl=$base" \
+	--env-var "adminToken=$admin_token" \
 	--working-dir api \
 	--timeout-request 30000 \
 	--color off \

@@ -22,6 +22,512 @@ const docTemplate = `{
     "host": "{{.Host}}",
     "basePath": "{{.BasePath}}",
     "paths": {
+        "/api/v1/admin/audit": {
+            "get": {
+                "security": [
+                    {
+                        "AdminAuth": []
+                    }
+                ],
+                "description": "Every admin action (decisions, bans, unbans, admins added and revoked on the command line), newest first: who, when, what, on what, and the note. Nothing in the API changes it.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "admin"
+                ],
+                "summary": "The audit log",
+                "parameters": [
+                    {
+                        "maximum": 100,
+                        "minimum": 1,
+                        "type": "integer",
+                        "default": 50,
+                        "description": "Page size",
+                        "name": "limit",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "next_cursor of the previous page",
+                        "name": "cursor",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.AuditPage"
+                        }
+                    },
+                    "400": {
+                        "description": "invalid_request: bad limit or cursor",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "401": {
+                        "description": "unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/admin/queue": {
+            "get": {
+                "security": [
+                    {
+                        "AdminAuth": []
+                    }
+                ],
+                "description": "Held and pending wallpapers, and every wallpaper with reports no admin has decided on yet, most reported (since the last decision) first, then oldest first, each with its reports and the latest image check. Images are signed URLs.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "admin"
+                ],
+                "summary": "The review queue",
+                "parameters": [
+                    {
+                        "maximum": 100,
+                        "minimum": 1,
+                        "type": "integer",
+                        "default": 50,
+                        "description": "How many",
+                        "name": "limit",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ReviewQueue"
+                        }
+                    },
+                    "400": {
+                        "description": "invalid_request: bad limit",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "401": {
+                        "description": "unauthorized: no live admin token",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/admin/users": {
+            "get": {
+                "security": [
+                    {
+                        "AdminAuth": []
+                    }
+                ],
+                "description": "The user with this id, or the users whose nickname contains q (newest first).",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "admin"
+                ],
+                "summary": "Find users",
+                "parameters": [
+                    {
+                        "maxLength": 64,
+                        "minLength": 1,
+                        "type": "string",
+                        "description": "A user id or a part of a nickname",
+                        "name": "q",
+                        "in": "query",
+                        "required": true
+                    },
+                    {
+                        "maximum": 100,
+                        "minimum": 1,
+                        "type": "integer",
+                        "default": 50,
+                        "description": "How many",
+                        "name": "limit",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.AdminUserList"
+                        }
+                    },
+                    "400": {
+                        "description": "invalid_request: no q, or a bad limit",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "401": {
+                        "description": "unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/admin/users/{id}": {
+            "get": {
+                "security": [
+                    {
+                        "AdminAuth": []
+                    }
+                ],
+                "description": "A user's profile and ban, their newest wallpapers (private ones too) and generations, the reports they filed and the reports of their wallpapers.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "admin"
+                ],
+                "summary": "One user",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "format": "uuid",
+                        "description": "User id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "maximum": 100,
+                        "minimum": 1,
+                        "type": "integer",
+                        "default": 50,
+                        "description": "How many of each list",
+                        "name": "limit",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.AdminUserDetail"
+                        }
+                    },
+                    "400": {
+                        "description": "invalid_request",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "401": {
+                        "description": "unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "404": {
+                        "description": "not_found",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/admin/users/{id}/ban": {
+            "post": {
+                "security": [
+                    {
+                        "AdminAuth": []
+                    }
+                ],
+                "description": "The user's login is refused (` + "`" + `403 banned` + "`" + `), their access tokens stop working (at once on the replica that banned, on the others within BAN_SYNC_INTERVAL), their refresh tokens are revoked, their wallpapers leave every public view and their queued and running generations end as ` + "`" + `failed` + "`" + ` with the code ` + "`" + `cancelled` + "`" + `, the quota unit returned. The ban outlives a deletion of the account. Banning a banned user changes nothing. Recorded in the audit log with the reason.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "admin"
+                ],
+                "summary": "Ban a user",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "format": "uuid",
+                        "description": "User id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "Why",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.BanRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.AdminUser"
+                        }
+                    },
+                    "400": {
+                        "description": "invalid_request: no reason",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "401": {
+                        "description": "unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "404": {
+                        "description": "not_found",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "413": {
+                        "description": "payload_too_large",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "415": {
+                        "description": "unsupported_media_type",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/admin/users/{id}/unban": {
+            "post": {
+                "security": [
+                    {
+                        "AdminAuth": []
+                    }
+                ],
+                "description": "The user can log in again, and their wallpapers are as visible as their own state says: exactly what the ban hid comes back (a wallpaper held or made private meanwhile stays so). Recorded in the audit log with the note.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "admin"
+                ],
+                "summary": "Lift a user's ban",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "format": "uuid",
+                        "description": "User id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "A note",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.UnbanRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.AdminUser"
+                        }
+                    },
+                    "400": {
+                        "description": "invalid_request",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "401": {
+                        "description": "unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "404": {
+                        "description": "not_found",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "409": {
+                        "description": "conflict: the user is not banned",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "413": {
+                        "description": "payload_too_large",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "415": {
+                        "description": "unsupported_media_type",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/admin/wallpapers/{id}/decision": {
+            "post": {
+                "security": [
+                    {
+                        "AdminAuth": []
+                    }
+                ],
+                "description": "` + "`" + `approve` + "`" + ` releases a held or pending wallpaper (others see it when it is public and its author is not banned) or dismisses the reports of an approved one (409 for a private wallpaper never checked); ` + "`" + `hide` + "`" + ` keeps or puts it held, out of every public view; ` + "`" + `reject` + "`" + ` removes it and its objects, and fails its generation with the quota unit returned only when it was never approved (a wallpaper that was public is removed without a refund). Reports filed before a decision do not hold the wallpaper again. Recorded in the audit log with the note.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "admin"
+                ],
+                "summary": "Decide on a wallpaper",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "format": "uuid",
+                        "description": "Wallpaper id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "The decision",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.DecisionRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.DecisionResult"
+                        }
+                    },
+                    "400": {
+                        "description": "invalid_request",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "401": {
+                        "description": "unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "404": {
+                        "description": "not_found",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "409": {
+                        "description": "conflict: approving a private wallpaper that was never checked",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "413": {
+                        "description": "payload_too_large",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "415": {
+                        "description": "unsupported_media_type",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    }
+                }
+            }
+        },
         "/api/v1/auth/login": {
             "post": {
                 "description": "Exchanges the one-time code from ` + "`" + `wx.login` + "`" + ` with WeChat (code2Session), creates the user on first login, and starts a session: a short-lived access token (send it as ` + "`" + `Authorization: Bearer …` + "`" + `) and a long-lived refresh token. In dev without WeChat credentials, ` + "`" + `dev-NAME` + "`" + ` logs in as the dev user NAME; prod refuses such codes. Rate limited per client IP.",
@@ -66,7 +572,7 @@ const docTemplate = `{
                         }
                     },
                     "403": {
-                        "description": "forbidden: the WeChat account is blocked",
+                        "description": "forbidden: the WeChat account is blocked; banned: the account is banned",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -153,6 +659,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "403": {
+                        "description": "banned: the account is banned",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "405": {
                         "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
@@ -213,6 +725,12 @@ const docTemplate = `{
                     },
                     "401": {
                         "description": "unauthorized: unknown, expired, rotated or revoked refresh token",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "403": {
+                        "description": "banned: the account is banned",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -331,6 +849,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "403": {
+                        "description": "banned: the account is banned",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "405": {
                         "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
@@ -432,6 +956,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "403": {
+                        "description": "banned: the account is banned",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "404": {
                         "description": "not_found",
                         "schema": {
@@ -487,6 +1017,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "403": {
+                        "description": "banned: the account is banned",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "404": {
                         "description": "not_found: the account no longer exists",
                         "schema": {
@@ -507,6 +1043,56 @@ const docTemplate = `{
                     },
                     "503": {
                         "description": "Service Unavailable",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    }
+                }
+            },
+            "delete": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Deletes the caller's account at once for every purpose of the API: the profile, the avatar, every wallpaper (gone from every view), the caller's likes and all tokens (the access token used here stops working at once; on other replicas within BAN_SYNC_INTERVAL). Queued and running generations end as ` + "`" + `failed` + "`" + ` with the code ` + "`" + `cancelled` + "`" + `. Stored images are removed by background jobs right after, finished by whichever replica runs next if this one stops. Kept, only for compliance and the retention period: the generation records (prompt, options, outcome) and image checks with the user replaced by an opaque id, reports the caller filed (anonymous). The same WeChat user logging in later starts a new, empty account; an active ban and the day's used quota still apply to it (a keyed hash of the openid is kept for that, nothing else).",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "profile"
+                ],
+                "summary": "Delete the account (注销)",
+                "responses": {
+                    "204": {
+                        "description": "Deleted"
+                    },
+                    "401": {
+                        "description": "unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "403": {
+                        "description": "banned",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "404": {
+                        "description": "not_found: the account no longer exists",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "500": {
+                        "description": "Internal Server Error",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -556,6 +1142,12 @@ const docTemplate = `{
                     },
                     "401": {
                         "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "403": {
+                        "description": "banned: the account is banned",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -669,6 +1261,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "403": {
+                        "description": "banned: the account is banned",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "404": {
                         "description": "Not Found",
                         "schema": {
@@ -760,6 +1358,12 @@ const docTemplate = `{
                     },
                     "401": {
                         "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "403": {
+                        "description": "banned: the account is banned",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -866,6 +1470,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "403": {
+                        "description": "banned: the account is banned",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "405": {
                         "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
@@ -928,6 +1538,12 @@ const docTemplate = `{
                     },
                     "401": {
                         "description": "unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "403": {
+                        "description": "banned: the account is banned",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -1057,6 +1673,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "403": {
+                        "description": "banned: the account is banned",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "405": {
                         "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
@@ -1112,6 +1734,12 @@ const docTemplate = `{
                     },
                     "401": {
                         "description": "unauthorized: a token was sent but is invalid or expired",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "403": {
+                        "description": "banned: the account is banned",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -1177,7 +1805,7 @@ const docTemplate = `{
                         }
                     },
                     "403": {
-                        "description": "forbidden: someone else's wallpaper",
+                        "description": "forbidden: someone else's wallpaper; banned: the account is banned",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -1258,7 +1886,7 @@ const docTemplate = `{
                         }
                     },
                     "403": {
-                        "description": "forbidden: someone else's wallpaper",
+                        "description": "forbidden: someone else's wallpaper; banned: the account is banned",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -1346,6 +1974,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "403": {
+                        "description": "banned: the account is banned",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "404": {
                         "description": "not_found",
                         "schema": {
@@ -1417,6 +2051,12 @@ const docTemplate = `{
                     },
                     "401": {
                         "description": "unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "403": {
+                        "description": "banned: the account is banned",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -1502,7 +2142,7 @@ const docTemplate = `{
                         }
                     },
                     "403": {
-                        "description": "forbidden: someone else's wallpaper",
+                        "description": "forbidden: someone else's wallpaper; banned: the account is banned",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -1511,6 +2151,113 @@ const docTemplate = `{
                         "description": "not_found",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/wallpapers/{id}/reports": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Reports a wallpaper the caller can see to the operator, with a reason and an optional detail (at most 200 characters). One report per user and wallpaper: the same user again gets ` + "`" + `200` + "`" + ` with the first report. Reporting one's own wallpaper is ` + "`" + `400` + "`" + `; a wallpaper the caller cannot see is ` + "`" + `404` + "`" + `. When REPORT_HOLD_THRESHOLD different users (3 by default) have reported a wallpaper since an admin last decided on it, it is held out of every public view until an admin decides. Rate limited per account (REPORT_RATE_PER_HOUR). The operator answers within REPORT_RESPONSE_HOURS (docs/compliance.md).",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "gallery"
+                ],
+                "summary": "Report a wallpaper",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "format": "uuid",
+                        "description": "Wallpaper id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "Why",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ReportRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "reported before: the first report",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.Report"
+                        }
+                    },
+                    "202": {
+                        "description": "reported",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.Report"
+                        }
+                    },
+                    "400": {
+                        "description": "invalid_request: bad reason or detail, or the caller's own wallpaper",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "401": {
+                        "description": "unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "403": {
+                        "description": "banned",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "404": {
+                        "description": "not_found",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "413": {
+                        "description": "payload_too_large",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "415": {
+                        "description": "unsupported_media_type",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "429": {
+                        "description": "rate_limited (see Retry-After)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "integer",
+                                "description": "seconds to wait"
+                            }
                         }
                     },
                     "503": {
@@ -1819,6 +2566,355 @@ const docTemplate = `{
         }
     },
     "definitions": {
+        "httpapi.AdminBan": {
+            "type": "object",
+            "required": [
+                "at",
+                "by",
+                "reason"
+            ],
+            "properties": {
+                "at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "example": "2026-11-23T10:00:00Z"
+                },
+                "by": {
+                    "type": "string",
+                    "example": "me"
+                },
+                "reason": {
+                    "type": "string",
+                    "example": "多次发布违规内容"
+                }
+            }
+        },
+        "httpapi.AdminReport": {
+            "type": "object",
+            "required": [
+                "created_at",
+                "detail",
+                "id",
+                "reason",
+                "wallpaper_id"
+            ],
+            "properties": {
+                "created_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "example": "2026-11-23T08:00:00Z"
+                },
+                "detail": {
+                    "type": "string",
+                    "example": "含有裸露内容"
+                },
+                "id": {
+                    "type": "string",
+                    "format": "uuid",
+                    "example": "3c2b1a0f-9e8d-4c7b-a6f5-e4d3c2b1a0f9"
+                },
+                "reason": {
+                    "type": "string",
+                    "enum": [
+                        "porn",
+                        "politics",
+                        "violence",
+                        "abuse",
+                        "copyright",
+                        "other"
+                    ],
+                    "example": "porn"
+                },
+                "reporter_id": {
+                    "description": "ReporterID is absent once the reporter deleted the account.",
+                    "type": "string",
+                    "format": "uuid",
+                    "example": "0b8f6a1e-8c1d-4a57-9d1e-6f2a3b4c5d6e"
+                },
+                "wallpaper_id": {
+                    "type": "string",
+                    "format": "uuid",
+                    "example": "7d3c1b2a-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+                }
+            }
+        },
+        "httpapi.AdminUser": {
+            "type": "object",
+            "required": [
+                "avatar_url",
+                "banned",
+                "created_at",
+                "id",
+                "nickname"
+            ],
+            "properties": {
+                "avatar_url": {
+                    "type": "string",
+                    "example": "https://api.example.com/media/avatars/0b8f6a1e/5f1c.jpg"
+                },
+                "ban": {
+                    "description": "Ban is present while the user is banned.",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/httpapi.AdminBan"
+                        }
+                    ]
+                },
+                "banned": {
+                    "type": "boolean",
+                    "example": false
+                },
+                "created_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "example": "2026-11-23T08:00:00Z"
+                },
+                "id": {
+                    "type": "string",
+                    "format": "uuid",
+                    "example": "0b8f6a1e-8c1d-4a57-9d1e-6f2a3b4c5d6e"
+                },
+                "nickname": {
+                    "type": "string",
+                    "example": "Alice"
+                }
+            }
+        },
+        "httpapi.AdminUserDetail": {
+            "type": "object",
+            "required": [
+                "generations",
+                "reports_filed",
+                "reports_received",
+                "user",
+                "wallpapers"
+            ],
+            "properties": {
+                "generations": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/httpapi.Generation"
+                    }
+                },
+                "reports_filed": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/httpapi.AdminReport"
+                    }
+                },
+                "reports_received": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/httpapi.AdminReport"
+                    }
+                },
+                "user": {
+                    "$ref": "#/definitions/httpapi.AdminUser"
+                },
+                "wallpapers": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/httpapi.AdminWallpaper"
+                    }
+                }
+            }
+        },
+        "httpapi.AdminUserList": {
+            "type": "object",
+            "required": [
+                "items"
+            ],
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/httpapi.AdminUser"
+                    }
+                }
+            }
+        },
+        "httpapi.AdminWallpaper": {
+            "type": "object",
+            "required": [
+                "author",
+                "author_banned",
+                "created_at",
+                "id",
+                "image_url",
+                "like_count",
+                "model",
+                "prompt",
+                "provider",
+                "public",
+                "review",
+                "size",
+                "thumbnail_url",
+                "visible"
+            ],
+            "properties": {
+                "approved_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "example": "2026-11-23T08:00:30Z"
+                },
+                "author": {
+                    "$ref": "#/definitions/httpapi.Author"
+                },
+                "author_banned": {
+                    "type": "boolean",
+                    "example": false
+                },
+                "created_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "example": "2026-11-23T08:00:00Z"
+                },
+                "decided_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "example": "2026-11-23T09:00:00Z"
+                },
+                "generation_id": {
+                    "type": "string",
+                    "format": "uuid",
+                    "example": "5b1e2c3d-4f5a-4b6c-8d7e-9f0a1b2c3d4e"
+                },
+                "id": {
+                    "type": "string",
+                    "format": "uuid",
+                    "example": "7d3c1b2a-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+                },
+                "image_url": {
+                    "type": "string",
+                    "example": "https://api.example.com/media/private/w/7d3c1b2a/image.jpg?exp=…\u0026sig=…"
+                },
+                "like_count": {
+                    "type": "integer",
+                    "example": 3
+                },
+                "model": {
+                    "type": "string",
+                    "example": "doubao-seedream-4-5-251128"
+                },
+                "prompt": {
+                    "type": "string",
+                    "example": "a quiet lake at dawn, mist, pastel colours"
+                },
+                "provider": {
+                    "type": "string",
+                    "example": "ark"
+                },
+                "public": {
+                    "type": "boolean",
+                    "example": true
+                },
+                "review": {
+                    "type": "string",
+                    "enum": [
+                        "unchecked",
+                        "pending",
+                        "approved",
+                        "held"
+                    ],
+                    "example": "held"
+                },
+                "size": {
+                    "type": "string",
+                    "enum": [
+                        "1024x1792",
+                        "1792x1024",
+                        "1024x1024"
+                    ],
+                    "example": "1024x1792"
+                },
+                "thumbnail_url": {
+                    "type": "string",
+                    "example": "https://api.example.com/media/private/w/7d3c1b2a/thumb.jpg?exp=…\u0026sig=…"
+                },
+                "visible": {
+                    "description": "Visible says whether others see it now (public, approved, author not\nbanned, objects published).",
+                    "type": "boolean",
+                    "example": false
+                }
+            }
+        },
+        "httpapi.AuditEntry": {
+            "type": "object",
+            "required": [
+                "action",
+                "admin",
+                "at",
+                "id",
+                "note",
+                "target_id",
+                "target_type"
+            ],
+            "properties": {
+                "action": {
+                    "type": "string",
+                    "enum": [
+                        "wallpaper.approve",
+                        "wallpaper.hide",
+                        "wallpaper.reject",
+                        "user.ban",
+                        "user.unban",
+                        "admin.add",
+                        "admin.revoke"
+                    ],
+                    "example": "user.ban"
+                },
+                "admin": {
+                    "type": "string",
+                    "example": "me"
+                },
+                "at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "example": "2026-11-23T10:00:00Z"
+                },
+                "id": {
+                    "type": "string",
+                    "example": "42"
+                },
+                "note": {
+                    "type": "string",
+                    "example": "多次发布违规内容"
+                },
+                "target_id": {
+                    "type": "string",
+                    "example": "0b8f6a1e-8c1d-4a57-9d1e-6f2a3b4c5d6e"
+                },
+                "target_type": {
+                    "type": "string",
+                    "enum": [
+                        "wallpaper",
+                        "user",
+                        "admin"
+                    ],
+                    "example": "user"
+                }
+            }
+        },
+        "httpapi.AuditPage": {
+            "type": "object",
+            "required": [
+                "items"
+            ],
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/httpapi.AuditEntry"
+                    }
+                },
+                "next_cursor": {
+                    "description": "NextCursor fetches the next (older) page; null on the last page.",
+                    "type": "string",
+                    "x-nullable": true,
+                    "example": "41"
+                }
+            }
+        },
         "httpapi.Author": {
             "type": "object",
             "properties": {
@@ -1833,6 +2929,21 @@ const docTemplate = `{
                 "nickname": {
                     "type": "string",
                     "example": "Alice"
+                }
+            }
+        },
+        "httpapi.BanRequest": {
+            "type": "object",
+            "required": [
+                "reason"
+            ],
+            "properties": {
+                "reason": {
+                    "description": "Reason is required (at most 500 characters); it is kept with the ban\nand in the audit log.",
+                    "type": "string",
+                    "maxLength": 500,
+                    "minLength": 1,
+                    "example": "多次发布违规内容"
                 }
             }
         },
@@ -1875,6 +2986,60 @@ const docTemplate = `{
                     "description": "SubscribeTemplateID is the template to ask wx.requestSubscribeMessage\nfor; \"\" when no message is sent.",
                     "type": "string",
                     "example": "Xv2y9-abcdEFGH"
+                }
+            }
+        },
+        "httpapi.DecisionRequest": {
+            "type": "object",
+            "required": [
+                "decision"
+            ],
+            "properties": {
+                "decision": {
+                    "type": "string",
+                    "enum": [
+                        "approve",
+                        "hide",
+                        "reject"
+                    ],
+                    "example": "approve"
+                },
+                "note": {
+                    "description": "Note is kept in the audit log (at most 500 characters).",
+                    "type": "string",
+                    "maxLength": 500,
+                    "example": "举报不成立"
+                }
+            }
+        },
+        "httpapi.DecisionResult": {
+            "type": "object",
+            "required": [
+                "decision",
+                "wallpaper_id"
+            ],
+            "properties": {
+                "decision": {
+                    "type": "string",
+                    "enum": [
+                        "approve",
+                        "hide",
+                        "reject"
+                    ],
+                    "example": "approve"
+                },
+                "wallpaper": {
+                    "description": "Wallpaper is the wallpaper after the decision; absent when rejected\n(removed).",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/httpapi.AdminWallpaper"
+                        }
+                    ]
+                },
+                "wallpaper_id": {
+                    "type": "string",
+                    "format": "uuid",
+                    "example": "7d3c1b2a-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
                 }
             }
         },
@@ -2120,6 +3285,44 @@ const docTemplate = `{
                 }
             }
         },
+        "httpapi.ModerationCheck": {
+            "type": "object",
+            "required": [
+                "asked_at",
+                "label",
+                "trace_id"
+            ],
+            "properties": {
+                "answered_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "example": "2026-11-23T08:01:10Z"
+                },
+                "asked_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "example": "2026-11-23T08:00:10Z"
+                },
+                "label": {
+                    "type": "string",
+                    "example": "20002"
+                },
+                "suggest": {
+                    "description": "Suggest is pass, review or risky; absent while WeChat has not\nanswered.",
+                    "type": "string",
+                    "enum": [
+                        "pass",
+                        "review",
+                        "risky"
+                    ],
+                    "example": "review"
+                },
+                "trace_id": {
+                    "type": "string",
+                    "example": "6693b1b1-04cbe4c2-4d3c2fd8"
+                }
+            }
+        },
         "httpapi.NicknameRequest": {
             "type": "object",
             "required": [
@@ -2152,6 +3355,38 @@ const docTemplate = `{
                 "name": {
                     "type": "string",
                     "example": "国风"
+                }
+            }
+        },
+        "httpapi.QueueItem": {
+            "type": "object",
+            "required": [
+                "open_reports",
+                "reports",
+                "wallpaper"
+            ],
+            "properties": {
+                "check": {
+                    "description": "Check is the latest image check; absent when none was asked.",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/httpapi.ModerationCheck"
+                        }
+                    ]
+                },
+                "open_reports": {
+                    "description": "OpenReports counts the reports since the last admin decision.",
+                    "type": "integer",
+                    "example": 3
+                },
+                "reports": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/httpapi.AdminReport"
+                    }
+                },
+                "wallpaper": {
+                    "$ref": "#/definitions/httpapi.AdminWallpaper"
                 }
             }
         },
@@ -2196,6 +3431,83 @@ const docTemplate = `{
                 }
             }
         },
+        "httpapi.Report": {
+            "type": "object",
+            "required": [
+                "created_at",
+                "detail",
+                "id",
+                "reason"
+            ],
+            "properties": {
+                "created_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "example": "2026-11-23T08:00:00Z"
+                },
+                "detail": {
+                    "type": "string",
+                    "example": "含有裸露内容"
+                },
+                "id": {
+                    "type": "string",
+                    "format": "uuid",
+                    "example": "3c2b1a0f-9e8d-4c7b-a6f5-e4d3c2b1a0f9"
+                },
+                "reason": {
+                    "type": "string",
+                    "enum": [
+                        "porn",
+                        "politics",
+                        "violence",
+                        "abuse",
+                        "copyright",
+                        "other"
+                    ],
+                    "example": "porn"
+                }
+            }
+        },
+        "httpapi.ReportRequest": {
+            "type": "object",
+            "required": [
+                "reason"
+            ],
+            "properties": {
+                "detail": {
+                    "description": "Detail is what the reporter adds: at most 200 characters after\ntrimming.",
+                    "type": "string",
+                    "maxLength": 200,
+                    "example": "含有裸露内容"
+                },
+                "reason": {
+                    "type": "string",
+                    "enum": [
+                        "porn",
+                        "politics",
+                        "violence",
+                        "abuse",
+                        "copyright",
+                        "other"
+                    ],
+                    "example": "porn"
+                }
+            }
+        },
+        "httpapi.ReviewQueue": {
+            "type": "object",
+            "required": [
+                "items"
+            ],
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/httpapi.QueueItem"
+                    }
+                }
+            }
+        },
         "httpapi.Session": {
             "type": "object",
             "required": [
@@ -2237,6 +3549,16 @@ const docTemplate = `{
                 "status": {
                     "type": "string",
                     "example": "ok"
+                }
+            }
+        },
+        "httpapi.UnbanRequest": {
+            "type": "object",
+            "properties": {
+                "note": {
+                    "type": "string",
+                    "maxLength": 500,
+                    "example": "申诉通过"
                 }
             }
         },
@@ -2461,6 +3783,12 @@ const docTemplate = `{
         }
     },
     "securityDefinitions": {
+        "AdminAuth": {
+            "description": "Type \"Bearer \" followed by an admin token (wpa_…, printed once by ` + "`" + `wallpaperd admin add NAME` + "`" + `).",
+            "type": "apiKey",
+            "name": "Authorization",
+            "in": "header"
+        },
         "BearerAuth": {
             "description": "Type \"Bearer \" followed by the access token from POST /api/v1/auth/login.",
             "type": "apiKey",
@@ -2496,6 +3824,10 @@ const docTemplate = `{
         {
             "description": "WeChat's message push: URL verification and the verdicts of image moderation (mediaCheckAsync). Signed by WeChat, not called by clients.",
             "name": "wechat"
+        },
+        {
+            "description": "The operator's API: the review queue and decisions, users and bans, the audit log. Admin tokens only (wallpaperd admin add NAME); a user's access token is refused here, and an admin token everywhere else.",
+            "name": "admin"
         }
     ]
 }`

@@ -4,6 +4,7 @@
 //
 //	wallpaperd [serve]              serve the API (the default)
 //	wallpaperd migrate up|down|status
+//	wallpaperd admin add NAME | admin list | admin revoke NAME
 //
 // Configuration comes from the environment (and .env in dev); see README.md.
 //
@@ -29,10 +30,16 @@
 //	@tag.description			What the mini-program reads at start and for sharing: the client configuration, the presets (styles) with their covers, a wallpaper's mini-program code for posters.
 //	@tag.name					wechat
 //	@tag.description			WeChat's message push: URL verification and the verdicts of image moderation (mediaCheckAsync). Signed by WeChat, not called by clients.
+//	@tag.name					admin
+//	@tag.description			The operator's API: the review queue and decisions, users and bans, the audit log. Admin tokens only (wallpaperd admin add NAME); a user's access token is refused here, and an admin token everywhere else.
 //	@securityDefinitions.apikey	BearerAuth
 //	@in							header
 //	@name						Authorization
 //	@description				Type "Bearer " followed by the access token from POST /api/v1/auth/login.
+//	@securityDefinitions.apikey	AdminAuth
+//	@in							header
+//	@name						Authorization
+//	@description				Type "Bearer " followed by an admin token (wpa_…, printed once by `wallpaperd admin add NAME`).
 package main
 
 import (
@@ -58,7 +65,7 @@ func main() {
 	}
 }
 
-const usage = `usage: wallpaperd [serve | migrate up|down|status]`
+const usage = `usage: wallpaperd [serve | migrate up|down|status | admin add NAME | admin list | admin revoke NAME]`
 
 // run is the whole program, with its inputs passed in so tests can call it.
 func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
@@ -82,6 +89,8 @@ func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
 		return serve(ctx, cfg, logger)
 	case "migrate":
 		return migrate(ctx, cfg, logger, args, stdout)
+	case "admin":
+		return adminCommand(ctx, cfg, logger, args, stdout)
 	default:
 		return errors.New(usage)
 	}

@@ -16,6 +16,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"riverqueue.com/riverui"
+
+	"github.com/wallpaperd/wallpaperd/internal/admin"
 
 	"github.com/wallpaperd/wallpaperd/internal/aigc"
 	"github.com/wallpaperd/wallpaperd/internal/auth"
@@ -42,9 +45,13 @@ type App struct {
 	Metrics *metrics.Metrics
 	// Queue works the background jobs once started.
 	Queue *worker.Queue
+	// Revocations is this replica's set of banned and deleted accounts
+	// whose access tokens are refused.
+	Revocations *auth.Revocations
 
 	logger      *slog.Logger
-	unsubscribe func() // job events, while the workers run
+	riverUI     *riverui.Handler // nil when RIVER_UI_ENABLED=false
+	unsubscribe func()           // job events, while the workers run
 }
 
 // Deps are what the service is given rather than builds: the database
@@ -95,6 +102,8 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*App, error) {
 	generationStore := postgres.NewGenerations(pool, jobs)
 	generationStore.ObserveQuota(m)
 	galleryStore := postgres.NewGallery(pool, jobs)
+	accountStore := postgres.NewAccounts(pool, jobs, cfg.AccessTokenTTL)
+	adminStore := postgres.NewAdmins(pool, galleryStore)
 
 	// The domain.
 	access, err := auth.NewAccessTokens([]byte(secret.Reveal()), cfg.AccessTokenTTL, nil)
@@ -111,12 +120,27 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*App, error) {
 		nicknames = m.Moderation(wc.Allows(wechat.SceneProfile))
 		prompts = m.PromptChecker(wc.PromptChecker(users))
 	}
+	// A keyed hash of the openid is what outlives a deleted account (its
+	// ban, its day's quota); access tokens of banned and deleted accounts
+	// are refused through the revocation set, reloaded every
+	// BAN_SYNC_INTERVAL.
+	subjects, err := user.NewSubjects(secret.Derive("openid-subject"))
+	if err != nil {
+		return nil, err
+	}
+	revocations := auth.NewRevocations(accountStore, cfg.BanSyncInterval, cfg.AccessTokenTTL, logger)
+	if err := revocations.Reload(ctx); err != nil {
+		logger.Warn("loading banned and deleted accounts: retried every BAN_SYNC_INTERVAL", "err", err)
+	}
 	refreshTokens := postgres.NewRefreshTokens(pool)
 	authService, err := auth.NewService(auth.Config{
-		RefreshTTL: cfg.RefreshTokenTTL,
-		DevLogin:   !cfg.Prod() && wc == nil,
-		MaxAge:     cfg.SessionMaxAge,
-		ReuseGrace: cfg.RefreshReuseGrace,
+		RefreshTTL:  cfg.RefreshTokenTTL,
+		DevLogin:    !cfg.Prod() && wc == nil,
+		MaxAge:      cfg.SessionMaxAge,
+		ReuseGrace:  cfg.RefreshReuseGrace,
+		Subjects:    subjects,
+		Standing:    accountStore,
+		Revocations: revocations,
 	}, users, refreshTokens, access, exchanger)
 	if err != nil {
 		return nil, err
@@ -125,6 +149,16 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*App, error) {
 	// One bound on image decoding for the whole process.
 	decodes := picture.NewSlots(cfg.ImageDecodeConcurrency)
 	profiles.DecodeIn(decodes)
+	accounts := user.NewAccounts(users, accountStore, subjects, revocations)
+	var reports *wallpaper.Reports
+	if cfg.ReportsEnabled {
+		reports = wallpaper.NewReports(galleryStore, cfg.ReportHoldThreshold)
+	}
+	admins := admin.NewAdmins(adminStore, cfg.AdminSessionTTL)
+	governance := admin.NewGovernance(admin.GovernanceConfig{
+		Review: adminStore, Accounts: adminStore, Audit: adminStore, Users: users,
+		Subjects: subjects, Revoker: revocations,
+	})
 	cursors := wallpaper.NewCursorCodec(secret.Derive("cursor"))
 	generations := wallpaper.NewService(wallpaper.ServiceConfig{
 		Generations: generationStore,
@@ -182,6 +216,17 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	var riverUI *riverui.Handler
+	if cfg.RiverUIEnabled {
+		riverUI, err = riverui.NewHandler(&riverui.HandlerOpts{
+			Endpoints: riverui.NewEndpoints(queue.Client(), nil),
+			Logger:    slog.New(quieter{logger.Handler()}),
+			Prefix:    "/admin/river",
+		})
+		if err != nil {
+			return nil, fmt.Errorf("river ui: %w", err)
+		}
+	}
 	ready := d.Ready
 	if ready == nil {
 		ready = func(ctx context.Context) error {
@@ -208,6 +253,8 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*App, error) {
 			Avatar:      cfg.AvatarRatePerMinute,
 			Likes:       cfg.LikeRatePerMinute,
 		},
+		ReportRatePerHour: cfg.ReportRatePerHour,
+		CSRFKey:           secret.Derive("admin-csrf"),
 	}, httpapi.Deps{
 		Logger:        logger,
 		Ready:         ready,
@@ -222,16 +269,27 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*App, error) {
 		MediaVerdicts: mediaVerdicts(moderation),
 		Covers:        imagegen.NewCovers(),
 		Codes:         newCodes(cfg, wc, objects),
+		Reports:       reports,
+		Accounts:      accounts,
+		Admins:        admins,
+		Governance:    governance,
+		RiverUI:       httpHandler(riverUI),
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &App{Handler: handler, Metrics: m, Queue: queue, logger: logger}, nil
+	return &App{Handler: handler, Metrics: m, Queue: queue, Revocations: revocations, logger: logger, riverUI: riverUI}, nil
 }
 
 // Start starts the background workers and returns; they run until Stop.
 // Job metrics are watched until ctx ends.
 func (a *App) Start(ctx context.Context) error {
+	go a.Revocations.Run(ctx)
+	if a.riverUI != nil {
+		if err := a.riverUI.Start(ctx); err != nil {
+			return fmt.Errorf("starting river ui: %w", err)
+		}
+	}
 	events, unsubscribe := a.Queue.Client().Subscribe(metrics.JobEvents...)
 	a.unsubscribe = unsubscribe
 	go a.Metrics.WatchJobs(ctx, events)
@@ -248,6 +306,25 @@ func (a *App) Stop(ctx context.Context) error {
 	}
 	return err
 }
+
+// httpHandler is h, or a nil interface when h is nil (a nil *Handler in
+// an interface is not nil).
+func httpHandler(h *riverui.Handler) http.Handler {
+	if h == nil {
+		return nil
+	}
+	return h
+}
+
+// quieter passes on River UI's log records from warnings up.
+type quieter struct{ slog.Handler }
+
+func (h quieter) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && h.Handler.Enabled(ctx, l)
+}
+
+func (h quieter) WithAttrs(as []slog.Attr) slog.Handler { return quieter{h.Handler.WithAttrs(as)} }
+func (h quieter) WithGroup(name string) slog.Handler    { return quieter{h.Handler.WithGroup(name)} }
 
 // objectStore is what storage.Local and storage.S3 both are, and what
 // every part that keeps images needs.
@@ -444,7 +521,11 @@ func newCodes(cfg *config.Config, wc *wechat.Client, objects objectStore) *share
 
 // clientConfig is the deployment's part of GET /api/v1/client-config.
 func clientConfig(cfg *config.Config, wc *wechat.Client) httpapi.ClientConfig {
-	c := httpapi.ClientConfig{DailyLimit: cfg.DailyQuota}
+	c := httpapi.ClientConfig{
+		DailyLimit:          cfg.DailyQuota,
+		ReportsEnabled:      cfg.ReportsEnabled,
+		ReportResponseHours: cfg.ReportResponseHours,
+	}
 	if wc != nil {
 		c.SubscribeTemplateID = cfg.WeChat.SubscribeTemplateID
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/wallpaperd/wallpaperd/internal/admin"
 	"github.com/wallpaperd/wallpaperd/internal/app"
 	"github.com/wallpaperd/wallpaperd/internal/config"
 	"github.com/wallpaperd/wallpaperd/internal/httpapi"
@@ -310,4 +311,15 @@ func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool, expla
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// AdminToken adds admin name (as `wallpaperd admin add NAME` does) and
+// returns its token.
+func (s *Service) AdminToken(t testing.TB, name string) string {
+	t.Helper()
+	_, token, err := admin.NewAdmins(postgres.NewAdmins(s.Pool, nil), time.Hour).Add(context.Background(), name)
+	if err != nil {
+		t.Fatalf("adding admin %s: %v", name, err)
+	}
+	return token
 }

@@ -22,6 +22,7 @@ var (
 	ErrUnauthenticated   = failure.New(failure.Unauthorized, "unauthorized", "a valid access token is required")
 	ErrTokenExpired      = failure.New(failure.Unauthorized, "unauthorized", "the access token has expired: refresh it")
 	ErrInvalidRefresh    = failure.New(failure.Unauthorized, "unauthorized", "the refresh token is invalid, expired or revoked: log in again")
+	ErrBanned            = failure.New(failure.Forbidden, "banned", "this account is banned")
 	errRefreshTokenReuse = ErrInvalidRefresh.With("", errors.New("a rotated refresh token was presented again: its family is revoked"))
 	errSessionTooOld     = ErrInvalidRefresh.With("the session has reached its maximum age: log in again", nil)
 )
@@ -56,6 +57,17 @@ type TokenStore interface {
 	RevokeUser(ctx context.Context, userID uuid.UUID, at time.Time) error
 }
 
+// Standing is what login needs to know of a WeChat user beyond the
+// account, keyed by the subject (user.Subjects) because it outlives a
+// deleted account.
+type Standing interface {
+	// Banned says whether the WeChat user with this subject is banned.
+	Banned(ctx context.Context, subject []byte) (bool, error)
+	// CarryOver gives account userID the quota a deleted account of the
+	// same subject used on the same days.
+	CarryOver(ctx context.Context, userID uuid.UUID, subject []byte) error
+}
+
 // Config shapes the Service.
 type Config struct {
 	RefreshTTL time.Duration
@@ -72,6 +84,13 @@ type Config struct {
 	// such codes are refused without asking WeChat.
 	DevLogin bool
 	Now      func() time.Time
+	// Subjects and Standing refuse banned users at login and carry a
+	// deleted account's quota over; nil Standing: neither.
+	Subjects user.Subjects
+	Standing Standing
+	// Revocations refuses the tokens of banned and deleted accounts; nil:
+	// tokens are good until they expire.
+	Revocations *Revocations
 }
 
 // Service is the auth domain: login, refresh, logout, and authenticating
@@ -124,9 +143,27 @@ func (s *Service) Login(ctx context.Context, code string) (Session, error) {
 	if err != nil {
 		return Session{}, err
 	}
+	var subject []byte
+	if s.cfg.Standing != nil {
+		// Before the upsert: a banned user who deleted the account gets
+		// no new one.
+		subject = s.cfg.Subjects.Of(openID)
+		banned, err := s.cfg.Standing.Banned(ctx, subject)
+		if err != nil {
+			return Session{}, fmt.Errorf("auth: checking for a ban: %w", err)
+		}
+		if banned {
+			return Session{}, ErrBanned
+		}
+	}
 	u, err := s.users.Upsert(ctx, openID, unionID)
 	if err != nil {
 		return Session{}, fmt.Errorf("auth: saving the user: %w", err)
+	}
+	if s.cfg.Standing != nil {
+		if err := s.cfg.Standing.CarryOver(ctx, u.ID, subject); err != nil {
+			return Session{}, fmt.Errorf("auth: carrying the quota over: %w", err)
+		}
 	}
 	now := s.cfg.Now()
 	plain, rt, err := newRefreshToken(u.ID, uuid.New(), now, now, s.cfg.RefreshTTL, s.cfg.MaxAge)
@@ -169,6 +206,10 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Session, er
 	var plain string
 	var userID uuid.UUID
 	err := s.tokens.Rotate(ctx, HashRefreshToken(refreshToken), func(cur RefreshToken) (Rotation, error) {
+		// A banned user learns so (their tokens are revoked too).
+		if err := s.standing(cur.UserID); err != nil {
+			return Rotation{}, err
+		}
 		var rot Rotation
 		switch {
 		case cur.RevokedAt != nil:
@@ -229,9 +270,26 @@ func (s *Service) Logout(ctx context.Context, userID uuid.UUID) error {
 	return nil
 }
 
-// Authenticate verifies an access token and returns its user's id.
+// Authenticate verifies an access token and returns its user's id; the
+// token of a banned account is ErrBanned, of a deleted one
+// ErrUnauthenticated.
 func (s *Service) Authenticate(accessToken string) (uuid.UUID, error) {
-	return s.access.Verify(accessToken)
+	id, err := s.access.Verify(accessToken)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	if err := s.standing(id); err != nil {
+		return uuid.Nil, err
+	}
+	return id, nil
+}
+
+// standing refuses a banned or deleted account.
+func (s *Service) standing(id uuid.UUID) error {
+	if s.cfg.Revocations == nil {
+		return nil
+	}
+	return s.cfg.Revocations.Check(id)
 }
 
 func (s *Service) session(u user.User, refresh string) (Session, error) {

@@ -151,6 +151,27 @@ type Config struct {
 	// wallpaper nobody else may see, a master) stays valid.
 	PrivateURLTTL time.Duration `env:"PRIVATE_URL_TTL" envDefault:"1h"`
 
+	// ReportsEnabled serves POST /wallpapers/{id}/reports (and tells the
+	// mini-program to offer it); mainland China requires it.
+	ReportsEnabled bool `env:"REPORTS_ENABLED" envDefault:"true"`
+	// ReportHoldThreshold is how many distinct users' reports since the
+	// last admin decision hold a wallpaper for an admin.
+	ReportHoldThreshold int `env:"REPORT_HOLD_THRESHOLD" envDefault:"3"`
+	// ReportResponseHours is the response time to reports the operator
+	// commits to, shown to users in the report sheet.
+	ReportResponseHours int `env:"REPORT_RESPONSE_HOURS" envDefault:"24"`
+	// ReportRatePerHour bounds one user's reports an hour.
+	ReportRatePerHour int `env:"REPORT_RATE_PER_HOUR" envDefault:"30"`
+	// BanSyncInterval is how often each replica reloads the banned and
+	// deleted accounts: the bound on how late a ban or a deletion made on
+	// another replica stops their access tokens there.
+	BanSyncInterval time.Duration `env:"BAN_SYNC_INTERVAL" envDefault:"10s"`
+	// AdminSessionTTL is how long a console sign-in lasts.
+	AdminSessionTTL time.Duration `env:"ADMIN_SESSION_TTL" envDefault:"12h"`
+	// RiverUIEnabled serves the job queue's dashboard at /admin/river/
+	// behind the console's sign-in.
+	RiverUIEnabled bool `env:"RIVER_UI_ENABLED" envDefault:"true"`
+
 	// LogLevel is the least severe level logged: debug, info, warn, error.
 	LogLevel slog.Level `env:"LOG_LEVEL" envDefault:"info"`
 
@@ -450,6 +471,21 @@ func (c *Config) validate() error {
 		bad("PRIVATE_URL_TTL", "must be between 1m and 24h")
 	}
 	c.validatePush(bad)
+	if c.ReportHoldThreshold < 1 {
+		bad("REPORT_HOLD_THRESHOLD", "must be at least 1")
+	}
+	if c.ReportResponseHours < 1 || c.ReportResponseHours > 24*15 {
+		bad("REPORT_RESPONSE_HOURS", "must be between 1 and 360 (15 days)")
+	}
+	if c.ReportRatePerHour < 1 {
+		bad("REPORT_RATE_PER_HOUR", "must be at least 1")
+	}
+	if c.BanSyncInterval < 100*time.Millisecond || c.BanSyncInterval > 30*time.Second {
+		bad("BAN_SYNC_INTERVAL", "must be between 100ms and 30s: a banned user's tokens work on other replicas for up to this long")
+	}
+	if c.AdminSessionTTL < time.Minute || c.AdminSessionTTL > 7*24*time.Hour {
+		bad("ADMIN_SESSION_TTL", "must be between 1m and 168h")
+	}
 	if c.JWTSecret != "" && len(c.JWTSecret) < minSecretLength {
 		bad("JWT_SECRET", fmt.Sprintf("must be at least %d bytes", minSecretLength))
 	}
@@ -587,6 +623,13 @@ func (c *Config) LogValue() slog.Value {
 		slog.String("aigc_label_corner", c.AIGCLabelCorner),
 		slog.Duration("moderation_timeout", c.ModerationTimeout),
 		slog.Duration("private_url_ttl", c.PrivateURLTTL),
+		slog.Bool("reports_enabled", c.ReportsEnabled),
+		slog.Int("report_hold_threshold", c.ReportHoldThreshold),
+		slog.Int("report_response_hours", c.ReportResponseHours),
+		slog.Int("report_rate_per_hour", c.ReportRatePerHour),
+		slog.Duration("ban_sync_interval", c.BanSyncInterval),
+		slog.Duration("admin_session_ttl", c.AdminSessionTTL),
+		slog.Bool("river_ui_enabled", c.RiverUIEnabled),
 	}, c.imagesLogValue()...)...)
 }
 

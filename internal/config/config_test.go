@@ -38,6 +38,13 @@ func TestDefaults(t *testing.T) {
 		{"offline images", c.OfflineImages(), true},
 		{"local storage", c.LocalStorage(), true},
 		{"LOG_LEVEL", c.LogLevel, slog.LevelInfo},
+		{"REPORTS_ENABLED", c.ReportsEnabled, true},
+		{"REPORT_HOLD_THRESHOLD", c.ReportHoldThreshold, 3},
+		{"REPORT_RESPONSE_HOURS", c.ReportResponseHours, 24},
+		{"REPORT_RATE_PER_HOUR", c.ReportRatePerHour, 30},
+		{"BAN_SYNC_INTERVAL", c.BanSyncInterval, 10 * time.Second},
+		{"ADMIN_SESSION_TTL", c.AdminSessionTTL, 12 * time.Hour},
+		{"RIVER_UI_ENABLED", c.RiverUIEnabled, true},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -75,6 +82,12 @@ func TestParseErrors(t *testing.T) {
 		{"push key without token", pushVars(map[string]string{"WECHAT_PUSH_TOKEN": ""}), "WECHAT_PUSH_TOKEN"},
 		{"push key without app id", pushVars(map[string]string{"WECHAT_APP_ID": "", "WECHAT_APP_SECRET": ""}), "WECHAT_APP_ID"},
 		{"push token with a line break", map[string]string{"WECHAT_PUSH_TOKEN": "token\n"}, "WECHAT_PUSH_TOKEN"},
+		{"a report holds nothing", map[string]string{"REPORT_HOLD_THRESHOLD": "0"}, "REPORT_HOLD_THRESHOLD"},
+		{"no response time", map[string]string{"REPORT_RESPONSE_HOURS": "0"}, "REPORT_RESPONSE_HOURS"},
+		{"a month to respond", map[string]string{"REPORT_RESPONSE_HOURS": "720"}, "REPORT_RESPONSE_HOURS"},
+		{"no reports an hour", map[string]string{"REPORT_RATE_PER_HOUR": "0"}, "REPORT_RATE_PER_HOUR"},
+		{"bans reach other replicas after a minute", map[string]string{"BAN_SYNC_INTERVAL": "1m"}, "BAN_SYNC_INTERVAL"},
+		{"console sessions for a month", map[string]string{"ADMIN_SESSION_TTL": "720h"}, "ADMIN_SESSION_TTL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -52,7 +52,7 @@ func (s *Server) authRoutes(api *gin.RouterGroup) {
 //	@Success		200		{object}	Session
 //	@Failure		400		{object}	ErrorBody	"invalid_request: no code, or not JSON"
 //	@Failure		401		{object}	ErrorBody	"invalid_code: invalid or already used code"
-//	@Failure		403		{object}	ErrorBody	"forbidden: the WeChat account is blocked"
+//	@Failure		403		{object}	ErrorBody	"forbidden: the WeChat account is blocked; banned: the account is banned"
 //	@Failure		405		{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		413		{object}	ErrorBody
 //	@Failure		415		{object}	ErrorBody
@@ -87,6 +87,7 @@ func (s *Server) login(c *gin.Context) {
 //	@Success		200		{object}	Session
 //	@Failure		400		{object}	ErrorBody
 //	@Failure		401		{object}	ErrorBody	"unauthorized: unknown, expired, rotated or revoked refresh token"
+//	@Failure		403		{object}	ErrorBody	"banned: the account is banned"
 //	@Failure		405		{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		413		{object}	ErrorBody
 //	@Failure		415		{object}	ErrorBody
@@ -117,6 +118,7 @@ func (s *Server) refresh(c *gin.Context) {
 //	@Success		204
 //	@Failure		400	{object}	ErrorBody	"invalid_request: a malformed query string"
 //	@Failure		401	{object}	ErrorBody
+//	@Failure		403	{object}	ErrorBody	"banned: the account is banned"
 //	@Failure		405	{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		500	{object}	ErrorBody
 //	@Failure		503	{object}	ErrorBody

@@ -33,7 +33,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 func TestIPLimiter(t *testing.T) {
 	t.Parallel()
 	clk := &fakeClock{now: time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)}
-	l := newKeyLimiter(3, clk.Now)
+	l := newKeyLimiter(3, time.Minute, clk.Now)
 
 	steps := []struct {
 		name      string
@@ -75,7 +75,7 @@ func TestPerUserForgetsIdleUsers(t *testing.T) {
 	t.Parallel()
 	clk := &fakeClock{now: time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)}
 	const perMinute = 10
-	tracked := newKeyLimiter(perMinute, clk.Now)
+	tracked := newKeyLimiter(perMinute, time.Minute, clk.Now)
 	limit := limitUsers("likes", tracked)
 	r := testRouter(t, nil) // the real middleware, for the error body
 	r.PUT("/like/:user", func(c *gin.Context) {

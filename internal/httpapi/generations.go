@@ -86,6 +86,7 @@ func (s *Server) generationRoutes(api *gin.RouterGroup) {
 //	@Failure		400				{object}	ErrorBody			"invalid_request: bad prompt, size, style, quality or key"
 //	@Failure		401				{object}	ErrorBody			"unauthorized"
 //	@Failure		405				{object}	ErrorBody			"method_not_allowed: a method this path does not have (Allow lists those it has)"
+//	@Failure		403				{object}	ErrorBody			"banned: the account is banned"
 //	@Failure		409				{object}	ErrorBody			"conflict: Idempotency-Key reused with another body"
 //	@Failure		413				{object}	ErrorBody			"payload_too_large"
 //	@Failure		415				{object}	ErrorBody			"unsupported_media_type"
@@ -133,6 +134,7 @@ func (s *Server) createGeneration(c *gin.Context) {
 //	@Success		200	{object}	Generation
 //	@Failure		400	{object}	ErrorBody	"invalid_request: not a generation id"
 //	@Failure		401	{object}	ErrorBody	"unauthorized"
+//	@Failure		403	{object}	ErrorBody	"banned: the account is banned"
 //	@Failure		404	{object}	ErrorBody	"not_found"
 //	@Failure		405	{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		503	{object}	ErrorBody	"unavailable"
@@ -164,6 +166,7 @@ func (s *Server) getGeneration(c *gin.Context) {
 //	@Failure		400		{object}	ErrorBody	"invalid_request: bad limit or cursor"
 //	@Failure		401		{object}	ErrorBody	"unauthorized"
 //	@Failure		405		{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
+//	@Failure		403		{object}	ErrorBody	"banned: the account is banned"
 //	@Failure		503		{object}	ErrorBody	"unavailable"
 //	@Router			/api/v1/me/generations [get]
 func (s *Server) listGenerations(c *gin.Context) {

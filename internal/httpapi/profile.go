@@ -70,6 +70,7 @@ func (s *Server) profileRoutes(api *gin.RouterGroup) {
 //	@Success		200	{object}	Me
 //	@Failure		400	{object}	ErrorBody	"invalid_request: a malformed query string"
 //	@Failure		401	{object}	ErrorBody
+//	@Failure		403	{object}	ErrorBody	"banned: the account is banned"
 //	@Failure		404	{object}	ErrorBody	"not_found: the account no longer exists"
 //	@Failure		405	{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		500	{object}	ErrorBody
@@ -105,6 +106,7 @@ func (s *Server) me(c *gin.Context) {
 //	@Success		200		{object}	User
 //	@Failure		400		{object}	ErrorBody	"invalid_request: missing, empty or too long nickname"
 //	@Failure		401		{object}	ErrorBody
+//	@Failure		403		{object}	ErrorBody	"banned: the account is banned"
 //	@Failure		404		{object}	ErrorBody
 //	@Failure		405		{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		413		{object}	ErrorBody
@@ -147,6 +149,7 @@ func (s *Server) updateMe(c *gin.Context) {
 //	@Success		200		{object}	User
 //	@Failure		400		{object}	ErrorBody	"invalid_request: no file field; invalid_image: unreadable image"
 //	@Failure		401		{object}	ErrorBody
+//	@Failure		403		{object}	ErrorBody	"banned: the account is banned"
 //	@Failure		404		{object}	ErrorBody
 //	@Failure		405		{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		413		{object}	ErrorBody	"payload_too_large: over 2 MiB, over 2048x2048 pixels, or too costly to decode (16-bit colour, a large progressive JPEG)"
@@ -170,6 +173,7 @@ func (s *Server) putAvatar(c *gin.Context) { s.uploadAvatar(c) }
 //	@Success		200		{object}	User
 //	@Failure		400		{object}	ErrorBody	"invalid_request: no file field; invalid_image: unreadable image"
 //	@Failure		401		{object}	ErrorBody
+//	@Failure		403		{object}	ErrorBody	"banned: the account is banned"
 //	@Failure		404		{object}	ErrorBody
 //	@Failure		405		{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		413		{object}	ErrorBody	"payload_too_large: over 2 MiB, over 2048x2048 pixels, or too costly to decode (16-bit colour, a large progressive JPEG)"

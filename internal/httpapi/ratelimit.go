@@ -35,7 +35,7 @@ var (
 // which believes X-Forwarded-For only from trusted proxies), in bursts of up
 // to perMinute.
 func loginLimit(perMinute int, now func() time.Time) gin.HandlerFunc {
-	l := newKeyLimiter(perMinute, now)
+	l := newKeyLimiter(perMinute, time.Minute, now)
 	return func(c *gin.Context) {
 		if wait, ok := l.allow(c.ClientIP()); !ok {
 			e := *errLoginRateLimited
@@ -54,15 +54,26 @@ func loginLimit(perMinute int, now func() time.Time) gin.HandlerFunc {
 // perUser once and register the result on each (PUT and DELETE of a like).
 // perMinute 0 is no limit.
 func perUser(what string, perMinute int, now func() time.Time) gin.HandlerFunc {
-	if perMinute <= 0 {
+	return perUserEvery(what, perMinute, time.Minute, now)
+}
+
+// perUserEvery is perUser for n calls every per (an hour for reports).
+func perUserEvery(what string, n int, per time.Duration, now func() time.Time) gin.HandlerFunc {
+	if n <= 0 {
 		return func(c *gin.Context) { c.Next() }
 	}
-	return limitUsers(what, newKeyLimiter(perMinute, now))
+	return limitUsers(what, newKeyLimiter(n, per, now))
 }
 
 // limitUsers is perUser on a given limiter.
 func limitUsers(what string, l *keyLimiter) gin.HandlerFunc {
-	refusal := errUserRateLimited.With(fmt.Sprintf("too many %s: at most %d a minute, wait and try again", what, l.burst), nil)
+	every := "a minute"
+	if l.idle == time.Hour {
+		every = "an hour"
+	} else if l.idle != time.Minute {
+		every = "every " + l.idle.String()
+	}
+	refusal := errUserRateLimited.With(fmt.Sprintf("too many %s: at most %d %s, wait and try again", what, l.burst, every), nil)
 	return func(c *gin.Context) {
 		id, ok := callerID(c)
 		if !ok { // not behind requireUser: nothing to count by
@@ -82,7 +93,7 @@ func limitUsers(what string, l *keyLimiter) gin.HandlerFunc {
 // keyLimiter is a token bucket per key (a client address, a user). An
 // entry idle for as long as a full refill takes is indistinguishable from
 // a new one, so it is evicted: memory stays bounded by the keys seen in
-// one refill period (a minute).
+// one refill period.
 type keyLimiter struct {
 	limit     rate.Limit
 	burst     int
@@ -98,12 +109,13 @@ type bucket struct {
 	seen time.Time
 }
 
-func newKeyLimiter(perMinute int, now func() time.Time) *keyLimiter {
-	perMinute = max(perMinute, 1)
+// newKeyLimiter allows n calls every per for each key, in bursts of n.
+func newKeyLimiter(n int, per time.Duration, now func() time.Time) *keyLimiter {
+	n = max(n, 1)
 	return &keyLimiter{
-		limit:     rate.Limit(float64(perMinute) / 60),
-		burst:     perMinute,
-		idle:      time.Minute,
+		limit:     rate.Limit(float64(n) / per.Seconds()),
+		burst:     n,
+		idle:      per,
 		now:       now,
 		buckets:   make(map[string]*bucket),
 		lastSweep: now(),

@@ -10,4 +10,7 @@ func (s *Server) apiRoutes(api *gin.RouterGroup) {
 	s.galleryRoutes(api)
 	s.miniProgramRoutes(api)
 	s.wechatRoutes(api)
+	s.reportRoutes(api)
+	s.accountRoutes(api)
+	s.adminRoutes(api)
 }

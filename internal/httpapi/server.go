@@ -5,6 +5,8 @@ package httpapi
 
 import (
 	"context"
+	"errors"
+	"html/template"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -14,6 +16,7 @@ import (
 	"github.com/gin-contrib/cors"
 	"github.com/gin-gonic/gin"
 
+	"github.com/wallpaperd/wallpaperd/internal/admin"
 	"github.com/wallpaperd/wallpaperd/internal/auth"
 	"github.com/wallpaperd/wallpaperd/internal/failure"
 	"github.com/wallpaperd/wallpaperd/internal/user"
@@ -42,6 +45,10 @@ type Config struct {
 	PrivateURLTTL time.Duration
 	// Client is GET /api/v1/client-config's deployment part.
 	Client ClientConfig
+	// ReportRatePerHour bounds POST /wallpapers/{id}/reports per user.
+	ReportRatePerHour int
+	// CSRFKey binds the console's forms to their session.
+	CSRFKey []byte
 }
 
 // Deps are the services the handlers call.
@@ -77,6 +84,17 @@ type Deps struct {
 	Covers Covers
 	// Codes makes wallpapers' mini-program codes; nil: not served.
 	Codes Codes
+	// Reports takes users' reports of wallpapers; nil: not served.
+	Reports *wallpaper.Reports
+	// Accounts deletes accounts (DELETE /me); nil: not served.
+	Accounts *user.Accounts
+	// Admins authenticates admins; with Governance, the admin API and the
+	// console at /admin/. Nil: neither is served.
+	Admins     *admin.Admins
+	Governance *admin.Governance
+	// RiverUI is the job queue's dashboard, served at /admin/river/ behind
+	// the console's sign-in; nil: not served.
+	RiverUI http.Handler
 }
 
 // Server holds the handlers' dependencies.
@@ -84,6 +102,7 @@ type Server struct {
 	cfg     Config
 	deps    Deps
 	trusted []netip.Prefix
+	console *template.Template
 }
 
 // New builds the API handler: the router with every route and middleware,
@@ -102,7 +121,14 @@ func newRouter(cfg Config, deps Deps) (*gin.Engine, error) {
 	if cfg.PrivateURLTTL <= 0 {
 		cfg.PrivateURLTTL = time.Hour
 	}
-	s := &Server{cfg: cfg, deps: deps, trusted: cfg.TrustedProxies}
+	console, err := newConsoleTemplates()
+	if err != nil {
+		return nil, err
+	}
+	if len(cfg.CSRFKey) == 0 && deps.Admins != nil {
+		return nil, errors.New("httpapi: the console needs a CSRF key")
+	}
+	s := &Server{cfg: cfg, deps: deps, trusted: cfg.TrustedProxies, console: console}
 	ginTrusted := make([]string, 0, len(cfg.TrustedProxies))
 	for _, p := range cfg.TrustedProxies {
 		ginTrusted = append(ginTrusted, p.Masked().String())
@@ -139,6 +165,7 @@ func newRouter(cfg Config, deps Deps) (*gin.Engine, error) {
 		s.swaggerRoutes(r)
 	}
 	s.apiRoutes(r.Group("/api/v1"))
+	s.consoleRoutes(r)
 	return r, nil
 }
 

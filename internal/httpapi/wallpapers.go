@@ -48,6 +48,7 @@ func (s *Server) galleryRoutes(api *gin.RouterGroup) {
 //	@Failure		400		{object}	ErrorBody	"invalid_request: bad limit or cursor"
 //	@Failure		401		{object}	ErrorBody	"unauthorized: a token was sent but is invalid or expired"
 //	@Failure		405		{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
+//	@Failure		403		{object}	ErrorBody	"banned: the account is banned"
 //	@Failure		503		{object}	ErrorBody	"unavailable"
 //	@Router			/api/v1/wallpapers [get]
 func (s *Server) feed(c *gin.Context) {
@@ -80,6 +81,7 @@ func (s *Server) feed(c *gin.Context) {
 //	@Failure		400		{object}	ErrorBody	"invalid_request: bad limit or cursor"
 //	@Failure		401		{object}	ErrorBody	"unauthorized"
 //	@Failure		405		{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
+//	@Failure		403		{object}	ErrorBody	"banned: the account is banned"
 //	@Failure		503		{object}	ErrorBody	"unavailable"
 //	@Router			/api/v1/me/wallpapers [get]
 func (s *Server) myWallpapers(c *gin.Context) {
@@ -107,6 +109,7 @@ func (s *Server) myWallpapers(c *gin.Context) {
 //	@Success		200	{object}	Wallpaper
 //	@Failure		400	{object}	ErrorBody	"invalid_request: not a wallpaper id"
 //	@Failure		401	{object}	ErrorBody	"unauthorized: a token was sent but is invalid or expired"
+//	@Failure		403	{object}	ErrorBody	"banned: the account is banned"
 //	@Failure		404	{object}	ErrorBody	"not_found"
 //	@Failure		405	{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		503	{object}	ErrorBody	"unavailable"
@@ -148,7 +151,7 @@ var errPublicRequired = failure.InvalidRequest("public (true or false) is requir
 //	@Success		200		{object}	Wallpaper
 //	@Failure		400		{object}	ErrorBody	"invalid_request"
 //	@Failure		401		{object}	ErrorBody	"unauthorized"
-//	@Failure		403		{object}	ErrorBody	"forbidden: someone else's wallpaper"
+//	@Failure		403		{object}	ErrorBody	"forbidden: someone else's wallpaper; banned: the account is banned"
 //	@Failure		404		{object}	ErrorBody	"not_found"
 //	@Failure		409		{object}	ErrorBody	"conflict: held for review, only an admin releases it"
 //	@Failure		405		{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
@@ -195,7 +198,7 @@ const originalURLTTL = 10 * time.Minute
 //	@Header			302	{string}	Location	"A signed URL of the master, valid for 10 minutes"
 //	@Failure		400	{object}	ErrorBody	"invalid_request: not a wallpaper id"
 //	@Failure		401	{object}	ErrorBody	"unauthorized"
-//	@Failure		403	{object}	ErrorBody	"forbidden: someone else's wallpaper"
+//	@Failure		403	{object}	ErrorBody	"forbidden: someone else's wallpaper; banned: the account is banned"
 //	@Failure		404	{object}	ErrorBody	"not_found"
 //	@Failure		503	{object}	ErrorBody	"unavailable"
 //	@Router			/api/v1/wallpapers/{id}/original [get]
@@ -229,7 +232,7 @@ func (s *Server) getOriginal(c *gin.Context) {
 //	@Success		204	"Deleted"
 //	@Failure		400	{object}	ErrorBody	"invalid_request: not a wallpaper id"
 //	@Failure		401	{object}	ErrorBody	"unauthorized"
-//	@Failure		403	{object}	ErrorBody	"forbidden: someone else's wallpaper"
+//	@Failure		403	{object}	ErrorBody	"forbidden: someone else's wallpaper; banned: the account is banned"
 //	@Failure		404	{object}	ErrorBody	"not_found"
 //	@Failure		405	{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		503	{object}	ErrorBody	"unavailable"
@@ -258,6 +261,7 @@ func (s *Server) deleteWallpaper(c *gin.Context) {
 //	@Success		200	{object}	LikeState
 //	@Failure		400	{object}	ErrorBody	"invalid_request: not a wallpaper id"
 //	@Failure		401	{object}	ErrorBody	"unauthorized"
+//	@Failure		403	{object}	ErrorBody	"banned: the account is banned"
 //	@Failure		404	{object}	ErrorBody	"not_found"
 //	@Failure		405	{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		429	{object}	ErrorBody	"rate_limited: over LIKE_RATE_PER_MINUTE (see Retry-After)"
@@ -277,6 +281,7 @@ func (s *Server) like(c *gin.Context) { s.setLike(c, true) }
 //	@Success		200	{object}	LikeState
 //	@Failure		400	{object}	ErrorBody	"invalid_request: not a wallpaper id"
 //	@Failure		401	{object}	ErrorBody	"unauthorized"
+//	@Failure		403	{object}	ErrorBody	"banned: the account is banned"
 //	@Failure		404	{object}	ErrorBody	"not_found"
 //	@Failure		405	{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		429	{object}	ErrorBody	"rate_limited: over LIKE_RATE_PER_MINUTE (see Retry-After)"

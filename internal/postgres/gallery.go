@@ -80,7 +80,12 @@ func (s *Gallery) UserWallpapers(ctx context.Context, userID uuid.UUID, after *w
 }
 
 func (s *Gallery) query(ctx context.Context, sql string, args ...any) ([]wallpaper.Wallpaper, error) {
-	rows, err := s.pool.Query(ctx, sql, args...)
+	return s.queryTx(ctx, s.pool, sql, args...)
+}
+
+// queryTx lists wallpapers through q (the pool or a transaction).
+func (s *Gallery) queryTx(ctx context.Context, q querier, sql string, args ...any) ([]wallpaper.Wallpaper, error) {
+	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: listing wallpapers: %w", err)
 	}

@@ -159,7 +159,9 @@ func (s *Generations) create(ctx context.Context, ng wallpaper.NewGeneration) (e
 	return existing, createdAt, nil
 }
 
-const generationColumns = `g.id, g.user_id, g.prompt, g.size, g.style, g.quality, g.public,
+// A generation of a deleted account reads with its opaque subject as the
+// owner: nobody can authenticate as that id.
+const generationColumns = `g.id, COALESCE(g.user_id, g.subject), g.prompt, g.size, g.style, g.quality, g.public,
 	COALESCE(g.preset, ''), g.notify, g.status, g.attempts,
 	g.error_code, g.error_message, g.created_at, g.finished_at`
 
@@ -276,14 +278,24 @@ func (s *Generations) CompleteGeneration(ctx context.Context, id uuid.UUID, w wa
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE generations SET status = 'succeeded', finished_at = now()
 			WHERE id = $1 AND status IN ('queued', 'running')`, id)
-		if err != nil || tag.RowsAffected() == 0 {
-			return err // already finished: nothing to record
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			// Already finished. Succeeded by another attempt: the same keys,
+			// in use. Failed meanwhile (cancelled by a ban or an account
+			// deletion): what this attempt stored belongs to nothing.
+			var failed bool
+			if err := tx.QueryRow(ctx, `SELECT status = 'failed' FROM generations WHERE id = $1`, id).Scan(&failed); err != nil || !failed {
+				return err
+			}
+			return s.jobs.DeleteObjects(ctx, tx, objectKeys(&w))
 		}
 		tag, err = tx.Exec(ctx, `INSERT INTO wallpapers
 			(id, user_id, generation_id, prompt, size, width, height, provider, model, params,
 			 image_key, thumbnail_key, master_key, public, review, preset, published, author_banned)
 			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, NULLIF($16, ''), false,
-				EXISTS (SELECT 1 FROM wallpapers b WHERE b.user_id = $2 AND b.author_banned)
+				EXISTS (SELECT 1 FROM bans b WHERE b.user_id = $2)
 			ON CONFLICT (generation_id) DO NOTHING`,
 			w.ID, w.Author.ID, id, w.Prompt, w.Size, w.Width, w.Height, w.Provider, w.Model, params,
 			w.ImageKey, w.ThumbnailKey, w.MasterKey, w.Public, w.Review, w.Preset)

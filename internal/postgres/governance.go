@@ -144,35 +144,45 @@ func (s *Gallery) Reject(ctx context.Context, id uuid.UUID, f wallpaper.Failure)
 		if w.Review != wallpaper.ReviewPending {
 			return wallpaper.ErrNotFound.With("the wallpaper is no longer waiting for its check", nil)
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM wallpapers WHERE id = $1`, id); err != nil {
-			return err
-		}
-		if err := s.jobs.DeleteObjects(ctx, tx, objectKeys(w)); err != nil {
-			return err
-		}
-		if w.GenerationID == nil {
-			return nil
-		}
-		var userID uuid.UUID
-		var day time.Time
-		err = tx.QueryRow(ctx, `UPDATE generations SET status = 'failed', error_code = $2, error_message = $3,
-			refunded = true WHERE id = $1 AND status = 'succeeded' AND NOT refunded
-			RETURNING user_id, quota_day`, *w.GenerationID, f.Code, f.Message).Scan(&userID, &day)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE quota_usage SET used = used - 1 WHERE user_id = $1 AND day = $2 AND used > 0`, userID, day); err != nil {
-			return err
-		}
-		return queueNotify(ctx, tx, s.jobs, *w.GenerationID)
+		return s.removeWallpaper(ctx, tx, w, &f)
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: rejecting wallpaper %s: %w", id, err)
 	}
 	return nil
+}
+
+// removeWallpaper deletes the locked wallpaper w and queues the removal of
+// its objects, inside tx. With refund set, its generation becomes failed
+// with refund and the quota unit comes back, exactly once (the status
+// guard) and the author, if they asked to hear, is told; without, the
+// generation stays succeeded (its author had the wallpaper).
+func (s *Gallery) removeWallpaper(ctx context.Context, tx pgx.Tx, w *wallpaper.Wallpaper, refund *wallpaper.Failure) error {
+	if _, err := tx.Exec(ctx, `DELETE FROM wallpapers WHERE id = $1`, w.ID); err != nil {
+		return err
+	}
+	if err := s.jobs.DeleteObjects(ctx, tx, objectKeys(w)); err != nil {
+		return err
+	}
+	if w.GenerationID == nil || refund == nil {
+		return nil
+	}
+	var userID uuid.UUID
+	var day time.Time
+	err := tx.QueryRow(ctx, `UPDATE generations SET status = 'failed', error_code = $2, error_message = $3,
+		refunded = true WHERE id = $1 AND status = 'succeeded' AND NOT refunded AND user_id IS NOT NULL
+		RETURNING user_id, quota_day`, *w.GenerationID, refund.Code, refund.Message).Scan(&userID, &day)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE quota_usage SET used = used - 1 WHERE user_id = $1 AND day = $2 AND used > 0`, userID, day); err != nil {
+		return err
+	}
+	// Its author asked to hear how it ended: it ended failed.
+	return queueNotify(ctx, tx, s.jobs, *w.GenerationID)
 }
 
 // SetObjects implements wallpaper.PublishStore.

@@ -37,6 +37,8 @@ var wallpaperFields = []struct{ expr, zero string }{
 	{"w.visible", "false"},
 	{"w.like_count", "0"},
 	{"w.created_at", "'epoch'::timestamptz"},
+	{"w.approved_at", "NULL::timestamptz"},
+	{"w.decided_at", "NULL::timestamptz"},
 }
 
 // wallpaperColumns select a wallpaper with its author;
@@ -56,7 +58,7 @@ func wallpaperDest(w *wallpaper.Wallpaper, params *[]byte) []any {
 	return []any{&w.ID, &w.GenerationID, &w.Author.ID, &w.Author.Nickname, &w.Author.AvatarKey,
 		&w.Prompt, &w.Size, &w.Width, &w.Height, &w.Provider, &w.Model, &w.Preset, params, &w.ImageKey, &w.ThumbnailKey,
 		&w.MasterKey, &w.Public, &w.Review, &w.AuthorBanned, &w.Published, &w.Visible,
-		&w.LikeCount, &w.CreatedAt}
+		&w.LikeCount, &w.CreatedAt, &w.ApprovedAt, &w.DecidedAt}
 }
 
 func decodeParams(w *wallpaper.Wallpaper, raw []byte) error {

@@ -56,6 +56,14 @@ type Failure struct {
 	Message string `json:"message"`
 }
 
+// Failures of generations ended from outside their job: a queued or
+// running generation of a banned user, or of an account being deleted,
+// ends with the code cancelled and its quota unit returned.
+var (
+	CancelledByBan      = Failure{Code: "cancelled", Message: "the generation was cancelled because the account is banned; the quota unit is returned"}
+	CancelledByDeletion = Failure{Code: "cancelled", Message: "the generation was cancelled because the account was deleted"}
+)
+
 // Generation is one accepted request to paint a wallpaper.
 type Generation struct {
 	ID         uuid.UUID
@@ -107,6 +115,12 @@ type Wallpaper struct {
 	LikeCount int
 	Liked     *bool // set when the caller is known
 	CreatedAt time.Time
+	// ApprovedAt is the first approval: an admin who removes the
+	// wallpaper afterwards refunds nothing (its author had it).
+	ApprovedAt *time.Time
+	// DecidedAt is the last admin decision on it: reports filed before
+	// it do not count towards holding it again.
+	DecidedAt *time.Time
 }
 
 // ShouldPublish says whether the wallpaper's state wants its objects

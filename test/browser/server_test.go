@@ -64,6 +64,15 @@ var productEndpoints = []operation{
 	{"put", "/api/v1/wallpapers/{id}/like"},
 	{"delete", "/api/v1/wallpapers/{id}/like"},
 	{"get", "/api/v1/me/wallpapers"},
+	{"delete", "/api/v1/me"},
+	{"post", "/api/v1/wallpapers/{id}/reports"},
+	{"get", "/api/v1/admin/queue"},
+	{"post", "/api/v1/admin/wallpapers/{id}/decision"},
+	{"get", "/api/v1/admin/users"},
+	{"get", "/api/v1/admin/users/{id}"},
+	{"post", "/api/v1/admin/users/{id}/ban"},
+	{"post", "/api/v1/admin/users/{id}/unban"},
+	{"get", "/api/v1/admin/audit"},
 }
 
 // serves reports whether the server has a route for op: anything but the

@@ -54,27 +54,30 @@ func tryItOut(p *page, op operation) string {
   return cell ? cell.textContent.trim() : '';`))
 }
 
-// authorize fills Swagger UI's "Authorize" dialog with an API key value.
+// authorize fills the BearerAuth scheme of Swagger UI's "Authorize"
+// dialog (the dialog also offers AdminAuth) with an API key value.
 func authorize(p *page, value string) {
 	p.t.Helper()
+	const scheme = `[...document.querySelectorAll('.modal-ux .auth-container')].find(c => c.textContent.includes('BearerAuth'))`
 	p.waitFor(`the "Authorize" button`, `(() => {
   const b = document.querySelector('.auth-wrapper .authorize');
   if (!b) return '';
   b.click();
   return 'clicked';
 })()`)
-	p.waitFor("the Authorize dialog's input", `(() => {
-  const input = document.querySelector('.modal-ux .auth-container input');
+	p.waitFor("the BearerAuth input", `(() => {
+  const input = `+scheme+`?.querySelector('input');
   if (!input) return '';
   input.focus();
   return document.activeElement === input ? 'focused' : '';
 })()`)
 	p.insertText(value)
 	p.waitFor("the token to be accepted", `(() => {
-  const b = [...document.querySelectorAll('.modal-ux .auth-btn-wrapper button')].find(b => b.textContent.trim() === 'Authorize');
+  const c = `+scheme+`;
+  const b = [...c.querySelectorAll('.auth-btn-wrapper button')].find(b => b.textContent.trim() === 'Authorize');
   if (b) { b.click(); return ''; }
-  // Once authorized, the dialog offers Logout instead.
-  return [...document.querySelectorAll('.modal-ux .auth-btn-wrapper button')].some(b => b.textContent.trim() === 'Logout') ? 'yes' : '';
+  // Once authorized, the scheme offers Logout instead.
+  return [...c.querySelectorAll('.auth-btn-wrapper button')].some(b => b.textContent.trim() === 'Logout') ? 'yes' : '';
 })()`)
 	p.waitFor("the dialog to close", `(() => {
   const close = document.querySelector('.modal-ux .btn-done') ?? document.querySelector('.modal-ux .close-modal');
