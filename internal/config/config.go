@@ -279,7 +279,7 @@ func Load(environ []string) (*Config, error) {
 func Parse(vars map[string]string) (*Config, error) {
 	var c Config
 	if err := env.ParseWithOptions(&c, env.Options{Environment: vars}); err != nil {
-		return nil, settingErrors(err)
+		return nil, settingErrors(err, vars)
 	}
 	if err := c.validate(); err != nil {
 		return nil, err
@@ -301,14 +301,12 @@ func requireExplicitEnv(vars map[string]string) error {
 	if strings.TrimSpace(vars["APP_ENV"]) != "" {
 		return nil
 	}
-	known := map[string]string{}
-	envKeys(reflect.TypeFor[Config](), known)
 	var set []string
-	for _, key := range known {
+	eachSetting(reflect.TypeFor[Config](), func(_, key string) {
 		if vars[key] != "" && (slices.Contains(credentialSettings, key) || strings.HasSuffix(key, "_API_KEY")) {
 			set = append(set, key)
 		}
-	}
+	})
 	if len(set) == 0 {
 		return nil
 	}
@@ -319,23 +317,36 @@ func requireExplicitEnv(vars map[string]string) error {
 }
 
 // settingErrors rewrites the env library's errors, which name Go fields,
-// into SettingErrors naming the environment variable.
-func settingErrors(err error) error {
+// into SettingErrors naming the environment variable. Fields of the same
+// name in different structs (each provider's APIKey, Timeout, …) are told
+// apart by which of their variables is set.
+func settingErrors(err error, vars map[string]string) error {
 	var agg env.AggregateError
 	if !errors.As(err, &agg) {
 		return fmt.Errorf("config: %w", err)
 	}
-	keys := map[string]string{}
-	envKeys(reflect.TypeFor[Config](), keys)
+	keys := map[string][]string{}
+	eachSetting(reflect.TypeFor[Config](), func(field, key string) {
+		keys[field] = append(keys[field], key)
+	})
 	out := make([]error, 0, len(agg.Errors))
 	for _, e := range agg.Errors {
 		var pe env.ParseError
-		if errors.As(e, &pe) && keys[pe.Name] != "" {
+		if errors.As(e, &pe) && len(keys[pe.Name]) > 0 {
+			var named []string
+			for _, key := range keys[pe.Name] {
+				if vars[key] != "" {
+					named = append(named, key)
+				}
+			}
+			if len(named) == 0 {
+				named = keys[pe.Name]
+			}
 			reason := pe.Err.Error()
 			if _, after, ok := strings.Cut(reason, ": "); ok && strings.HasPrefix(reason, "strconv.") {
 				reason = after
 			}
-			out = append(out, &SettingError{keys[pe.Name], "is not a valid " + pe.Type.String() + ": " + reason})
+			out = append(out, &SettingError{strings.Join(named, " or "), "is not a valid " + pe.Type.String() + ": " + reason})
 			continue
 		}
 		out = append(out, fmt.Errorf("config: %w", e))
@@ -343,15 +354,17 @@ func settingErrors(err error) error {
 	return errors.Join(out...)
 }
 
-func envKeys(t reflect.Type, keys map[string]string) {
+// eachSetting calls fn with every setting of t: its Go field's name and its
+// environment variable, nested structs included.
+func eachSetting(t reflect.Type, fn func(field, key string)) {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		if f.Type.Kind() == reflect.Struct && f.Tag.Get("env") == "" {
-			envKeys(f.Type, keys)
+			eachSetting(f.Type, fn)
 			continue
 		}
 		if key, _, _ := strings.Cut(f.Tag.Get("env"), ","); key != "" && key != "-" {
-			keys[f.Name] = key
+			fn(f.Name, key)
 		}
 	}
 }

@@ -106,6 +106,7 @@ func TestParseErrors(t *testing.T) {
 // change.
 func pushVars(change map[string]string) map[string]string {
 	vars := map[string]string{
+		"APP_ENV":             "dev",
 		"WECHAT_APP_ID":       "wx123",
 		"WECHAT_APP_SECRET":   "appsecret",
 		"WECHAT_PUSH_TOKEN":   "pushToken42",

@@ -34,7 +34,9 @@ func TestImageProviders(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := Parse(tt.vars)
+			vars := map[string]string{"APP_ENV": "dev"}
+			maps.Copy(vars, tt.vars)
+			c, err := Parse(vars)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -72,7 +74,7 @@ func TestImageSettingRefusals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			vars := map[string]string{}
+			vars := map[string]string{"APP_ENV": "dev"}
 			if tt.prod {
 				vars = prodVars()
 			}
@@ -103,7 +105,7 @@ func TestImageSettingsAccepted(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			vars := map[string]string{}
+			vars := map[string]string{"APP_ENV": "dev"}
 			if tt.prod {
 				vars = prodVars()
 			}
@@ -171,6 +173,19 @@ func TestImageModelAgreesWithTheGenerator(t *testing.T) {
 		_, err := Parse(map[string]string{"IMAGE_MODEL": model})
 		if accepted, known := err == nil, imagegen.OpenAIModelKnown(model); accepted != known {
 			t.Errorf("IMAGE_MODEL=%q: config accepts %v, the generator knows it %v (%v)", model, accepted, known, err)
+		}
+	}
+}
+
+// TestBadSettingNamedAmongNamesakes: a provider's setting that does not
+// parse is named by its own variable, though every provider's Go field
+// has the same name.
+func TestBadSettingNamedAmongNamesakes(t *testing.T) {
+	for _, key := range []string{"ARK_TIMEOUT", "ZHIPU_TIMEOUT", "SILICONFLOW_TIMEOUT"} {
+		_, err := Parse(map[string]string{key: "soon"})
+		var se *SettingError
+		if !errors.As(err, &se) || se.Setting != key {
+			t.Errorf("%s=soon: Parse = %v, want a SettingError naming %s alone", key, err, key)
 		}
 	}
 }
