@@ -784,6 +784,12 @@ const docTemplate = `{
                         "schema": {
                             "$ref": "#/definitions/httpapi.ClientConfig"
                         }
+                    },
+                    "400": {
+                        "description": "invalid_request: the query string is malformed",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
                     }
                 }
             }
@@ -1066,6 +1072,12 @@ const docTemplate = `{
                 "responses": {
                     "204": {
                         "description": "Deleted"
+                    },
+                    "400": {
+                        "description": "invalid_request: the query string is malformed",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
                     },
                     "401": {
                         "description": "unauthorized",
@@ -1582,6 +1594,12 @@ const docTemplate = `{
                                 "$ref": "#/definitions/httpapi.PresetJSON"
                             }
                         }
+                    },
+                    "400": {
+                        "description": "invalid_request: the query string is malformed",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
                     }
                 }
             }
@@ -1611,6 +1629,12 @@ const docTemplate = `{
                         "description": "PNG",
                         "schema": {
                             "type": "file"
+                        }
+                    },
+                    "400": {
+                        "description": "invalid_request: the query string is malformed",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
                     "404": {
@@ -2371,6 +2395,12 @@ const docTemplate = `{
                         "description": "echostr, unchanged",
                         "schema": {
                             "type": "string"
+                        }
+                    },
+                    "400": {
+                        "description": "invalid_request: the query string is malformed",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
                     "401": {

@@ -185,7 +185,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*App, error) {
 	})
 	moderation := wallpaper.NewModeration(wallpaper.ModerationConfig{
 		Store:    galleryStore,
-		Checker:  newImageChecker(wc, users),
+		Checker:  newImageChecker(cfg, wc, users, logger),
 		Timeouts: jobs,
 		URLs:     objects,
 		Timeout:  cfg.ModerationTimeout,
@@ -488,9 +488,13 @@ func warnShutDownModel(cfg *config.Config, logger *slog.Logger, now time.Time) {
 
 // newImageChecker is WeChat's mediaCheckAsync when WeChat is configured,
 // else the local checker (dev: it decides at once).
-func newImageChecker(wc *wechat.Client, users wechat.OpenIDs) wallpaper.ImageChecker {
+func newImageChecker(cfg *config.Config, wc *wechat.Client, users wechat.OpenIDs, logger *slog.Logger) wallpaper.ImageChecker {
 	if wc == nil {
 		return wallpaper.LocalChecker{}
+	}
+	if cfg.LocalStorage() {
+		logger.Warn("WeChat is configured but images are stored locally, where WeChat cannot fetch them: " +
+			"every new public wallpaper is held for an admin instead of checked (set S3_BUCKET)")
 	}
 	return wc.ImageChecker(users)
 }

@@ -21,6 +21,7 @@ func (s *Server) accountRoutes(api *gin.RouterGroup) {
 //	@Produce		json
 //	@Security		BearerAuth
 //	@Success		204	"Deleted"
+//	@Failure		400	{object}	ErrorBody	"invalid_request: the query string is malformed"
 //	@Failure		401	{object}	ErrorBody	"unauthorized"
 //	@Failure		403	{object}	ErrorBody	"banned"
 //	@Failure		404	{object}	ErrorBody	"not_found: the account no longer exists"

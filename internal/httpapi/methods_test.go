@@ -12,6 +12,7 @@ import (
 	"github.com/wallpaperd/wallpaperd/internal/apptest"
 	"github.com/wallpaperd/wallpaperd/internal/httpapi/apitest"
 	"github.com/wallpaperd/wallpaperd/internal/testenv"
+	"github.com/wallpaperd/wallpaperd/internal/wechat/wechattest"
 )
 
 // TestWrongMethodIs405: every route answers a method it does not have with
@@ -20,7 +21,8 @@ import (
 // new endpoint is covered as soon as it is documented.
 func TestWrongMethodIs405(t *testing.T) {
 	t.Parallel()
-	ta := apptest.New(t, apptest.Options{})
+	// Message push configured, so its route exists to refuse methods.
+	ta := apptest.New(t, apptest.Options{Vars: map[string]string{"WECHAT_PUSH_TOKEN": wechattest.PushToken}})
 	routes := documentedRoutes(t)
 	// Outside the API: health, metrics (on the main listener in dev),
 	// Swagger UI and local media.
@@ -39,8 +41,7 @@ func TestWrongMethodIs405(t *testing.T) {
 				continue
 			}
 			t.Run(method+" "+path, func(t *testing.T) {
-				res := ta.API.For(t).Do(method, strings.ReplaceAll(path, "{id}", "00000000-0000-4000-8000-000000000000"),
-					nil, apitest.SkipRequestValidation)
+				res := ta.API.For(t).Do(method, concrete(path), nil, apitest.SkipRequestValidation)
 				if res.Status != http.StatusMethodNotAllowed {
 					t.Fatalf("status %d %s, want 405", res.Status, res.Body)
 				}
@@ -56,6 +57,11 @@ func TestWrongMethodIs405(t *testing.T) {
 			})
 		}
 	}
+}
+
+// concrete fills a documented path's parameters with well-formed values.
+func concrete(path string) string {
+	return strings.NewReplacer("{id}", "00000000-0000-4000-8000-000000000000", "{preset}", "guofeng").Replace(path)
 }
 
 // documentedRoutes maps each path of docs/swagger.json to its methods.
@@ -93,7 +99,7 @@ func TestMalformedQueryStringIs400(t *testing.T) {
 
 	bad := []string{"cursor=%%%x", "limit=5;cursor=x", "cursor=%zz", "%"}
 	for path, methods := range documentedRoutes(t) {
-		path = strings.ReplaceAll(path, "{id}", "00000000-0000-4000-8000-000000000000")
+		path = concrete(path)
 		for _, method := range methods {
 			for _, q := range bad {
 				t.Run(method+" "+path+"?"+q, func(t *testing.T) {

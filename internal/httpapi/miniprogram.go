@@ -63,6 +63,7 @@ func (s *Server) miniProgramRoutes(api *gin.RouterGroup) {
 //	@Tags			mini-program
 //	@Produce		json
 //	@Success		200	{object}	ClientConfig
+//	@Failure		400	{object}	ErrorBody	"invalid_request: the query string is malformed"
 //	@Router			/api/v1/client-config [get]
 func (s *Server) clientConfig(c *gin.Context) {
 	cfg := s.cfg.Client
@@ -77,7 +78,8 @@ func (s *Server) clientConfig(c *gin.Context) {
 //	@Description	The styles a generation can be painted in, with Chinese names and a cover. Send a preset's `id` as `preset` with POST /api/v1/generations: the server adds the style's words to the prompt the model gets; the user's own text is what is stored, shown and moderated.
 //	@Tags			mini-program
 //	@Produce		json
-//	@Success		200	{array}	PresetJSON
+//	@Success		200	{array}		PresetJSON
+//	@Failure		400	{object}	ErrorBody	"invalid_request: the query string is malformed"
 //	@Router			/api/v1/presets [get]
 func (s *Server) presets(c *gin.Context) {
 	out := make([]PresetJSON, 0, len(wallpaper.Presets))
@@ -99,6 +101,7 @@ var errNoPreset = failure.New(failure.NotFound, "not_found", "no such preset")
 //	@Param			preset	path		string		true	"Preset id"
 //	@Success		200		{file}		binary		"PNG"
 //	@Failure		404		{object}	ErrorBody	"not_found"
+//	@Failure		400		{object}	ErrorBody	"invalid_request: the query string is malformed"
 //	@Router			/api/v1/presets/{preset}/cover [get]
 func (s *Server) presetCover(c *gin.Context) {
 	data, ok, err := s.deps.Covers.Cover(c.Request.Context(), c.Param("preset"))

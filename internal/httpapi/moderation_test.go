@@ -252,3 +252,41 @@ func TestImageCheckTimeout(t *testing.T) {
 		t.Fatal("others see a wallpaper whose check never answered")
 	}
 }
+
+// TestImageCheckWithLocalStorage: with WeChat configured but images kept
+// in local storage, WeChat has no URL it could fetch; each new public
+// wallpaper is held for an admin at once, instead of asking WeChat again
+// and again, and is never shown unchecked.
+func TestImageCheckWithLocalStorage(t *testing.T) {
+	t.Parallel()
+	s := apptest.New(t, apptest.Options{WeChat: true, Vars: map[string]string{"WECHAT_PUSH_TOKEN": wechattest.PushToken}})
+	owner := s.Token(t, "owner")
+	g := s.Wait(t, owner, s.Generate(t, owner, "a pier in the fog"), 120*time.Second)
+	if g.Status != "succeeded" || g.Wallpaper == nil {
+		t.Fatalf("generation %s %+v", g.Status, g.Error)
+	}
+	id := g.Wallpaper.ID
+	review := func() string {
+		var r string
+		if err := s.Pool.QueryRow(t.Context(), "SELECT review FROM wallpapers WHERE id = $1", id).Scan(&r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	apptest.WaitFor(t, 60*time.Second, "the wallpaper to be held", func() bool { return review() == "held" },
+		func() string { return "review " + review() })
+	var errs int
+	if err := s.Pool.QueryRow(t.Context(),
+		"SELECT coalesce(sum(cardinality(errors)), 0) FROM river_job WHERE kind = 'moderate_wallpaper'").Scan(&errs); err != nil {
+		t.Fatal(err)
+	}
+	if errs != 0 {
+		t.Errorf("the image check job failed %d times before holding the wallpaper, want 0", errs)
+	}
+	if n := len(s.WeChat.MediaChecks()); n != 0 {
+		t.Errorf("WeChat was asked %d times with a URL it cannot fetch", n)
+	}
+	if res := s.API.Do(http.MethodGet, "/api/v1/wallpapers/"+id, nil); res.Status != http.StatusNotFound {
+		t.Errorf("anonymous detail of a held wallpaper: %d, want 404", res.Status)
+	}
+}

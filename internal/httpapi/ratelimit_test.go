@@ -9,6 +9,7 @@ import (
 
 	"github.com/wallpaperd/wallpaperd/internal/apptest"
 	"github.com/wallpaperd/wallpaperd/internal/httpapi/apitest"
+	"github.com/wallpaperd/wallpaperd/internal/wechat/wechattest"
 )
 
 // msgSecCheck is the fake WeChat's moderation endpoint.
@@ -60,18 +61,26 @@ func TestOverQuotaMakesNoModerationCalls(t *testing.T) {
 func TestPerUserRateLimits(t *testing.T) {
 	t.Parallel()
 	const limit = 3
-	ta := apptest.New(t, apptest.Options{WeChat: true, Vars: map[string]string{
+	// S3: WeChat fetches the images it checks from storage it can reach.
+	ta := apptest.New(t, apptest.Options{WeChat: true, S3: true, Vars: map[string]string{
 		"GENERATION_RATE_PER_MINUTE": strconv.Itoa(limit),
 		"PROFILE_RATE_PER_MINUTE":    strconv.Itoa(limit),
 		"AVATAR_RATE_PER_MINUTE":     strconv.Itoa(limit),
 		"LIKE_RATE_PER_MINUTE":       strconv.Itoa(limit),
+		"WECHAT_PUSH_TOKEN":          wechattest.PushToken,
 	}})
+	// Others can like only what passed WeChat's image check: the fake
+	// passes every image, as WeChat would push.
+	ta.WeChat.AutoPush(t, wechattest.AutoPush{URL: ta.URL + "/api/v1/wechat/push"})
 	owner := ta.Token(t, "owner")
 	painted := ta.Wait(t, owner, ta.Generate(t, owner, "a wallpaper to like"), 90*time.Second)
 	if painted.Wallpaper == nil {
 		t.Fatalf("the wallpaper to like was not painted: %+v", painted)
 	}
 	wid := painted.Wallpaper.ID
+	apptest.WaitFor(t, 60*time.Second, "the wallpaper to pass the image check", func() bool {
+		return ta.API.Do(http.MethodGet, "/api/v1/wallpapers/"+wid, nil).Status == http.StatusOK
+	}, func() string { return fmt.Sprintf("image checks: %+v", ta.WeChat.MediaChecks()) })
 	avatar := pngBytes(t, gradient(16, 16))
 
 	type call struct {

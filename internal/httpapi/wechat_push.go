@@ -87,6 +87,7 @@ func (s *Server) wechatRoutes(api *gin.RouterGroup) {
 //	@Param			nonce		query		string		true	"random number"
 //	@Param			echostr		query		string		true	"random string to echo"
 //	@Success		200			{string}	string		"echostr, unchanged"
+//	@Failure		400			{object}	ErrorBody	"invalid_request: the query string is malformed"
 //	@Failure		401			{object}	ErrorBody	"bad_signature"
 //	@Failure		404			{object}	ErrorBody	"not_found: message push is not configured"
 //	@Router			/api/v1/wechat/push [get]

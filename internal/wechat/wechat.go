@@ -52,6 +52,9 @@ var (
 	ErrUnavailable   = failure.New(failure.Upstream, "upstream_error", "WeChat did not answer properly: try again")
 	ErrUserInactive  = failure.New(failure.Upstream, "upstream_error", "WeChat cannot check this text now: open the mini-program again and retry")
 	ErrMisconfigured = failure.New(failure.Internal, "wechat_misconfigured", "WeChat rejected this service's credentials")
+	// ErrMediaURL: the image's URL is not one WeChat could fetch (local
+	// storage serves images at relative URLs on the caller's host).
+	ErrMediaURL = failure.New(failure.Internal, "internal_error", "the image has no URL WeChat can fetch")
 )
 
 // Config configures a Client.
@@ -181,7 +184,7 @@ const mediaTypeImage = 2
 func (c *Client) CheckImage(ctx context.Context, openID, mediaURL string) (traceID string, err error) {
 	if u, perr := url.Parse(mediaURL); perr != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		// The URL itself is not quoted: a presigned URL is a credential.
-		return "", errors.New("wechat: mediaCheckAsync needs an absolute http(s) media URL")
+		return "", ErrMediaURL.With("", errors.New("wechat: mediaCheckAsync needs an absolute http(s) media URL"))
 	}
 	req := &security.MediaCheckAsyncRequest{MediaURL: mediaURL, MediaType: mediaTypeImage, OpenID: openID, Scene: ImageScene}
 	err = c.call(ctx, "mediaCheckAsync", func(ctx context.Context) (int64, error) {
@@ -275,14 +278,16 @@ func (c *Client) ImageChecker(users OpenIDs) ImageChecker {
 
 // CheckImage implements wallpaper.ImageChecker. An author who has not
 // opened the mini-program for two hours cannot be checked as
-// (errcode 61010): wallpaper.ErrCannotCheck, and an admin decides.
+// (errcode 61010), nor an image WeChat cannot fetch (local storage):
+// wallpaper.ErrCannotCheck, and an admin decides; asking again would not
+// change either.
 func (i ImageChecker) CheckImage(ctx context.Context, c wallpaper.ImageCheck) (string, *wallpaper.Verdict, error) {
 	openID, err := i.users.OpenID(ctx, c.UserID)
 	if err != nil {
 		return "", nil, err
 	}
 	trace, err := i.client.CheckImage(ctx, openID, c.URL)
-	if errors.Is(err, ErrUserInactive) {
+	if errors.Is(err, ErrUserInactive) || errors.Is(err, ErrMediaURL) {
 		return "", nil, fmt.Errorf("%w: %w", wallpaper.ErrCannotCheck, err)
 	}
 	return trace, nil, err
