@@ -66,6 +66,7 @@ STATICCHECK := $(TOOLS_BIN)/staticcheck-$(STATICCHECK_VERSION)-$(GO_VERSION)
 
 $(STATICCHECK):
 	GOBIN=$(CURDIR)/.tools/staticcheck-build go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	mkdir -p $(TOOLS_BIN)
 	mv .tools/staticcheck-build/staticcheck $@ && rmdir .tools/staticcheck-build
 
 $(TOOLS_BIN)/versitygw:
@@ -77,12 +78,14 @@ GOVULNCHECK := $(TOOLS_BIN)/govulncheck-$(GOVULNCHECK_VERSION)-$(GO_VERSION)
 
 $(GOVULNCHECK):
 	GOBIN=$(CURDIR)/.tools/govulncheck-build go install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION)
+	mkdir -p $(TOOLS_BIN)
 	mv .tools/govulncheck-build/govulncheck $@ && rmdir .tools/govulncheck-build
 
 # vulndb's own indexer turns the module's OSV files into the database
 # layout govulncheck reads (index/db.json, index/modules.json, ID/*.json).
 $(TOOLS_BIN)/vulndb-indexdb-$(VULNDB_VERSION):
 	GOBIN=$(CURDIR)/.tools/vulndb-build go install golang.org/x/vulndb/cmd/indexdb@$(VULNDB_VERSION)
+	mkdir -p $(TOOLS_BIN)
 	mv .tools/vulndb-build/indexdb $@ && rmdir .tools/vulndb-build
 
 $(VULNDB_DIR)/index/db.json: $(TOOLS_BIN)/vulndb-indexdb-$(VULNDB_VERSION)

@@ -99,3 +99,55 @@ func status(t *testing.T, s *apptest.Service, url string) int {
 	resp, _ := s.Download(t, url)
 	return resp.StatusCode
 }
+
+// TestHeldMeansHidden: a public wallpaper held by its reports, or hidden
+// by an admin, is gone from the URLs handed out while it was public, as
+// one its owner made private is; approved again, it is back.
+func TestHeldMeansHidden(t *testing.T) {
+	t.Parallel()
+	s := apptest.New(t, apptest.Options{S3: true, Vars: map[string]string{"REPORT_HOLD_THRESHOLD": "2"}})
+	owner := s.Token(t, "owner")
+	adminToken := s.AdminToken(t, "moderator")
+	g := s.Wait(t, owner, s.Generate(t, owner, "a tram in the snow"), 120*time.Second)
+	if g.Status != "succeeded" {
+		t.Fatalf("generation %s %+v", g.Status, g.Error)
+	}
+	id := g.Wallpaper.ID
+	gone := func(w httpapi.Wallpaper, why string) {
+		t.Helper()
+		for _, u := range []string{w.ImageURL, w.ThumbnailURL} {
+			apptest.WaitFor(t, 60*time.Second, why+": the old public URL to stop working", func() bool {
+				st := status(t, s, u)
+				return st == http.StatusNotFound || st == http.StatusForbidden
+			})
+		}
+	}
+	decide := func(decision string) {
+		t.Helper()
+		res := s.API.Do(http.MethodPost, "/api/v1/admin/wallpapers/"+id+"/decision",
+			map[string]string{"decision": decision, "note": "test"}, apitest.Bearer(adminToken))
+		if res.Status != http.StatusOK {
+			t.Fatalf("%s: %d %s", decision, res.Status, res.Body)
+		}
+	}
+
+	public := waitShown(t, s, id, true)
+	for _, name := range []string{"reporter1", "reporter2"} {
+		res := s.API.Do(http.MethodPost, "/api/v1/wallpapers/"+id+"/reports", map[string]string{"reason": "copyright"},
+			apitest.Bearer(s.Token(t, name)))
+		if res.Status != http.StatusAccepted {
+			t.Fatalf("report by %s: %d %s", name, res.Status, res.Body)
+		}
+	}
+	waitShown(t, s, id, false)
+	gone(public, "held by two reports")
+
+	decide("approve")
+	again := waitShown(t, s, id, true)
+	if st := status(t, s, again.ImageURL); st != http.StatusOK {
+		t.Fatalf("approved again, the image answers %d", st)
+	}
+	decide("hide")
+	waitShown(t, s, id, false)
+	gone(again, "hidden by an admin")
+}
