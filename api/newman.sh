@@ -105,6 +105,7 @@ npx --no-install --prefix api newman run api/wallpaperd.postman_collection.json 
 	--environment api/local.postman_environment.json \
 	--env-var "baseUrl=$base" \
 	--env-var "adminToken=$admin_token" \
+	--env-var "adminName=newman" \
 	--working-dir api \
 	--timeout-request 30000 \
 	--color off \

@@ -42,7 +42,7 @@ const ctxSession = "admin_session"
 
 var consoleReasons = map[string]string{
 	wallpaper.ReasonPorn: "色情低俗", wallpaper.ReasonPolitics: "政治敏感", wallpaper.ReasonViolence: "暴力血腥",
-	wallpaper.ReasonAbuse: "辱骂骚扰", wallpaper.ReasonCopyright: "侵犯版权", wallpaper.ReasonOther: "其他",
+	wallpaper.ReasonAbuse: "辱骂攻击", wallpaper.ReasonCopyright: "侵犯版权", wallpaper.ReasonOther: "其他问题",
 }
 
 var consoleReviews = map[string]string{

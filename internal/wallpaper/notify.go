@@ -75,7 +75,7 @@ func SettledWords(g *Generation) (status, note string) {
 	case g.Wallpaper != nil && g.Wallpaper.Review == ReviewHeld:
 		return "人工审核中", "壁纸已生成，正在人工审核"
 	case g.Wallpaper != nil && g.Wallpaper.Public:
-		return "已完成", "壁纸已生成并发布到广场"
+		return "已完成", "壁纸已生成并发布到画廊"
 	default:
 		return "已完成", "壁纸已生成，点击查看"
 	}

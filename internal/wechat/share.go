@@ -84,8 +84,6 @@ func (c *Client) WXACode(ctx context.Context, scene, page, envVersion string) ([
 // thing (a note), in that order.
 type SubscribeConfig struct {
 	TemplateID string
-	// Page opens when the user taps the message (no leading slash).
-	Page string
 	// State is the mini-program version opened: formal, trial or
 	// developer.
 	State                                  string
@@ -115,9 +113,6 @@ func (c *Client) Subscriber(users OpenIDs, cfg SubscribeConfig) Subscriber {
 	if cfg.KeyNote == "" {
 		cfg.KeyNote = "thing4"
 	}
-	if cfg.Page == "" {
-		cfg.Page = "pages/history/history"
-	}
 	if cfg.State == "" {
 		cfg.State = "formal"
 	}
@@ -141,7 +136,7 @@ func (s Subscriber) GenerationSettled(ctx context.Context, g *wallpaper.Generati
 		at = *g.FinishedAt
 	}
 	msg := &subscribe.Message{
-		ToUser: openID, TemplateID: s.cfg.TemplateID, Page: s.cfg.Page, MiniprogramState: s.cfg.State, Lang: "zh_CN",
+		ToUser: openID, TemplateID: s.cfg.TemplateID, Page: MessagePage(g), MiniprogramState: s.cfg.State, Lang: "zh_CN",
 		Data: map[string]*subscribe.DataItem{
 			// thing: at most 20 characters; phrase: at most 5.
 			s.cfg.KeyPrompt: {Value: clip(g.Prompt, 20)},
@@ -167,6 +162,18 @@ func (s Subscriber) GenerationSettled(ctx context.Context, g *wallpaper.Generati
 		return wallpaper.ErrMessageRefused.With("", err)
 	}
 	return err
+}
+
+// MessagePage is the page a settled generation's message opens (no
+// leading slash, as WeChat wants it): the wallpaper's detail when there is
+// one, else the history focused on the generation. One query parameter
+// only (a second one has been seen lost on the way) and a UUID in it: the
+// path stays about 60 bytes, far inside what WeChat takes.
+func MessagePage(g *wallpaper.Generation) string {
+	if g.Status == wallpaper.StatusSucceeded && g.Wallpaper != nil {
+		return "pages/detail/detail?id=" + g.Wallpaper.ID.String()
+	}
+	return "pages/history/history?id=" + g.ID.String()
 }
 
 // errCodeOf reads the WeChat errcode a classified error carries in its

@@ -24,6 +24,8 @@ beforeEach(() => {
     '/api/v1/wallpapers/{id}',
     (req) => {
       if (req.params.id === 'w-private') return json(wallpaper(9, { id: 'w-private', public: false, review: 'unchecked' }))
+      if (req.params.id === 'w-pending') return json(wallpaper(8, { id: 'w-pending', public: true, review: 'pending' }))
+      if (req.params.id === 'w-approved') return json(wallpaper(7, { id: 'w-approved', public: true, review: 'approved' }))
       if (req.params.id !== 'w-4') return error(404, 'not_found', 'wallpaper not found')
       return json(wallpaper(4, { prompt: '霓虹雨夜里的一只猫', liked: Boolean(req.token) && likes.liked, like_count: likes.like_count, preset: 'pixel', ai_generated: true }))
     },
@@ -113,10 +115,24 @@ describe('loading', () => {
 })
 
 describe('sharing', () => {
-  test('offers both share menus, to a friend and to Moments', async () => {
-    await openDetail()
+  test('offers both share menus, to a friend and to Moments, only once the wallpaper is known to be visible', async () => {
+    const page = loadPage('pages/detail/detail')
+    page.onLoad({ id: 'w-4' })
 
+    expect(wx.showShareMenu).not.toHaveBeenCalled()
+    expect(wx.hideShareMenu).toHaveBeenCalledWith(expect.objectContaining({ menus: ['shareAppMessage', 'shareTimeline'] }))
+
+    await flush()
     expect(wx.showShareMenu).toHaveBeenCalledWith(expect.objectContaining({ menus: ['shareAppMessage', 'shareTimeline'] }))
+  })
+
+  test('my approved public wallpaper is shared like any other', async () => {
+    await loggedIn({ id: 'u-2' })
+    const page = await openDetail({ id: 'w-approved' })
+
+    expect(page.data.canShare).toBe(true)
+    expect(wx.showShareMenu).toHaveBeenCalled()
+    expect(page.onShareAppMessage().path).toBe('/pages/detail/detail?id=w-approved')
   })
 
   test('to a friend: a link to this detail page', async () => {
@@ -139,6 +155,37 @@ describe('sharing', () => {
     await page.onPoster()
     expect(wx.downloadFile).not.toHaveBeenCalled()
   })
+
+  test.each([
+    ['private', 'w-private'],
+    ['public but still being checked', 'w-pending'],
+    ['missing', 'w-404'],
+  ])('a %s wallpaper: share menus hidden, and a share asked for anyway shares the gallery', async (_, id) => {
+    await loggedIn({ id: 'u-2' })
+    const page = await openDetail({ id })
+
+    expect(page.data.canShare).toBe(false)
+    expect(wx.showShareMenu).not.toHaveBeenCalled()
+    expect(wx.hideShareMenu).toHaveBeenLastCalledWith(expect.objectContaining({ menus: ['shareAppMessage', 'shareTimeline'] }))
+    expect(page.onShareAppMessage()).toEqual({ title: 'AI 壁纸画廊', path: '/pages/gallery/gallery' })
+    expect(page.onShareTimeline()).toEqual({ title: 'AI 壁纸画廊', query: 'home=1' })
+  })
+
+  test('before the wallpaper is known, a share asked for shares the gallery', () => {
+    const page = loadPage('pages/detail/detail')
+    page.onLoad({ id: 'w-4' })
+
+    expect(page.onShareAppMessage()).toEqual({ title: 'AI 壁纸画廊', path: '/pages/gallery/gallery' })
+    expect(page.onShareTimeline()).toEqual({ title: 'AI 壁纸画廊', query: 'home=1' })
+  })
+
+  test('the gallery shared to Moments (?home=1) opens the gallery', async () => {
+    const page = await openDetail({ home: '1' })
+
+    expect(wx.switchTab).toHaveBeenCalledWith({ url: '/pages/gallery/gallery' })
+    expect(page.data).toMatchObject({ home: true, loading: false, error: '' })
+    expect(server.calls.filter((c) => c.path.startsWith('/api/v1/wallpapers'))).toHaveLength(0)
+  })
 })
 
 describe("Moments' single-page mode (no wx.login)", () => {
@@ -155,6 +202,14 @@ describe("Moments' single-page mode (no wx.login)", () => {
     expect(server.callsTo('POST', '/api/v1/auth/login')).toHaveLength(0)
     expect(server.callsTo('GET', '/api/v1/client-config')).toHaveLength(0)
     expect(wx.showShareMenu).not.toHaveBeenCalled()
+  })
+
+  test('the gallery shared to Moments (?home=1) shows a word about the gallery, no wallpaper', async () => {
+    const page = await openDetail({ home: '1' })
+
+    expect(page.data).toMatchObject({ home: true, singlePage: true, loading: false, error: '' })
+    expect(wx.switchTab).not.toHaveBeenCalled()
+    expect(server.calls).toHaveLength(0)
   })
 
   test('like, save, 做同款 and report do nothing', async () => {

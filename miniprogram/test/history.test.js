@@ -51,10 +51,10 @@ afterEach(() => {
   delete global.Page
 })
 
-async function openHistory() {
+async function openHistory(query = {}) {
   const page = loadPage('pages/history/history')
   opened.push(page)
-  page.onLoad({})
+  page.onLoad(query)
   page.onShow()
   await flush()
   return page
@@ -210,4 +210,51 @@ test('an empty history and a failed one show their states', async () => {
   server.route('GET', '/api/v1/me/generations', () => error(503, 'unavailable', 'down'))
   const failed = await openHistory()
   expect(failed.data.error).toBe('服务暂时不可用，请稍后再试')
+})
+
+// The subscribe message of a failed generation opens the history with its
+// id: the page highlights that generation and scrolls to it.
+describe('opened for one generation (?id=)', () => {
+  test('highlights and scrolls to a generation on the first page, once', async () => {
+    const page = await openHistory({ id: 'g-3' })
+
+    expect(page.data.focus).toBe('g-3')
+    expect(wx.pageScrollTo).toHaveBeenCalledTimes(1)
+    expect(wx.pageScrollTo).toHaveBeenCalledWith(expect.objectContaining({ selector: '#g-g-3' }))
+    expect(server.callsTo('GET', '/api/v1/generations/g-3')).toHaveLength(0)
+
+    await page.onPullDownRefresh()
+    expect(wx.pageScrollTo).toHaveBeenCalledTimes(1)
+    expect(page.data.focus).toBe('g-3')
+  })
+
+  test('fetches an older generation, shows it on top and never twice', async () => {
+    generations = Array.from({ length: 25 }, (_, i) => gen(`g-${25 - i}`, { status: 'failed', error: { code: 'upstream_timeout', message: 'timeout' } }))
+    const page = await openHistory({ id: 'g-2' })
+
+    expect(server.callsTo('GET', '/api/v1/generations/g-2')).toHaveLength(1)
+    expect(page.data.items[0]).toMatchObject({ id: 'g-2', badge: '失败' })
+    expect(page.data.focus).toBe('g-2')
+    expect(wx.pageScrollTo).toHaveBeenCalledWith(expect.objectContaining({ selector: '#g-g-2' }))
+
+    await page.onReachBottom()
+    expect(page.data.items.filter((item) => item.id === 'g-2')).toHaveLength(1)
+    expect(page.data.items).toHaveLength(25)
+  })
+
+  test('a generation that is gone says so and leaves the list alone', async () => {
+    const page = await openHistory({ id: 'g-missing' })
+
+    expect(page.data.focus).toBe('')
+    expect(page.data.items.map((item) => item.id)).toEqual(['g-4', 'g-3', 'g-2', 'g-1'])
+    expect(wx.showToast).toHaveBeenCalledWith(expect.objectContaining({ title: '这条生成记录已不存在' }))
+    expect(wx.pageScrollTo).not.toHaveBeenCalled()
+  })
+
+  test('without an id nothing is highlighted and nothing scrolls', async () => {
+    const page = await openHistory()
+
+    expect(page.data.focus).toBe('')
+    expect(wx.pageScrollTo).not.toHaveBeenCalled()
+  })
 })

@@ -136,6 +136,17 @@ test('history renders each generation with its badge and the failure reason in C
   expect(items[0].textContent).toContain('重试')
   expect(items[1].textContent).toContain('已完成')
   expect(items[1].querySelector('.image-src').getAttribute('data-src')).toBe('https://img.test/w-1.thumb.jpg')
+  expect(comp.dom.querySelectorAll('.main--focus')).toHaveLength(0)
+  comp.instance.onUnload()
+})
+
+test('history opened for one generation (the subscribe message) highlights it', async () => {
+  const comp = renderPage('pages/history/history', { id: 'g-2' })
+  await flush()
+
+  const focused = comp.dom.querySelectorAll('.main--focus')
+  expect(focused).toHaveLength(1)
+  expect(focused[0].textContent).toContain('雨夜')
   comp.instance.onUnload()
 })
 

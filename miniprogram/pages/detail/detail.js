@@ -42,10 +42,17 @@ function idFrom(query) {
 }
 
 // shareable is true when others can open the wallpaper: public and, when
-// the caller owns it, let through by moderation.
+// the caller owns it (only the owner is told review), let through by
+// moderation. Others are only ever shown wallpapers they may see.
 function shareable(wallpaper) {
-  return Boolean(wallpaper) && wallpaper.public !== false && (!wallpaper.review || wallpaper.review === 'approved')
+  return Boolean(wallpaper) && wallpaper.public === true && (!wallpaper.review || wallpaper.review === 'approved')
 }
+
+const SHARE_MENUS = ['shareAppMessage', 'shareTimeline']
+
+// GALLERY_SHARE is what a wallpaper others cannot open shares instead:
+// the gallery, the app's home (a friend would get a 404 otherwise).
+const GALLERY_SHARE = { title: 'AI 壁纸画廊', path: '/pages/gallery/gallery' }
 
 Page({
   data: {
@@ -60,6 +67,8 @@ Page({
     saving: false,
     singlePage: false,
     canShare: false,
+    // home: opened by a share of the gallery from Moments (?home=1).
+    home: false,
     mine: false,
     reports: { enabled: false, hours: 0 },
     reasons: REASONS,
@@ -70,8 +79,16 @@ Page({
 
   onLoad(query) {
     const singlePage = isSinglePage()
+    // Moments' share of a wallpaper that could not be shared opens this
+    // page with ?home=1: the gallery instead.
+    if (query && query.home && !idFrom(query)) {
+      this.setData({ loading: false, singlePage, home: true })
+      if (!singlePage) wx.switchTab({ url: '/pages/gallery/gallery' })
+      return Promise.resolve()
+    }
     this.setData({ id: idFrom(query), singlePage })
-    if (!singlePage && wx.showShareMenu) wx.showShareMenu({ menus: ['shareAppMessage', 'shareTimeline'] })
+    // No share menu until the wallpaper is known to be one others can open.
+    this.offerShare(false)
     const loaded = this.load()
     if (!singlePage) {
       clientConfig().then((config) =>
@@ -91,10 +108,25 @@ Page({
       (wallpaper) => {
         const me = wx.getStorageSync(STORAGE_KEYS.user)
         const mine = Boolean(me && wallpaper.author && me.id === wallpaper.author.id)
-        this.setData({ wallpaper, loading: false, canShare: shareable(wallpaper), mine })
+        const canShare = shareable(wallpaper)
+        this.setData({ wallpaper, loading: false, canShare, mine })
+        this.offerShare(canShare)
       },
-      (err) => this.setData({ loading: false, error: err.message }),
+      (err) => {
+        this.setData({ loading: false, error: err.message, canShare: false })
+        this.offerShare(false)
+      },
     )
+  },
+
+  // offerShare shows the "…" menu's share entries (a friend, Moments) or
+  // hides them. Single-page mode (opened from Moments) shares nothing.
+  offerShare(on) {
+    if (on && !this.data.singlePage) {
+      if (wx.showShareMenu) wx.showShareMenu({ menus: SHARE_MENUS })
+    } else if (wx.hideShareMenu) {
+      wx.hideShareMenu({ menus: SHARE_MENUS })
+    }
   },
 
   onRetry() {
@@ -238,8 +270,12 @@ Page({
     )
   },
 
+  // onShareAppMessage shares this wallpaper, or the gallery when others
+  // could not open it (the menu is hidden then, but a share can still be
+  // asked for before the answer came or through a stale button).
   onShareAppMessage() {
     const wallpaper = this.data.wallpaper
+    if (!this.data.canShare) return Object.assign({}, GALLERY_SHARE)
     return {
       title: wallpaper ? clip(wallpaper.prompt, 30) : 'AI 壁纸',
       path: `/pages/detail/detail?id=${encodeURIComponent(this.data.id)}`,
@@ -249,8 +285,11 @@ Page({
 
   // onShareTimeline shares to Moments, which opens this page in
   // single-page mode with the query below and no login.
+  // A wallpaper others could not open shares ?home=1, which opens the
+  // gallery (Moments can only share this page).
   onShareTimeline() {
     const wallpaper = this.data.wallpaper
+    if (!this.data.canShare) return { title: GALLERY_SHARE.title, query: 'home=1' }
     return {
       title: wallpaper ? clip(wallpaper.prompt, 30) : 'AI 壁纸',
       query: `id=${encodeURIComponent(this.data.id)}`,

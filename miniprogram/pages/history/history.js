@@ -3,7 +3,9 @@
 // generation with the same prompt and options). Unfinished generations are
 // polled, each with the shared poller: polling starts again whenever the
 // page opens (so it resumes after a restart), pauses while the page is
-// hidden and stops at its cap.
+// hidden and stops at its cap. Opened with ?id= (the subscribe message of
+// a failed generation), it highlights that generation and scrolls to it,
+// fetching it on its own when it is not on the first page.
 const api = require('../../utils/api')
 const { showError } = require('../../utils/request')
 const { clientConfig } = require('../../utils/clientConfig')
@@ -37,10 +39,14 @@ Page({
     loading: false,
     error: '',
     retrying: '',
+    // focus is the generation the page was opened for (?id=), highlighted.
+    focus: '',
   },
 
-  onLoad() {
+  onLoad(query) {
     this.pollers = {}
+    const focus = query && query.id ? decodeURIComponent(query.id) : ''
+    this.setData({ focus })
     clientConfig().then((config) => {
       this.config = config
     })
@@ -78,6 +84,7 @@ Page({
         const cursor = (page && page.next_cursor) || ''
         this.setData({ items: ((page && page.items) || []).map(row), cursor, hasMore: Boolean(cursor), loading: false })
         this.followUnsettled()
+        return this.showFocus(seq)
       },
       (err) => {
         if (seq !== this.seq) return
@@ -108,6 +115,43 @@ Page({
         if (seq !== this.seq) return
         this.setData({ loading: false })
         showError(err)
+      },
+    )
+  },
+
+  // showFocus scrolls, once, to the generation the page was opened for;
+  // one not on the first page is fetched and shown on top (loadMore skips
+  // it later). One that is gone leaves the list as it is, with a word.
+  showFocus(seq) {
+    const focus = this.data.focus
+    if (!focus || this.focusShown) return Promise.resolve()
+    // After the render, so that the row is there to scroll to.
+    const scroll = () => {
+      this.focusShown = true
+      this.setData({ focus }, () => wx.pageScrollTo({ selector: `#g-${focus}`, duration: 200 }))
+    }
+    if (this.data.items.some((item) => item.id === focus)) {
+      scroll()
+      return Promise.resolve()
+    }
+    return api.getGeneration(focus).then(
+      (generation) => {
+        if (seq !== this.seq) return
+        if (!this.data.items.some((item) => item.id === focus)) {
+          this.setData({ items: [row(generation)].concat(this.data.items) })
+          this.followUnsettled()
+        }
+        scroll()
+      },
+      (err) => {
+        if (seq !== this.seq) return
+        if (err.statusCode !== 404) {
+          showError(err)
+          return
+        }
+        this.focusShown = true
+        this.setData({ focus: '' })
+        wx.showToast({ title: '这条生成记录已不存在', icon: 'none' })
       },
     )
   },

@@ -129,6 +129,7 @@ function createWx(server, { networkType = 'wifi' } = {}) {
     stopPullDownRefresh: jest.fn(),
     setNavigationBarTitle: jest.fn(),
     showShareMenu: jest.fn(),
+    hideShareMenu: jest.fn(),
   }
   return wx
 }
