@@ -104,7 +104,7 @@ func TestGenerationLifecycle(t *testing.T) {
 		t.Errorf("enqueued %v, want the new generation", e.enqueued)
 	}
 	for attempt := 1; attempt <= 2; attempt++ {
-		started, err := e.store.StartGeneration(ctx, g.ID)
+		started, err := e.store.StartGeneration(ctx, g.ID, attempt)
 		if err != nil || started.Status != wallpaper.StatusRunning || started.Attempts != attempt {
 			t.Fatalf("StartGeneration #%d = %+v, %v", attempt, started, err)
 		}
@@ -115,10 +115,10 @@ func TestGenerationLifecycle(t *testing.T) {
 		ImageKey: "private/w/x/image.jpg", ThumbnailKey: "private/w/x/thumb.jpg", MasterKey: "private/w/x/master.png",
 		Public: true, Review: wallpaper.ReviewPending,
 	}
-	// Completing twice (a job run twice) leaves one wallpaper.
+	// Completing twice (the attempt's commit retried) leaves one
+	// wallpaper.
 	for range 2 {
-		w.ID = uuid.New()
-		if err := e.store.CompleteGeneration(ctx, g.ID, w); err != nil {
+		if err := e.store.CompleteGeneration(ctx, g.ID, 2, w); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -143,7 +143,7 @@ func TestGenerationLifecycle(t *testing.T) {
 		t.Errorf("%d wallpapers for one generation (%v)", n, err)
 	}
 	// A finished generation is neither restarted nor failed.
-	again, _ := e.store.StartGeneration(ctx, g.ID)
+	again, _ := e.store.StartGeneration(ctx, g.ID, 3)
 	if again.Status != wallpaper.StatusSucceeded || again.Attempts != 2 {
 		t.Errorf("StartGeneration on a finished one changed it: %+v", again)
 	}
