@@ -174,7 +174,7 @@ bench-load: ## Load test at LOAD_USERS users (200) x LOAD_GENERATIONS (3); figur
 # The replica test (cmd/wallpaperd/replicas_test.go, build tag replicas):
 # three wallpaperd processes on one Postgres and one S3 server behind the
 # deploy/ nginx site, one SIGKILLed mid-job; a variant restarts it. About
-# two minutes; small (three users, nine generations).
+# a minute once the binary is built; small (three users, nine generations).
 .PHONY: test-replicas
 test-replicas: $(TOOLS_BIN)/versitygw system-packages ## Three replicas behind nginx, one killed mid-job: every generation once, quota and likes exact, recovery without River's rescuer
 	REQUIRE_S3=1 REQUIRE_NGINX=1 go test $(GO_TEST_FLAGS) -tags replicas -run '^TestReplicas$$' -v ./cmd/wallpaperd/

@@ -84,6 +84,8 @@ type replicaCluster struct {
 }
 
 func runReplicas(t *testing.T, nginx string, restart bool) {
+	began := time.Now()
+	phase := func(what string) { t.Logf("%6.1fs %s", time.Since(began).Seconds(), what) }
 	c := &replicaCluster{t: t, procs: map[string]*apptest.Process{}, ids: []string{"replica-1", "replica-2", "replica-3"}}
 	c.s3 = storagetest.Start(t)
 	c.model = imagegentest.NewFakeOpenAI(t)
@@ -120,6 +122,7 @@ func runReplicas(t *testing.T, nginx string, restart bool) {
 	for _, id := range c.ids {
 		c.procs[id] = apptest.Start(t, c.env(id))
 	}
+	phase("three replicas serve")
 	pair := tlscerttest.Write(t, t.TempDir(), 1)
 	upstream := addrs["replica-1"] + "; server " + addrs["replica-2"] + "; server " + addrs["replica-3"]
 	c.https, _ = startNginx(t, nginx, upstream, pair)
@@ -146,6 +149,7 @@ func runReplicas(t *testing.T, nginx string, restart bool) {
 	}
 	c.waitGenerations(tokens, gens, owner, 90*time.Second)
 	likeable := c.visibleWallpapers(len(gens))
+	phase("round one painted and public")
 
 	// Round two: two more each, while everyone likes, unlikes and reads;
 	// one replica is killed holding a job.
@@ -155,27 +159,31 @@ func runReplicas(t *testing.T, nginx string, restart bool) {
 	}
 	traffic := c.startTraffic(tokens, likeable)
 	c.victim = c.killHolder()
+	recoveredFrom := time.Now()
 	if restart {
 		// Back after a moment, under the same REPLICA_ID.
 		time.Sleep(time.Second)
+		recoveredFrom = time.Now()
 		c.procs[c.victim] = apptest.Start(t, c.env(c.victim))
 		c.restarted = true
+		phase("the killed replica serves again")
 	}
-	recoveredFrom := time.Now()
 	time.Sleep(2 * time.Second) // some traffic after the kill
 	liked := traffic.stop()
 
 	c.waitGenerations(tokens, gens, owner, replicaRecoveryWithin)
-	t.Logf("%s: %s killed at a job; every generation finished %s after the %s",
+	t.Logf("%s: %s killed at a job; every generation finished %s after the %s (starting the process included)",
 		map[bool]string{false: "survivors", true: "restart"}[restart], c.victim,
 		time.Since(recoveredFrom).Round(time.Millisecond), map[bool]string{false: "kill", true: "restart"}[restart])
 
+	phase("round two painted")
 	c.checkJobs(gens, restart)
 	c.checkWallpapersAndQuota(tokens, gens, owner)
 	c.checkLikes(tokens, likeable, liked)
 	c.checkStatuses()
 	c.visibleWallpapers(len(gens))
 	c.checkFeedsAgree()
+	phase("checked")
 }
 
 // callLog is every request sent through nginx, with its timing.
@@ -407,11 +415,15 @@ func (c *replicaCluster) checkJobs(gens []string, restart bool) {
 		c.t.Errorf("%d generation jobs for %d generations", len(jobs), len(gens))
 	}
 	reclaimed := 0
+	var after time.Duration
 	for _, j := range jobs {
 		if len(j.attemptedBy) == 1 {
 			continue
 		}
 		reclaimed++
+		if len(j.errAt) > 0 {
+			after = max(after, j.errAt[0].Sub(c.killedAt))
+		}
 		why := "stopped beating"
 		if restart {
 			why = "restarted"
@@ -428,7 +440,10 @@ func (c *replicaCluster) checkJobs(gens []string, restart bool) {
 	if reclaimed == 0 {
 		c.t.Errorf("no job was run again after %s was killed holding one", c.victim)
 	}
-	c.t.Logf("%d of %d generation jobs were reclaimed from %s", reclaimed, len(jobs), c.victim)
+	c.t.Logf("%d of %d generation jobs were reclaimed from %s, the last %s after it died", reclaimed, len(jobs), c.victim, after.Round(time.Millisecond))
+	if restart {
+		c.t.Logf("(the restart was started 1s after the kill)")
+	}
 }
 
 // checkWallpapersAndQuota: one wallpaper per generation, with one
