@@ -67,16 +67,16 @@ func TestReplicas(t *testing.T) {
 // replicaCluster is the three processes, nginx in front, and the database
 // behind.
 type replicaCluster struct {
-	t       *testing.T
-	env     func(id string) map[string]string
-	ids     []string
-	procs   map[string]*apptest.Process
-	https   string
-	client  *http.Client
-	pool    *pgxpool.Pool
-	s3      *storagetest.Server
-	model   *imagegentest.Fake
-	calls   callLog
+	t      *testing.T
+	env    func(id string) map[string]string
+	ids    []string
+	procs  map[string]*apptest.Process
+	https  string
+	client *http.Client
+	pool   *pgxpool.Pool
+	s3     *storagetest.Server
+	model  *imagegentest.Fake
+	calls  callLog
 	// The kill was sent at killAt and the process was gone at killedAt.
 	killAt, killedAt time.Time
 	victim           string
