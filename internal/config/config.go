@@ -383,6 +383,11 @@ var replicaIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
 // with a host name of its own).
 func hostReplicaID() string {
 	host, _ := os.Hostname()
+	return replicaIDOf(host)
+}
+
+// replicaIDOf makes a host name a valid replica id.
+func replicaIDOf(host string) string {
 	id := strings.Map(func(r rune) rune {
 		if r < 128 && (r == '.' || r == '_' || r == '-' || unicode.IsLetter(r) || unicode.IsDigit(r)) {
 			return r
