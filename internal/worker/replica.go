@@ -198,12 +198,14 @@ func (r *Replica) lock(ctx context.Context, deadline time.Time) (*pgx.Conn, erro
 		}
 		// Held: by a live process with this id, or by one that died where
 		// Postgres cannot see its connection close (a host lost). Its
-		// heartbeat tells them apart.
+		// heartbeat tells them apart: stale, or its row already removed by
+		// a survivor that reclaimed its jobs.
 		var stale []int32
-		rows, err := conn.Query(ctx, `SELECT l.pid FROM pg_locks l, replicas r
+		rows, err := conn.Query(ctx, `SELECT l.pid FROM pg_locks l
 			WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
 			AND l.classid::bigint = $1 AND l.objid::bigint = $2
-			AND r.id = $3 AND r.heartbeat_at < now() - make_interval(secs => $4)`,
+			AND NOT EXISTS (SELECT 1 FROM replicas r
+				WHERE r.id = $3 AND r.heartbeat_at >= now() - make_interval(secs => $4))`,
 			int64(uint64(r.lockKey)>>32), int64(uint32(r.lockKey)), r.id, r.deadAfter.Seconds())
 		if err == nil {
 			stale, err = pgx.CollectRows(rows, pgx.RowTo[int32])

@@ -398,28 +398,33 @@ func TestReplicaIdentity(t *testing.T) {
 			t.Errorf("a second process under the same id: Join = %v, want it refused naming REPLICA_ID", err)
 		}
 	})
-	t.Run("stale holder", func(t *testing.T) {
-		t.Parallel()
-		pool := pgtest.NewPool(t)
-		cfg := worker.ReplicaConfig{ID: "lost-host", DeadAfter: 3 * time.Second}
-		first, err := worker.NewReplica(pool, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := first.Join(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		// It never beats (lost), and its row ages.
-		if _, err := pool.Exec(context.Background(), `UPDATE replicas SET heartbeat_at = now() - interval '1 minute'`); err != nil {
-			t.Fatal(err)
-		}
-		second, _ := worker.NewReplica(pool, cfg)
-		if _, err := second.Join(context.Background()); err != nil {
-			t.Errorf("taking over a stale holder: %v", err)
-		}
-		_ = second.Leave(context.Background())
-		_ = first.Leave(context.Background())
-	})
+	for _, lost := range []struct{ name, sql string }{
+		{"stale holder", `UPDATE replicas SET heartbeat_at = now() - interval '1 minute'`},
+		{"holder reclaimed by a survivor", `DELETE FROM replicas`},
+	} {
+		t.Run(lost.name, func(t *testing.T) {
+			t.Parallel()
+			pool := pgtest.NewPool(t)
+			cfg := worker.ReplicaConfig{ID: "lost-host", DeadAfter: 3 * time.Second}
+			first, err := worker.NewReplica(pool, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := first.Join(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			// It never beats (its host is lost, its connection still open).
+			if _, err := pool.Exec(context.Background(), lost.sql); err != nil {
+				t.Fatal(err)
+			}
+			second, _ := worker.NewReplica(pool, cfg)
+			if _, err := second.Join(context.Background()); err != nil {
+				t.Errorf("taking over a lost holder: %v", err)
+			}
+			_ = second.Leave(context.Background())
+			_ = first.Leave(context.Background())
+		})
+	}
 	t.Run("invalid", func(t *testing.T) {
 		for _, id := range []string{"", "-x", "a b", strings.Repeat("x", 101), "rep/1"} {
 			if _, err := worker.NewReplica(nil, worker.ReplicaConfig{ID: id}); err == nil {
