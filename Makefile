@@ -132,6 +132,8 @@ lint: $(STATICCHECK) ## gofmt, go vet and staticcheck
 	$(STATICCHECK) -tags browser ./test/browser/
 	go vet -tags load ./internal/app/
 	$(STATICCHECK) -tags load ./internal/app/
+	go vet -tags replicas ./cmd/wallpaperd/
+	$(STATICCHECK) -tags replicas ./cmd/wallpaperd/
 
 # Part of test: it fails on any reachable vulnerability, the standard
 # library's included (go1.26.8 had thirteen, hence GOTOOLCHAIN above). It
@@ -142,7 +144,7 @@ vuln: $(GOVULNCHECK) $(VULNDB_DIR)/index/db.json ## govulncheck against the pinn
 	$(GOVULNCHECK) -db file://$(VULNDB_DIR) $(GO_PKGS)
 
 .PHONY: test
-test: verify lint vuln test-go fuzz test-load lint-openapi test-browser test-newman test-miniprogram ## Every test: generated docs, lint, govulncheck, Go tests on real Postgres and S3, fuzzing, the API contract checks, the mini-program
+test: verify lint vuln test-go fuzz test-load test-replicas lint-openapi test-browser test-newman test-miniprogram ## Every test: generated docs, lint, govulncheck, Go tests on real Postgres and S3, fuzzing, the API contract checks, the mini-program
 	@echo "make test: all green"
 
 .PHONY: check
@@ -171,6 +173,14 @@ bench-load: ## Load test at LOAD_USERS users (200) x LOAD_GENERATIONS (3); figur
 	go test -count=1 -timeout 30m -tags load -run '^TestLoad$$' -v ./internal/app/ -args \
 		-load.users=$(LOAD_USERS) -load.generations=$(LOAD_GENERATIONS) -load.heap-mib=1024 \
 		-load.report=$(CURDIR)/var/load.md -load.label='(no -race)'
+
+# The replica test (cmd/wallpaperd/replicas_test.go, build tag replicas):
+# three wallpaperd processes on one Postgres and one S3 server behind the
+# deploy/ nginx site, one SIGKILLed mid-job; a variant restarts it. About
+# a minute once the binary is built; small (three users, nine generations).
+.PHONY: test-replicas
+test-replicas: $(TOOLS_BIN)/versitygw system-packages ## Three replicas behind nginx, one killed mid-job: every generation once, quota and likes exact, recovery without River's rescuer
+	REQUIRE_S3=1 REQUIRE_NGINX=1 go test $(GO_TEST_FLAGS) -tags replicas -run '^TestReplicas$$' -v ./cmd/wallpaperd/
 
 # Each fuzz target runs for FUZZTIME from its seeds (f.Add and the
 # committed testdata/fuzz/ corpus); a failing input is written to

@@ -87,7 +87,8 @@ func TestStorageMoveSurvivesKill(t *testing.T) {
 		slices.Sort(keys)
 		return keys
 	}
-	prefix := "w/" + g.ID + "/"
+	// The first attempt painted it: its objects are under "1/".
+	prefix := "w/" + g.ID + "/1/"
 	published := []string{"private/" + prefix + "master.png", "public/" + prefix + "image.jpg", "public/" + prefix + "thumb.jpg"}
 	withdrawn := []string{"private/" + prefix + "image.jpg", "private/" + prefix + "master.png", "private/" + prefix + "thumb.jpg"}
 	slices.Sort(published)

@@ -196,14 +196,16 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*App, error) {
 
 	// The workers and the HTTP face.
 	queue, err := worker.New(pool, worker.Config{
-		Workers:         cfg.Workers,
-		JobTimeout:      cfg.JobTimeout,
-		RetryBase:       cfg.JobRetryBase,
-		RescueAfter:     cfg.JobRescueAfter,
-		SoftStopTimeout: cfg.ShutdownTimeout * 3 / 4,
-		Logger:          logger,
-		Sessions:        refreshTokens,
-		SessionMaxAge:   cfg.SessionMaxAge,
+		Workers:          cfg.Workers,
+		JobTimeout:       cfg.JobTimeout,
+		RetryBase:        cfg.JobRetryBase,
+		RescueAfter:      cfg.JobRescueAfter,
+		ReplicaID:        cfg.ReplicaID,
+		ReplicaDeadAfter: cfg.ReplicaDeadAfter,
+		SoftStopTimeout:  cfg.ShutdownTimeout * 3 / 4,
+		Logger:           logger,
+		Sessions:         refreshTokens,
+		SessionMaxAge:    cfg.SessionMaxAge,
 	}, worker.Deps{
 		Painter:    painter,
 		Objects:    objects,

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wallpaperd/wallpaperd/internal/admin"
@@ -86,8 +87,13 @@ func Defaults(t testing.TB) map[string]string {
 		"WORKERS":          "4",
 		"SHUTDOWN_TIMEOUT": "4s",
 		"JWT_SECRET":       JWTSecret,
+		// Services in one test may share a database: each is a replica.
+		"REPLICA_ID": ReplicaID(),
 	}
 }
+
+// ReplicaID is a replica id no other test service has.
+func ReplicaID() string { return "test-" + uuid.NewString()[:13] }
 
 // New builds and starts the service; it stops when the test ends.
 func New(t testing.TB, o Options) *Service {

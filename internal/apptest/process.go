@@ -57,7 +57,9 @@ func (l *Log) String() string {
 var serving = regexp.MustCompile(`msg=serving addr=(\S+)|"msg":"serving","addr":"([^"]+)"`)
 
 // ProcessDefaults are the settings every test process starts from: dev,
-// a free loopback port, a data directory of its own and a fresh database.
+// a free loopback port, a data directory of its own, a fresh database and
+// a replica id of its own (a test restarting "the same" replica passes
+// REPLICA_ID).
 func ProcessDefaults(t testing.TB) map[string]string {
 	return map[string]string{
 		"APP_ENV":      "dev",
@@ -65,6 +67,7 @@ func ProcessDefaults(t testing.TB) map[string]string {
 		"DATA_DIR":     t.TempDir(),
 		"DATABASE_URL": pgtest.NewURL(t),
 		"JWT_SECRET":   JWTSecret,
+		"REPLICA_ID":   ReplicaID(),
 	}
 }
 

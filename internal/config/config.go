@@ -110,6 +110,13 @@ type Config struct {
 	// JobRescueAfter is how long a job may look running before River
 	// presumes its process dead and runs it again; 0 is JOB_TIMEOUT + 1m.
 	JobRescueAfter time.Duration `env:"JOB_RESCUE_AFTER"`
+	// ReplicaID names this process among the replicas sharing the
+	// database, stable across its restarts (River's client id); empty: the
+	// host name. Two live processes cannot share one.
+	ReplicaID string `env:"REPLICA_ID"`
+	// ReplicaDeadAfter is how long a replica may go without a heartbeat
+	// before the others take over its running jobs.
+	ReplicaDeadAfter time.Duration `env:"REPLICA_DEAD_AFTER" envDefault:"30s"`
 
 	MetricsAddr    string `env:"METRICS_ADDR"`
 	MetricsToken   Secret `env:"METRICS_TOKEN"`
@@ -369,6 +376,34 @@ func eachSetting(t reflect.Type, fn func(field, key string)) {
 	}
 }
 
+var replicaIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
+
+// hostReplicaID is the host name made into a valid replica id: stable
+// across restarts on one host (one replica per host, or per container
+// with a host name of its own).
+func hostReplicaID() string {
+	host, _ := os.Hostname()
+	return replicaIDOf(host)
+}
+
+// replicaIDOf makes a host name a valid replica id.
+func replicaIDOf(host string) string {
+	id := strings.Map(func(r rune) rune {
+		if r < 128 && (r == '.' || r == '_' || r == '-' || unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			return r
+		}
+		return '-'
+	}, host)
+	id = strings.TrimLeft(id, "._-")
+	if len(id) > 100 {
+		id = id[:100]
+	}
+	if id == "" {
+		return "wallpaperd"
+	}
+	return id
+}
+
 // SettingError names the setting that stops wallpaperd from starting.
 type SettingError struct {
 	Setting string
@@ -420,6 +455,15 @@ func (c *Config) validate() error {
 	}
 	if c.JobRescueAfter != 0 && c.JobRescueAfter <= c.JobTimeout {
 		bad("JOB_RESCUE_AFTER", "must be longer than JOB_TIMEOUT")
+	}
+	if c.ReplicaID == "" {
+		c.ReplicaID = hostReplicaID()
+	}
+	if !replicaIDPattern.MatchString(c.ReplicaID) {
+		bad("REPLICA_ID", fmt.Sprintf("must be 1 to 100 letters, digits, '.', '_' or '-', starting with a letter or digit, got %q", c.ReplicaID))
+	}
+	if c.ReplicaDeadAfter < 3*time.Second || c.ReplicaDeadAfter > 10*time.Minute {
+		bad("REPLICA_DEAD_AFTER", "must be between 3s and 10m (a replica beats every third of it)")
 	}
 	if c.ImageDecodeConcurrency < 1 || c.ImageDecodeConcurrency > 64 {
 		bad("IMAGE_DECODE_CONCURRENCY", "must be between 1 and 64")
@@ -613,6 +657,8 @@ func (c *Config) LogValue() slog.Value {
 		slog.Int("job_max_attempts", c.JobMaxAttempts),
 		slog.Duration("job_retry_base", c.JobRetryBase),
 		slog.Duration("job_rescue_after", c.JobRescueAfter),
+		slog.String("replica_id", c.ReplicaID),
+		slog.Duration("replica_dead_after", c.ReplicaDeadAfter),
 		slog.Duration("openai_timeout", c.OpenAI.Timeout),
 		slog.Bool("image_fetch_allow_private", c.ImageFetchAllowPrivate),
 		slog.String("metrics_addr", c.MetricsAddr),

@@ -72,6 +72,10 @@ func TestParseErrors(t *testing.T) {
 		{"bad proxy", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8,not-an-ip"}, "TRUSTED_PROXIES"},
 		{"half S3 credentials", map[string]string{"S3_ACCESS_KEY_ID": "AK"}, "S3_ACCESS_KEY_ID"},
 		{"zero workers", map[string]string{"WORKERS": "0"}, "WORKERS"},
+		{"replica id with a space", map[string]string{"REPLICA_ID": "api 1"}, "REPLICA_ID"},
+		{"replica id starting with a dot", map[string]string{"REPLICA_ID": ".api"}, "REPLICA_ID"},
+		{"heartbeat too short", map[string]string{"REPLICA_DEAD_AFTER": "1s"}, "REPLICA_DEAD_AFTER"},
+		{"heartbeat too long", map[string]string{"REPLICA_DEAD_AFTER": "1h"}, "REPLICA_DEAD_AFTER"},
 		{"unknown log level", map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
 		{"unknown label corner", map[string]string{"AIGC_LABEL_CORNER": "middle"}, "AIGC_LABEL_CORNER"},
 		{"moderation timeout too short", map[string]string{"MODERATION_TIMEOUT": "10ms"}, "MODERATION_TIMEOUT"},
@@ -436,4 +440,32 @@ func TestCredentialsNeedAnExplicitEnv(t *testing.T) {
 			t.Errorf("Load with APP_ENV=dev in .env: %v", err)
 		}
 	})
+}
+
+// TestReplicaIDDefaultsToTheHost: without REPLICA_ID a replica is named
+// after its host, made valid.
+func TestReplicaIDDefaultsToTheHost(t *testing.T) {
+	cfg, err := Parse(map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if host, _ := os.Hostname(); cfg.ReplicaID != replicaIDOf(host) {
+		t.Errorf("REPLICA_ID defaulted to %q on host %q", cfg.ReplicaID, host)
+	}
+	if cfg.ReplicaDeadAfter != 30*time.Second {
+		t.Errorf("REPLICA_DEAD_AFTER defaulted to %s, want 30s", cfg.ReplicaDeadAfter)
+	}
+	for _, tt := range []struct{ host, want string }{
+		{"api-1.example.com", "api-1.example.com"},
+		{"my host", "my-host"},
+		{"-leading", "leading"},
+		{"主机", "wallpaperd"},
+		{"", "wallpaperd"},
+		{strings.Repeat("h", 150), strings.Repeat("h", 100)},
+	} {
+		got := replicaIDOf(tt.host)
+		if got != tt.want || !replicaIDPattern.MatchString(got) {
+			t.Errorf("replicaIDOf(%q) = %q, want %q", tt.host, got, tt.want)
+		}
+	}
 }

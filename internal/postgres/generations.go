@@ -257,38 +257,56 @@ func (s *Generations) QuotaUsed(ctx context.Context, userID uuid.UUID, day time.
 	return used, nil
 }
 
-// StartGeneration implements wallpaper.JobStore.
-func (s *Generations) StartGeneration(ctx context.Context, id uuid.UUID) (_ *wallpaper.Generation, err error) {
+// StartGeneration implements wallpaper.JobStore: the generation goes to
+// the attempt unless a later one holds it.
+func (s *Generations) StartGeneration(ctx context.Context, id uuid.UUID, attempt int) (_ *wallpaper.Generation, err error) {
 	defer translate(&err)
-	_, err = s.pool.Exec(ctx, `UPDATE generations SET status = 'running', attempts = attempts + 1,
-		started_at = COALESCE(started_at, now()) WHERE id = $1 AND status IN ('queued', 'running')`, id)
+	tag, err := s.pool.Exec(ctx, `UPDATE generations SET status = 'running', attempts = attempts + 1, lease = $2,
+		started_at = COALESCE(started_at, now()) WHERE id = $1 AND status IN ('queued', 'running') AND lease <= $2`, id, attempt)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: starting generation %s: %w", id, err)
 	}
-	return s.Generation(ctx, id)
+	g, err := s.Generation(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if tag.RowsAffected() == 0 && (g.Status == wallpaper.StatusQueued || g.Status == wallpaper.StatusRunning) {
+		return nil, fmt.Errorf("postgres: starting generation %s with attempt %d: %w", id, attempt, wallpaper.ErrSuperseded)
+	}
+	return g, nil
 }
 
 // CompleteGeneration implements wallpaper.JobStore.
-func (s *Generations) CompleteGeneration(ctx context.Context, id uuid.UUID, w wallpaper.Wallpaper) (err error) {
+func (s *Generations) CompleteGeneration(ctx context.Context, id uuid.UUID, attempt int, w wallpaper.Wallpaper) (err error) {
 	defer translate(&err)
 	params, err := json.Marshal(w.Params)
 	if err != nil {
 		return fmt.Errorf("postgres: wallpaper params: %w", err)
 	}
+	superseded := false
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE generations SET status = 'succeeded', finished_at = now()
-			WHERE id = $1 AND status IN ('queued', 'running')`, id)
+			WHERE id = $1 AND status IN ('queued', 'running') AND lease = $2`, id, attempt)
 		if err != nil {
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			// Already finished. Succeeded by another attempt: the same keys,
-			// in use. Failed meanwhile (cancelled by a ban or an account
-			// deletion): what this attempt stored belongs to nothing.
-			var failed bool
-			if err := tx.QueryRow(ctx, `SELECT status = 'failed' FROM generations WHERE id = $1`, id).Scan(&failed); err != nil || !failed {
+			// Not ours to complete. Succeeded already: by this attempt (a
+			// retried commit) its keys are in use; by another, they belong
+			// to nothing. Failed meanwhile (cancelled by a ban or an account
+			// deletion), or held by a later attempt: what this attempt
+			// stored belongs to nothing either.
+			var status string
+			var recorded bool
+			if err := tx.QueryRow(ctx, `SELECT g.status, EXISTS (SELECT 1 FROM wallpapers w
+					WHERE w.generation_id = g.id AND w.image_key = $2)
+				FROM generations g WHERE g.id = $1`, id, w.ImageKey).Scan(&status, &recorded); err != nil {
 				return err
 			}
+			if status == string(wallpaper.StatusSucceeded) && recorded {
+				return nil
+			}
+			superseded = status != string(wallpaper.StatusFailed)
 			return s.jobs.DeleteObjects(ctx, tx, objectKeys(&w))
 		}
 		tag, err = tx.Exec(ctx, `INSERT INTO wallpapers
@@ -311,23 +329,39 @@ func (s *Generations) CompleteGeneration(ctx context.Context, id uuid.UUID, w wa
 	if err != nil {
 		return fmt.Errorf("postgres: completing generation %s: %w", id, err)
 	}
+	if superseded {
+		return fmt.Errorf("postgres: completing generation %s with attempt %d: %w", id, attempt, wallpaper.ErrSuperseded)
+	}
 	return nil
 }
 
-// FailGeneration implements wallpaper.JobStore: the status guard makes the
-// refund happen exactly once.
-func (s *Generations) FailGeneration(ctx context.Context, id uuid.UUID, f wallpaper.Failure) (err error) {
+// FailGeneration fails a generation whoever holds it (the orphan sweep;
+// wallpaper.JobStore's FailAttempt is the attempt's own). The status guard
+// makes the refund happen exactly once.
+func (s *Generations) FailGeneration(ctx context.Context, id uuid.UUID, f wallpaper.Failure) error {
+	return s.fail(ctx, id, -1, f)
+}
+
+// FailAttempt implements wallpaper.JobStore: only the attempt holding the
+// generation fails it.
+func (s *Generations) FailAttempt(ctx context.Context, id uuid.UUID, attempt int, f wallpaper.Failure) error {
+	return s.fail(ctx, id, attempt, f)
+}
+
+// fail fails generation id if attempt holds it (-1: whoever does).
+func (s *Generations) fail(ctx context.Context, id uuid.UUID, attempt int, f wallpaper.Failure) (err error) {
 	defer translate(&err)
-	refunded := false
+	refunded, superseded := false, false
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var userID uuid.UUID
 		var day time.Time
 		err := tx.QueryRow(ctx, `UPDATE generations SET status = 'failed', error_code = $2, error_message = $3,
 			finished_at = now(), refunded = true
-			WHERE id = $1 AND status IN ('queued', 'running')
-			RETURNING user_id, quota_day`, id, f.Code, f.Message).Scan(&userID, &day)
+			WHERE id = $1 AND status IN ('queued', 'running') AND ($4 < 0 OR lease = $4)
+			RETURNING user_id, quota_day`, id, f.Code, f.Message, attempt).Scan(&userID, &day)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return nil // already finished
+			// Already finished, or held by a later attempt.
+			return tx.QueryRow(ctx, `SELECT status IN ('queued', 'running') FROM generations WHERE id = $1`, id).Scan(&superseded)
 		}
 		if err != nil {
 			return err
@@ -339,8 +373,14 @@ func (s *Generations) FailGeneration(ctx context.Context, id uuid.UUID, f wallpa
 		refunded = tag.RowsAffected() == 1
 		return queueNotify(ctx, tx, s.jobs, id)
 	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil // the generation is gone
+	}
 	if err != nil {
 		return fmt.Errorf("postgres: failing generation %s: %w", id, err)
+	}
+	if superseded {
+		return fmt.Errorf("postgres: failing generation %s with attempt %d: %w", id, attempt, wallpaper.ErrSuperseded)
 	}
 	if refunded && s.quota != nil {
 		s.quota.QuotaRefunded()

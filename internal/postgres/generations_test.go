@@ -3,6 +3,8 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,6 +26,7 @@ type genEnv struct {
 	enqueued  []uuid.UUID
 	moderated []uuid.UUID
 	notified  []uuid.UUID
+	deleted   []string
 	mu        sync.Mutex
 }
 
@@ -45,9 +48,13 @@ func (e *genEnv) GenerateWallpaper(_ context.Context, _ pgx.Tx, id uuid.UUID) er
 	return nil
 }
 
-// DeleteObjects is not a generation store's job.
-func (e *genEnv) DeleteObjects(context.Context, pgx.Tx, []string) error {
-	return errors.New("generations do not delete objects")
+// DeleteObjects records the keys whose deletion would be queued: what an
+// attempt that may not record its wallpaper stored.
+func (e *genEnv) DeleteObjects(_ context.Context, _ pgx.Tx, keys []string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.deleted = append(e.deleted, keys...)
+	return nil
 }
 
 // ModerateWallpaper records the wallpaper whose image check would be
@@ -104,7 +111,7 @@ func TestGenerationLifecycle(t *testing.T) {
 		t.Errorf("enqueued %v, want the new generation", e.enqueued)
 	}
 	for attempt := 1; attempt <= 2; attempt++ {
-		started, err := e.store.StartGeneration(ctx, g.ID)
+		started, err := e.store.StartGeneration(ctx, g.ID, attempt)
 		if err != nil || started.Status != wallpaper.StatusRunning || started.Attempts != attempt {
 			t.Fatalf("StartGeneration #%d = %+v, %v", attempt, started, err)
 		}
@@ -115,10 +122,10 @@ func TestGenerationLifecycle(t *testing.T) {
 		ImageKey: "private/w/x/image.jpg", ThumbnailKey: "private/w/x/thumb.jpg", MasterKey: "private/w/x/master.png",
 		Public: true, Review: wallpaper.ReviewPending,
 	}
-	// Completing twice (a job run twice) leaves one wallpaper.
+	// Completing twice (the attempt's commit retried) leaves one
+	// wallpaper.
 	for range 2 {
-		w.ID = uuid.New()
-		if err := e.store.CompleteGeneration(ctx, g.ID, w); err != nil {
+		if err := e.store.CompleteGeneration(ctx, g.ID, 2, w); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -143,7 +150,7 @@ func TestGenerationLifecycle(t *testing.T) {
 		t.Errorf("%d wallpapers for one generation (%v)", n, err)
 	}
 	// A finished generation is neither restarted nor failed.
-	again, _ := e.store.StartGeneration(ctx, g.ID)
+	again, _ := e.store.StartGeneration(ctx, g.ID, 3)
 	if again.Status != wallpaper.StatusSucceeded || again.Attempts != 2 {
 		t.Errorf("StartGeneration on a finished one changed it: %+v", again)
 	}
@@ -310,5 +317,78 @@ func TestFailOrphans(t *testing.T) {
 	}
 	if e.used(t) != 2 {
 		t.Errorf("used = %d, want 2 (the orphan refunded)", e.used(t))
+	}
+}
+
+// TestAttemptsAreFenced: only the latest attempt to start a generation may
+// finish it; an earlier one that wakes up late records nothing, refunds
+// nothing, and has what it stored queued for deletion.
+func TestAttemptsAreFenced(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newGenEnv(t)
+	g, _, err := e.store.CreateGeneration(ctx, e.newGeneration(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wallpaperOf := func(attempt int) wallpaper.Wallpaper {
+		return wallpaper.Wallpaper{ID: wallpaper.WallpaperID(g.ID), Author: wallpaper.Author{ID: e.user}, Prompt: g.Prompt, Size: g.Options.Size,
+			Width: 1024, Height: 1792, Provider: "offline", Model: "offline",
+			ImageKey:     wallpaper.AttemptObjectKey(wallpaper.PrivatePrefix, g.ID, attempt, "image.jpg"),
+			ThumbnailKey: wallpaper.AttemptObjectKey(wallpaper.PrivatePrefix, g.ID, attempt, "thumb.jpg"),
+			MasterKey:    wallpaper.AttemptObjectKey(wallpaper.PrivatePrefix, g.ID, attempt, "master.png"),
+			Review:       wallpaper.ReviewUnchecked}
+	}
+	for _, attempt := range []int{1, 2} {
+		if _, err := e.store.StartGeneration(ctx, g.ID, attempt); err != nil {
+			t.Fatalf("StartGeneration(%d) = %v", attempt, err)
+		}
+	}
+	// Attempt 1 was taken over by attempt 2.
+	if _, err := e.store.StartGeneration(ctx, g.ID, 1); !errors.Is(err, wallpaper.ErrSuperseded) {
+		t.Errorf("a stale attempt starting again: %v, want ErrSuperseded", err)
+	}
+	if err := e.store.FailAttempt(ctx, g.ID, 1, wallpaper.Failure{Code: "internal_error", Message: "x"}); !errors.Is(err, wallpaper.ErrSuperseded) {
+		t.Errorf("a stale attempt failing the generation: %v, want ErrSuperseded", err)
+	}
+	if err := e.store.CompleteGeneration(ctx, g.ID, 1, wallpaperOf(1)); !errors.Is(err, wallpaper.ErrSuperseded) {
+		t.Errorf("a stale attempt completing the generation: %v, want ErrSuperseded", err)
+	}
+	if got, _ := e.store.Generation(ctx, g.ID); got.Status != wallpaper.StatusRunning || got.Wallpaper != nil {
+		t.Fatalf("after the stale attempt: %+v", got)
+	}
+	if e.used(t) != 1 {
+		t.Errorf("quota used %d after the stale attempt's failure, want 1", e.used(t))
+	}
+	// The holder completes; the stale one, later still, is refused again.
+	if err := e.store.CompleteGeneration(ctx, g.ID, 2, wallpaperOf(2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.CompleteGeneration(ctx, g.ID, 1, wallpaperOf(1)); !errors.Is(err, wallpaper.ErrSuperseded) {
+		t.Errorf("a stale attempt completing a succeeded generation: %v, want ErrSuperseded", err)
+	}
+	if err := e.store.CompleteGeneration(ctx, g.ID, 2, wallpaperOf(2)); err != nil {
+		t.Errorf("the holder's commit retried: %v", err)
+	}
+	got, _ := e.store.Generation(ctx, g.ID)
+	if got.Status != wallpaper.StatusSucceeded || got.Wallpaper == nil || got.Wallpaper.ImageKey != wallpaperOf(2).ImageKey {
+		t.Errorf("succeeded generation %+v, want attempt 2's wallpaper", got)
+	}
+	e.mu.Lock()
+	deleted := e.deleted
+	e.mu.Unlock()
+	stale := wallpaperOf(1)
+	// Each refused completion queues its keys (and their public
+	// counterparts) for deletion; the holder's are never among them.
+	if !slices.Contains(deleted, stale.ImageKey) || !slices.Contains(deleted, stale.MasterKey) || !slices.Contains(deleted, stale.ThumbnailKey) {
+		t.Errorf("deletions queued %v; want the stale attempt's keys", deleted)
+	}
+	for _, k := range deleted {
+		if !strings.Contains(k, "/"+g.ID.String()+"/1/") {
+			t.Errorf("%s was queued for deletion; only the stale attempt's objects may be", k)
+		}
+	}
+	if e.used(t) != 1 {
+		t.Errorf("quota used %d, want 1", e.used(t))
 	}
 }

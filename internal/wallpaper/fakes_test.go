@@ -48,6 +48,7 @@ type memGeneration struct {
 	g        wallpaper.Generation
 	quotaDay time.Time
 	hash     []byte
+	lease    int // the attempt holding it
 }
 
 type memKey struct {
@@ -200,7 +201,7 @@ func (s *memStore) QuotaUsed(ctx context.Context, userID uuid.UUID, day time.Tim
 }
 
 // StartGeneration implements wallpaper.JobStore.
-func (s *memStore) StartGeneration(ctx context.Context, id uuid.UUID) (*wallpaper.Generation, error) {
+func (s *memStore) StartGeneration(ctx context.Context, id uuid.UUID, attempt int) (*wallpaper.Generation, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memstore: starting generation %s: %w", id, err)
 	}
@@ -211,14 +212,18 @@ func (s *memStore) StartGeneration(ctx context.Context, id uuid.UUID) (*wallpape
 		return nil, fmt.Errorf("memstore: generation %s: %w", id, wallpaper.ErrNotFound)
 	}
 	if !finished(m.g.Status) {
+		if attempt < m.lease {
+			return nil, fmt.Errorf("memstore: generation %s: %w", id, wallpaper.ErrSuperseded)
+		}
 		m.g.Status = wallpaper.StatusRunning
 		m.g.Attempts++
+		m.lease = attempt
 	}
 	return copyOf(m.g), nil
 }
 
 // CompleteGeneration implements wallpaper.JobStore.
-func (s *memStore) CompleteGeneration(ctx context.Context, id uuid.UUID, w wallpaper.Wallpaper) error {
+func (s *memStore) CompleteGeneration(ctx context.Context, id uuid.UUID, attempt int, w wallpaper.Wallpaper) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memstore: completing generation %s: %w", id, err)
 	}
@@ -232,14 +237,17 @@ func (s *memStore) CompleteGeneration(ctx context.Context, id uuid.UUID, w wallp
 	if !ok || finished(m.g.Status) {
 		return nil
 	}
+	if m.lease != attempt {
+		return fmt.Errorf("memstore: generation %s: %w", id, wallpaper.ErrSuperseded)
+	}
 	now := s.now()
 	w.CreatedAt = now
 	m.g.Status, m.g.FinishedAt, m.g.Wallpaper = wallpaper.StatusSucceeded, &now, &w
 	return nil
 }
 
-// FailGeneration implements wallpaper.JobStore.
-func (s *memStore) FailGeneration(ctx context.Context, id uuid.UUID, f wallpaper.Failure) error {
+// FailAttempt implements wallpaper.JobStore.
+func (s *memStore) FailAttempt(ctx context.Context, id uuid.UUID, attempt int, f wallpaper.Failure) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.fails = append(s.fails, memFailCall{id: id, f: f, ctxErr: ctx.Err()})
@@ -252,6 +260,9 @@ func (s *memStore) FailGeneration(ctx context.Context, id uuid.UUID, f wallpaper
 	m, ok := s.gens[id]
 	if !ok || finished(m.g.Status) {
 		return nil
+	}
+	if m.lease != attempt {
+		return fmt.Errorf("memstore: generation %s: %w", id, wallpaper.ErrSuperseded)
 	}
 	now := s.now()
 	m.g.Status, m.g.Error, m.g.FinishedAt = wallpaper.StatusFailed, &f, &now

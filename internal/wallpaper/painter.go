@@ -18,17 +18,25 @@ import (
 	"github.com/wallpaperd/wallpaperd/internal/picture"
 )
 
-// JobStore is what the painting job needs from the database.
+// JobStore is what the painting job needs from the database. Attempts are
+// the job's attempt numbers, which only grow: the generation is held by the
+// latest attempt that started it, and only that one may finish it (a
+// fencing token), so an attempt whose process was presumed dead and woke up
+// late cannot record a second result or refund twice.
 type JobStore interface {
-	// StartGeneration marks a queued or running generation running and
-	// counts the attempt; a finished one comes back unchanged.
-	StartGeneration(ctx context.Context, id uuid.UUID) (*Generation, error)
+	// StartGeneration marks a queued or running generation running, counts
+	// the attempt and gives it the generation; a finished one comes back
+	// unchanged. ErrSuperseded: a later attempt holds it.
+	StartGeneration(ctx context.Context, id uuid.UUID, attempt int) (*Generation, error)
 	// CompleteGeneration records the wallpaper and marks the generation
 	// succeeded in one transaction; a second call changes nothing.
-	CompleteGeneration(ctx context.Context, id uuid.UUID, w Wallpaper) error
-	// FailGeneration marks the generation failed and gives its quota unit
+	// ErrSuperseded: another attempt holds (or finished) the generation;
+	// the wallpaper's objects are queued for deletion.
+	CompleteGeneration(ctx context.Context, id uuid.UUID, attempt int, w Wallpaper) error
+	// FailAttempt marks the generation failed and gives its quota unit
 	// back, exactly once; a finished generation is left as it is.
-	FailGeneration(ctx context.Context, id uuid.UUID, f Failure) error
+	// ErrSuperseded: a later attempt holds it.
+	FailAttempt(ctx context.Context, id uuid.UUID, attempt int, f Failure) error
 }
 
 // ImageGenerator paints an image (the OpenAI adapter or the offline one).
@@ -45,6 +53,12 @@ type ObjectStore interface {
 // ErrFinished wraps the error of an attempt after which the generation is
 // finished as failed: there is nothing left to retry.
 var ErrFinished = errors.New("generation failed for good")
+
+// ErrSuperseded wraps the error of an attempt that no longer holds its
+// generation: a later attempt took it over (its process was presumed dead:
+// paused, cut off, or slower than REPLICA_DEAD_AFTER), and what this one
+// did is thrown away. There is nothing to retry.
+var ErrSuperseded = errors.New("a later attempt holds the generation")
 
 // Thumbnails are JPEGs this many pixels on the short side; the display
 // image is a JPEG too (what phones download), the master keeps the
@@ -95,14 +109,19 @@ func NewPainter(c PainterConfig) *Painter {
 	return &Painter{jobs: c.Jobs, images: c.Images, objects: c.Objects, labels: c.Labels, logger: c.Logger}
 }
 
-// Paint runs one attempt of generation id; lastAttempt says no retry will
-// follow. It returns nil when the generation succeeded (or was already
-// finished), an error wrapping ErrFinished when it is now failed with its
-// quota refunded, and any other error when another attempt should follow.
-// Running it twice is safe: object keys derive from the id, and the store
-// keeps one wallpaper per generation.
-func (p *Painter) Paint(ctx context.Context, id uuid.UUID, lastAttempt bool) error {
-	g, err := p.jobs.StartGeneration(ctx, id)
+// Paint runs attempt number attempt (1, 2, … as the job counts them) of
+// generation id; lastAttempt says no retry will follow. It returns nil when
+// the generation succeeded (or was already finished), an error wrapping
+// ErrFinished when it is now failed with its quota refunded, one wrapping
+// ErrSuperseded when a later attempt took the generation over, and any
+// other error when another attempt should follow. Running attempts at
+// once is safe: each stores its objects under keys of its own, and only
+// the attempt holding the generation records them.
+func (p *Painter) Paint(ctx context.Context, id uuid.UUID, attempt int, lastAttempt bool) error {
+	g, err := p.jobs.StartGeneration(ctx, id, attempt)
+	if errors.Is(err, ErrSuperseded) {
+		return fmt.Errorf("attempt %d of generation %s: %w", attempt, id, err)
+	}
 	if errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("%w: generation %s no longer exists", ErrFinished, id)
 	}
@@ -112,11 +131,15 @@ func (p *Painter) Paint(ctx context.Context, id uuid.UUID, lastAttempt bool) err
 	if g.Status == StatusSucceeded || g.Status == StatusFailed {
 		return nil
 	}
-	w, err := p.paint(ctx, g)
+	w, err := p.paint(ctx, g, attempt)
 	if err == nil {
-		err = p.jobs.CompleteGeneration(ctx, id, *w)
+		err = p.jobs.CompleteGeneration(ctx, id, attempt, *w)
 		if err == nil {
+			p.dropEarlierAttempts(ctx, id, attempt)
 			return nil
+		}
+		if errors.Is(err, ErrSuperseded) {
+			return fmt.Errorf("attempt %d of generation %s: %w", attempt, id, err)
 		}
 		err = fmt.Errorf("recording the wallpaper: %w", err)
 	}
@@ -137,7 +160,10 @@ func (p *Painter) Paint(ctx context.Context, id uuid.UUID, lastAttempt bool) err
 	// The attempt's context may be what ran out: record the end regardless.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
-	if ferr := p.jobs.FailGeneration(rctx, id, f); ferr != nil {
+	if ferr := p.jobs.FailAttempt(rctx, id, attempt, f); ferr != nil {
+		if errors.Is(ferr, ErrSuperseded) {
+			return fmt.Errorf("attempt %d of generation %s: %w", attempt, id, ferr)
+		}
 		return fmt.Errorf("recording the failure %q: %w", f.Code, ferr)
 	}
 	return fmt.Errorf("%w: %w", ErrFinished, err)
@@ -154,7 +180,7 @@ func (p *Painter) Paint(ctx context.Context, id uuid.UUID, lastAttempt bool) err
 //   - the display image: a JPEG with the visible "AI生成" and the implicit
 //     label: what the API hands out and phones save;
 //   - the thumbnail: ThumbnailShortSide pixels, labelled the same way.
-func (p *Painter) paint(ctx context.Context, g *Generation) (*Wallpaper, error) {
+func (p *Painter) paint(ctx context.Context, g *Generation, attempt int) (*Wallpaper, error) {
 	img, err := p.images.Generate(ctx, ImageRequest{Prompt: ModelPrompt(g.Prompt, g.Preset), Options: g.Options, Preset: g.Preset, User: endUser(g.UserID), GenerationID: g.ID})
 	if err != nil {
 		return nil, err
@@ -195,9 +221,9 @@ func (p *Painter) paint(ctx context.Context, g *Generation) (*Wallpaper, error) 
 		img              image.Image // to encode as a labelled JPEG when data is nil
 		quality          int
 	}{
-		{key: ObjectKey(PrivatePrefix, g.ID, "master."+masterExt), contentType: "image/" + format, data: master},
-		{key: ObjectKey(PrivatePrefix, g.ID, "image.jpg"), contentType: "image/jpeg", img: decoded, quality: displayQuality},
-		{key: ObjectKey(PrivatePrefix, g.ID, "thumb.jpg"), contentType: "image/jpeg",
+		{key: AttemptObjectKey(PrivatePrefix, g.ID, attempt, "master."+masterExt), contentType: "image/" + format, data: master},
+		{key: AttemptObjectKey(PrivatePrefix, g.ID, attempt, "image.jpg"), contentType: "image/jpeg", img: decoded, quality: displayQuality},
+		{key: AttemptObjectKey(PrivatePrefix, g.ID, attempt, "thumb.jpg"), contentType: "image/jpeg",
 			img: picture.Thumbnail(decoded, ThumbnailShortSide), quality: thumbnailQuality},
 	}
 	if format == "webp" {
@@ -297,9 +323,41 @@ const (
 )
 
 // ObjectKey is where a generation's objects live under prefix: derived
-// from its id, so a retried job overwrites instead of leaving copies.
+// from its id.
 func ObjectKey(prefix string, generationID uuid.UUID, name string) string {
 	return prefix + "w/" + generationID.String() + "/" + name
+}
+
+// AttemptObjectKey is where attempt number attempt of a generation stores
+// its objects: each attempt writes keys of its own, so an attempt that was
+// taken over and woke up late cannot overwrite the images of the one that
+// holds the generation (it could not be stopped between a check and the
+// write; S3 has no conditional write to fence it with).
+func AttemptObjectKey(prefix string, generationID uuid.UUID, attempt int, name string) string {
+	return ObjectKey(prefix, generationID, strconv.Itoa(attempt)+"/"+name)
+}
+
+// attemptObjectNames are the names an attempt may have stored.
+var attemptObjectNames = []string{"master.png", "master.jpg", "image.jpg", "thumb.jpg"}
+
+// dropEarlierAttempts deletes, best effort, what attempts before the one
+// that just succeeded may have stored: an attempt interrupted between
+// storing and recording (its process killed) leaves its objects behind.
+// One that is still alive and writes later has its objects deleted by the
+// store when its record is refused.
+func (p *Painter) dropEarlierAttempts(ctx context.Context, id uuid.UUID, attempt int) {
+	if attempt <= 1 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	for a := 1; a < attempt; a++ {
+		for _, name := range attemptObjectNames {
+			if err := p.objects.Delete(ctx, AttemptObjectKey(PrivatePrefix, id, a, name)); err != nil {
+				p.logger.WarnContext(ctx, "deleting an earlier attempt's object", "generation_id", id, "attempt", a, "err", err)
+			}
+		}
+	}
 }
 
 // wallpaperIDSpace names wallpaper ids derived from generation ids.

@@ -108,7 +108,7 @@ func TestPaintSucceeds(t *testing.T) {
 			e.images.generate = func(context.Context, wallpaper.ImageRequest) (*wallpaper.Image, error) { return img, nil }
 			g, _ := e.submit(t, uuid.New(), wallpaper.SubmitInput{Prompt: " a lighthouse at dusk ", Options: tt.options})
 
-			if err := e.painter.Paint(context.Background(), g.ID, false); err != nil {
+			if err := e.painter.Paint(context.Background(), g.ID, 1, false); err != nil {
 				t.Fatalf("Paint = %v, want nil", err)
 			}
 
@@ -123,9 +123,9 @@ func TestPaintSucceeds(t *testing.T) {
 			assertAnonymous(t, reqs[0].User, g.UserID)
 
 			wantID := wallpaper.WallpaperID(g.ID)
-			masterKey := wallpaper.ObjectKey(wallpaper.PrivatePrefix, g.ID, tt.wantOriginal)
-			imageKey := wallpaper.ObjectKey(wallpaper.PrivatePrefix, g.ID, "image.jpg")
-			thumbKey := wallpaper.ObjectKey(wallpaper.PrivatePrefix, g.ID, "thumb.jpg")
+			masterKey := wallpaper.AttemptObjectKey(wallpaper.PrivatePrefix, g.ID, 1, tt.wantOriginal)
+			imageKey := wallpaper.AttemptObjectKey(wallpaper.PrivatePrefix, g.ID, 1, "image.jpg")
+			thumbKey := wallpaper.AttemptObjectKey(wallpaper.PrivatePrefix, g.ID, 1, "thumb.jpg")
 			master, ok := e.objects.object(masterKey)
 			if !ok || master.contentType != tt.wantContentType {
 				t.Fatalf("master at %s: stored %v as %q; want %s", masterKey, ok, master.contentType, tt.wantContentType)
@@ -243,7 +243,7 @@ func TestPaintEndUserIsStablePerUser(t *testing.T) {
 		gens = append(gens, g)
 	}
 	for _, g := range gens {
-		if err := e.painter.Paint(context.Background(), g.ID, false); err != nil {
+		if err := e.painter.Paint(context.Background(), g.ID, 1, false); err != nil {
 			t.Fatalf("Paint = %v", err)
 		}
 	}
@@ -276,15 +276,15 @@ func TestPaintLeavesAFinishedGenerationAlone(t *testing.T) {
 				e.images.generate = tt.firstImage
 			}
 			g := e.queued(t)
-			_ = e.painter.Paint(context.Background(), g.ID, false)
+			_ = e.painter.Paint(context.Background(), g.ID, 1, false)
 			before, _ := e.store.record(t, g.ID)
 			if before.Status != tt.wantStatus {
 				t.Fatalf("first attempt left the generation %s, want %s", before.Status, tt.wantStatus)
 			}
 			stBefore, objectsBefore := e.store.stats(), e.objects.count()
 
-			for _, last := range []bool{false, true} {
-				if err := e.painter.Paint(context.Background(), g.ID, last); err != nil {
+			for i, last := range []bool{false, true} {
+				if err := e.painter.Paint(context.Background(), g.ID, 2+i, last); err != nil {
 					t.Errorf("Paint of a %s generation (last %v) = %v, want nil", tt.wantStatus, last, err)
 				}
 			}
@@ -304,7 +304,7 @@ func TestPaintLeavesAFinishedGenerationAlone(t *testing.T) {
 
 func TestPaintOfAVanishedGenerationFinishes(t *testing.T) {
 	e := newPaintEnv(t)
-	err := e.painter.Paint(context.Background(), uuid.New(), false)
+	err := e.painter.Paint(context.Background(), uuid.New(), 1, false)
 	if !errors.Is(err, wallpaper.ErrFinished) {
 		t.Fatalf("Paint = %v, want ErrFinished: there is nothing left to retry", err)
 	}
@@ -400,7 +400,7 @@ func TestPaintFailures(t *testing.T) {
 				e.store.completeErr = tt.completeErr
 				g := e.queued(t)
 
-				err := e.painter.Paint(context.Background(), g.ID, last)
+				err := e.painter.Paint(context.Background(), g.ID, 1, last)
 
 				if err == nil {
 					t.Fatal("Paint = nil, want an error")
@@ -495,7 +495,7 @@ func TestPaintDeadlinePassed(t *testing.T) {
 				g := e.queued(t)
 				ctx := tt.attempt(t, e)
 
-				err := e.painter.Paint(ctx, g.ID, last)
+				err := e.painter.Paint(ctx, g.ID, 1, last)
 
 				if !errors.Is(err, context.DeadlineExceeded) {
 					t.Errorf("Paint = %v, want it to say the deadline passed", err)
@@ -566,7 +566,7 @@ func TestPaintRetriesRefundExactlyOnce(t *testing.T) {
 			// As the job would run, and then some: a finished generation
 			// may still see a duplicate delivery.
 			for attempt = 1; attempt <= maxAttempts+1; attempt++ {
-				err := e.painter.Paint(context.Background(), g.ID, attempt >= maxAttempts)
+				err := e.painter.Paint(context.Background(), g.ID, attempt, attempt >= maxAttempts)
 				switch {
 				case attempt < tt.wantEnd:
 					if err == nil || errors.Is(err, wallpaper.ErrFinished) {
@@ -621,12 +621,12 @@ func TestPaintFailureNotRecordedIsRetried(t *testing.T) {
 	}
 	e.store.failErr = errDB
 	g := e.queued(t)
-	err := e.painter.Paint(context.Background(), g.ID, false)
+	err := e.painter.Paint(context.Background(), g.ID, 1, false)
 	if err == nil || errors.Is(err, wallpaper.ErrFinished) || !errors.Is(err, errDB) {
 		t.Fatalf("Paint = %v, want a plain error carrying the store's: the failure is not recorded yet", err)
 	}
 	e.store.failErr = nil
-	if err := e.painter.Paint(context.Background(), g.ID, false); !errors.Is(err, wallpaper.ErrFinished) {
+	if err := e.painter.Paint(context.Background(), g.ID, 1, false); !errors.Is(err, wallpaper.ErrFinished) {
 		t.Fatalf("second attempt: Paint = %v, want ErrFinished", err)
 	}
 	if st := e.store.stats(); st.refunds != 1 {

@@ -52,7 +52,7 @@ func TestSessionsArePruned(t *testing.T) {
 
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	q, err := worker.New(pool, worker.Config{
-		Workers: 1, JobTimeout: time.Minute, SoftStopTimeout: time.Second, Logger: logger,
+		Workers: 1, JobTimeout: time.Minute, SoftStopTimeout: time.Second, Logger: logger, ReplicaID: "prune",
 		Sessions: tokens, SessionMaxAge: 90 * 24 * time.Hour, PruneInterval: time.Hour,
 	}, worker.Deps{Orphans: postgres.NewGenerations(pool, nil)})
 	if err != nil {

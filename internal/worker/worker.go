@@ -26,7 +26,7 @@ import (
 
 // Painter runs one attempt of a generation (wallpaper.Painter).
 type Painter interface {
-	Paint(ctx context.Context, id uuid.UUID, lastAttempt bool) error
+	Paint(ctx context.Context, id uuid.UUID, attempt int, lastAttempt bool) error
 }
 
 // ObjectDeleter removes stored objects.
@@ -89,6 +89,12 @@ type Config struct {
 	SweepInterval   time.Duration // how often orphans are looked for; 0: 1m
 	SoftStopTimeout time.Duration // how long Stop lets running jobs finish before cancelling them
 	Logger          *slog.Logger
+
+	// ReplicaID names this process among the replicas (REPLICA_ID; River's
+	// client id); ReplicaDeadAfter is REPLICA_DEAD_AFTER (0: 30s). See
+	// Replica.
+	ReplicaID        string
+	ReplicaDeadAfter time.Duration
 
 	// Sessions, when set, is pruned every PruneInterval (0: 1h) of
 	// refresh tokens that are expired, belong to sessions older than
@@ -165,8 +171,11 @@ func (j *Jobs) ModerationTimeout(ctx context.Context, id uuid.UUID, attempt int,
 
 // Queue is the River client with wallpaperd's workers.
 type Queue struct {
-	client *river.Client[pgx.Tx]
-	cfg    Config
+	client  *river.Client[pgx.Tx]
+	cfg     Config
+	replica *Replica
+	stopRun context.CancelFunc
+	running sync.WaitGroup
 }
 
 // New builds the queue; d does the work.
@@ -180,11 +189,16 @@ func New(pool *pgxpool.Pool, cfg Config, d Deps) (*Queue, error) {
 	if cfg.SweepInterval == 0 {
 		cfg.SweepInterval = time.Minute
 	}
+	replica, err := NewReplica(pool, ReplicaConfig{ID: cfg.ReplicaID, DeadAfter: cfg.ReplicaDeadAfter, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
 	retry := backoff{base: cfg.RetryBase, max: 5 * time.Minute}
 	workers := river.NewWorkers()
 	for _, add := range []func() error{
 		func() error {
-			return river.AddWorkerSafely(workers, &generateWorker{painter: d.Painter, timeout: cfg.JobTimeout, backoff: retry})
+			return river.AddWorkerSafely(workers, &generateWorker{painter: d.Painter, timeout: cfg.JobTimeout, backoff: retry,
+				fence: replica, logger: cfg.Logger})
 		},
 		func() error { return river.AddWorkerSafely(workers, &deleteObjectsWorker{objects: d.Objects}) },
 		func() error {
@@ -228,6 +242,7 @@ func New(pool *pgxpool.Pool, cfg Config, d Deps) (*Queue, error) {
 			&river.PeriodicJobOpts{RunOnStart: true}))
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		ID:                   replica.ID(),
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
 		Workers:              workers,
 		JobTimeout:           cfg.JobTimeout,
@@ -239,20 +254,43 @@ func New(pool *pgxpool.Pool, cfg Config, d Deps) (*Queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
-	return &Queue{client: client, cfg: cfg}, nil
+	return &Queue{client: client, cfg: cfg, replica: replica}, nil
 }
 
-// Start runs the workers until Stop.
+// Start takes the replica's identity (handing back the jobs a previous
+// process under it left running), then runs the workers and the
+// heartbeat until Stop.
 func (q *Queue) Start(ctx context.Context) error {
+	if _, err := q.replica.Join(ctx); err != nil {
+		return err
+	}
 	if err := q.client.Start(ctx); err != nil {
+		_ = q.replica.Leave(context.WithoutCancel(ctx))
 		return fmt.Errorf("worker: starting: %w", err)
 	}
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	q.stopRun = stop
+	q.running.Go(func() { q.replica.Run(runCtx) })
 	return nil
 }
+
+// Replica is this process's identity among the replicas.
+func (q *Queue) Replica() *Replica { return q.replica }
 
 // Stop lets running jobs finish until ctx ends, then cancels the rest;
 // cancelled jobs are retried by whichever replica runs next.
 func (q *Queue) Stop(ctx context.Context) error {
+	err := q.stopClient(ctx)
+	if q.stopRun != nil {
+		q.stopRun()
+		q.running.Wait()
+	}
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	return errors.Join(err, q.replica.Leave(lctx))
+}
+
+func (q *Queue) stopClient(ctx context.Context) error {
 	softCtx, cancel := context.WithTimeout(ctx, q.cfg.SoftStopTimeout)
 	defer cancel()
 	err := q.client.Stop(softCtx)
@@ -284,6 +322,8 @@ type generateWorker struct {
 	painter Painter
 	timeout time.Duration
 	backoff backoff
+	fence   *Replica // nil in unit tests
+	logger  *slog.Logger
 	// hints holds, by job id, the image provider's Retry-After from the
 	// attempt that just failed; NextRetry, called right after Work in the
 	// same process, takes it out.
@@ -296,7 +336,25 @@ const maxRetryAfter = 10 * time.Minute
 func (w *generateWorker) Timeout(*river.Job[GenerateArgs]) time.Duration { return w.timeout }
 
 func (w *generateWorker) Work(ctx context.Context, job *river.Job[GenerateArgs]) error {
-	err := w.painter.Paint(ctx, job.Args.GenerationID, job.Attempt >= job.MaxAttempts)
+	if w.fence != nil {
+		// An attempt of a replica that learns it was presumed dead stops:
+		// its jobs run elsewhere now.
+		var stop context.CancelFunc
+		ctx, stop = w.fence.Watch(ctx)
+		defer stop()
+	}
+	err := w.painter.Paint(ctx, job.Args.GenerationID, job.Attempt, job.Attempt >= job.MaxAttempts)
+	if errors.Is(err, wallpaper.ErrSuperseded) || errors.Is(context.Cause(ctx), errFenced) {
+		// Taken over by a later attempt, which owns the generation (and the
+		// job row) now, or about to, this replica having been presumed
+		// dead: nothing to record, nothing to retry. River may mark
+		// the job completed while that attempt runs; the generation's own
+		// row stays the truth, and the orphan sweep ends it if needed.
+		if w.logger != nil {
+			w.logger.WarnContext(ctx, "attempt superseded: its work is thrown away", "generation_id", job.Args.GenerationID, "attempt", job.Attempt, "err", err)
+		}
+		return nil
+	}
 	if errors.Is(err, wallpaper.ErrFinished) {
 		return river.JobCancel(err) // finished as failed: never retried
 	}

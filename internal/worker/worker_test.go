@@ -14,10 +14,10 @@ import (
 )
 
 // painterFunc is a Painter made of a function.
-type painterFunc func(ctx context.Context, id uuid.UUID, lastAttempt bool) error
+type painterFunc func(ctx context.Context, id uuid.UUID, attempt int, lastAttempt bool) error
 
-func (f painterFunc) Paint(ctx context.Context, id uuid.UUID, last bool) error {
-	return f(ctx, id, last)
+func (f painterFunc) Paint(ctx context.Context, id uuid.UUID, attempt int, last bool) error {
+	return f(ctx, id, attempt, last)
 }
 
 func job(id int64, attempt, maxAttempts int) *river.Job[GenerateArgs] {
@@ -50,7 +50,7 @@ func TestGenerateWorkerOutcomes(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := &generateWorker{backoff: retry, painter: painterFunc(func(context.Context, uuid.UUID, bool) error { return tt.paintErr })}
+			w := &generateWorker{backoff: retry, painter: painterFunc(func(context.Context, uuid.UUID, int, bool) error { return tt.paintErr })}
 			j := job(int64(i+1), tt.attempt, 5)
 			err := w.Work(context.Background(), j)
 			var cancel *river.JobCancelError
@@ -77,7 +77,7 @@ func TestGenerateWorkerOutcomes(t *testing.T) {
 
 func TestLastAttemptIsSaidToThePainter(t *testing.T) {
 	var sawLast []bool
-	w := &generateWorker{painter: painterFunc(func(_ context.Context, _ uuid.UUID, last bool) error {
+	w := &generateWorker{painter: painterFunc(func(_ context.Context, _ uuid.UUID, _ int, last bool) error {
 		sawLast = append(sawLast, last)
 		return nil
 	})}

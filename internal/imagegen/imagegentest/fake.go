@@ -114,6 +114,7 @@ type Fake struct {
 	release chan struct{}
 
 	mu        sync.Mutex
+	latency   time.Duration
 	queue     []Reply
 	requests  []openai.ImageRequest
 	downloads int
@@ -138,6 +139,14 @@ func NewFakeOpenAI(t testing.TB) *Fake {
 
 // BaseURL is the fake's OPENAI_BASE_URL.
 func (f *Fake) BaseURL() string { return f.srv.URL + "/v1" }
+
+// SetLatency makes every image request take d before its answer (or until
+// the client gives up): a model slow enough to kill a process mid-job.
+func (f *Fake) SetLatency(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.latency = d
+}
 
 // Enqueue scripts the answers to the next requests, in order; once they
 // are used up, every request succeeds.
@@ -181,7 +190,17 @@ func (f *Fake) generate(w http.ResponseWriter, r *http.Request) {
 		reply, f.queue = f.queue[0], f.queue[1:]
 	}
 	n := len(f.requests)
+	latency := f.latency
 	f.mu.Unlock()
+	if latency > 0 {
+		select {
+		case <-time.After(latency):
+		case <-r.Context().Done():
+			return
+		case <-f.release:
+			return
+		}
+	}
 
 	if r.Header.Get("Authorization") != "Bearer "+APIKey {
 		// OpenAI echoes a masked key; the fake echoes it whole, so tests
