@@ -274,7 +274,7 @@ const docTemplate = `{
                         "AdminAuth": []
                     }
                 ],
-                "description": "The user's login is refused (` + "`" + `403 banned` + "`" + `), their access tokens stop working (at once on the replica that banned, on the others within BAN_SYNC_INTERVAL), their refresh tokens are revoked, their wallpapers leave every public view and their queued and running generations end as ` + "`" + `failed` + "`" + ` with the code ` + "`" + `cancelled` + "`" + `, the quota unit returned. The ban outlives a deletion of the account. Banning a banned user changes nothing. Recorded in the audit log with the reason.",
+                "description": "The user's login is refused (` + "`" + `403 banned` + "`" + `), their access tokens stop working for everything but deleting the account (at once on the replica that banned, on the others within BAN_SYNC_INTERVAL), their refresh tokens are revoked, their wallpapers leave every public view and their queued and running generations end as ` + "`" + `failed` + "`" + ` with the code ` + "`" + `cancelled` + "`" + `, the quota unit returned. The ban outlives a deletion of the account. Banning a banned user changes nothing. Recorded in the audit log with the reason.",
                 "consumes": [
                     "application/json"
                 ],
@@ -1061,7 +1061,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Deletes the caller's account at once for every purpose of the API: the profile, the avatar, every wallpaper (gone from every view), the caller's likes and all tokens (the access token used here stops working at once; on other replicas within BAN_SYNC_INTERVAL). Queued and running generations end as ` + "`" + `failed` + "`" + ` with the code ` + "`" + `cancelled` + "`" + `. Stored images are removed by background jobs right after, finished by whichever replica runs next if this one stops. Kept, only for compliance and the retention period: the generation records (prompt, options, outcome) and image checks with the user replaced by an opaque id, reports the caller filed (anonymous). The same WeChat user logging in later starts a new, empty account; an active ban and the day's used quota still apply to it (a keyed hash of the openid is kept for that, nothing else).",
+                "description": "Deletes the caller's account at once for every purpose of the API: the profile, the avatar, every wallpaper (gone from every view), the caller's likes and all tokens (the access token used here stops working at once; on other replicas within BAN_SYNC_INTERVAL). Queued and running generations end as ` + "`" + `failed` + "`" + ` with the code ` + "`" + `cancelled` + "`" + `. Stored images are removed by background jobs right after, finished by whichever replica runs next if this one stops. Kept, only for compliance and the retention period: the generation records (prompt, options, outcome) and image checks with the user replaced by an opaque id, reports the caller filed (anonymous). The same WeChat user logging in later starts a new, empty account; an active ban and the day's used quota still apply to it (a keyed hash of the openid is kept for that, nothing else). A banned user may delete their account too (the only call a ban leaves them); the ban refuses their next login.",
                 "produces": [
                     "application/json"
                 ],
@@ -1081,12 +1081,6 @@ const docTemplate = `{
                     },
                     "401": {
                         "description": "unauthorized",
-                        "schema": {
-                            "$ref": "#/definitions/httpapi.ErrorBody"
-                        }
-                    },
-                    "403": {
-                        "description": "banned",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }

@@ -345,7 +345,7 @@ func (s *Server) adminUser(c *gin.Context) {
 // adminBan godoc
 //
 //	@Summary		Ban a user
-//	@Description	The user's login is refused (`403 banned`), their access tokens stop working (at once on the replica that banned, on the others within BAN_SYNC_INTERVAL), their refresh tokens are revoked, their wallpapers leave every public view and their queued and running generations end as `failed` with the code `cancelled`, the quota unit returned. The ban outlives a deletion of the account. Banning a banned user changes nothing. Recorded in the audit log with the reason.
+//	@Description	The user's login is refused (`403 banned`), their access tokens stop working for everything but deleting the account (at once on the replica that banned, on the others within BAN_SYNC_INTERVAL), their refresh tokens are revoked, their wallpapers leave every public view and their queued and running generations end as `failed` with the code `cancelled`, the quota unit returned. The ban outlives a deletion of the account. Banning a banned user changes nothing. Recorded in the audit log with the reason.
 //	@Tags			admin
 //	@Accept			json
 //	@Produce		json
