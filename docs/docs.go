@@ -73,6 +73,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "503": {
                         "description": "unavailable",
                         "schema": {
@@ -123,6 +129,12 @@ const docTemplate = `{
                     },
                     "401": {
                         "description": "unauthorized: no live admin token",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -186,6 +198,12 @@ const docTemplate = `{
                     },
                     "401": {
                         "description": "unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -258,6 +276,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "503": {
                         "description": "unavailable",
                         "schema": {
@@ -325,6 +349,12 @@ const docTemplate = `{
                     },
                     "404": {
                         "description": "not_found",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -408,6 +438,12 @@ const docTemplate = `{
                     },
                     "404": {
                         "description": "not_found",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -497,6 +533,12 @@ const docTemplate = `{
                     },
                     "404": {
                         "description": "not_found",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -787,6 +829,12 @@ const docTemplate = `{
                     },
                     "400": {
                         "description": "invalid_request: the query string is malformed",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -1087,6 +1135,12 @@ const docTemplate = `{
                     },
                     "404": {
                         "description": "not_found: the account no longer exists",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -1594,6 +1648,12 @@ const docTemplate = `{
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
                     }
                 }
             }
@@ -1633,6 +1693,12 @@ const docTemplate = `{
                     },
                     "404": {
                         "description": "not_found",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -2171,6 +2237,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "503": {
                         "description": "unavailable",
                         "schema": {
@@ -2254,6 +2326,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "413": {
                         "description": "payload_too_large",
                         "schema": {
@@ -2324,6 +2402,12 @@ const docTemplate = `{
                     },
                     "404": {
                         "description": "not_found",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -2405,6 +2489,12 @@ const docTemplate = `{
                     },
                     "404": {
                         "description": "not_found: message push is not configured",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -2499,6 +2589,12 @@ const docTemplate = `{
                     },
                     "404": {
                         "description": "not_found: message push is not configured",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }

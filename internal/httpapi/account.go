@@ -24,6 +24,7 @@ func (s *Server) accountRoutes(api *gin.RouterGroup) {
 //	@Failure		400	{object}	ErrorBody	"invalid_request: the query string is malformed"
 //	@Failure		401	{object}	ErrorBody	"unauthorized"
 //	@Failure		404	{object}	ErrorBody	"not_found: the account no longer exists"
+//	@Failure		405	{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		500	{object}	ErrorBody
 //	@Failure		503	{object}	ErrorBody	"unavailable"
 //	@Router			/api/v1/me [delete]
