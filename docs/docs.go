@@ -73,6 +73,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "503": {
                         "description": "unavailable",
                         "schema": {
@@ -123,6 +129,12 @@ const docTemplate = `{
                     },
                     "401": {
                         "description": "unauthorized: no live admin token",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -186,6 +198,12 @@ const docTemplate = `{
                     },
                     "401": {
                         "description": "unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -258,6 +276,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "503": {
                         "description": "unavailable",
                         "schema": {
@@ -274,7 +298,7 @@ const docTemplate = `{
                         "AdminAuth": []
                     }
                 ],
-                "description": "The user's login is refused (` + "`" + `403 banned` + "`" + `), their access tokens stop working (at once on the replica that banned, on the others within BAN_SYNC_INTERVAL), their refresh tokens are revoked, their wallpapers leave every public view and their queued and running generations end as ` + "`" + `failed` + "`" + ` with the code ` + "`" + `cancelled` + "`" + `, the quota unit returned. The ban outlives a deletion of the account. Banning a banned user changes nothing. Recorded in the audit log with the reason.",
+                "description": "The user's login is refused (` + "`" + `403 banned` + "`" + `), their access tokens stop working for everything but deleting the account (at once on the replica that banned, on the others within BAN_SYNC_INTERVAL), their refresh tokens are revoked, their wallpapers leave every public view and their queued and running generations end as ` + "`" + `failed` + "`" + ` with the code ` + "`" + `cancelled` + "`" + `, the quota unit returned. The ban outlives a deletion of the account. Banning a banned user changes nothing. Recorded in the audit log with the reason.",
                 "consumes": [
                     "application/json"
                 ],
@@ -325,6 +349,12 @@ const docTemplate = `{
                     },
                     "404": {
                         "description": "not_found",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -408,6 +438,12 @@ const docTemplate = `{
                     },
                     "404": {
                         "description": "not_found",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -497,6 +533,12 @@ const docTemplate = `{
                     },
                     "404": {
                         "description": "not_found",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -790,6 +832,12 @@ const docTemplate = `{
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
                     }
                 }
             }
@@ -1061,7 +1109,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Deletes the caller's account at once for every purpose of the API: the profile, the avatar, every wallpaper (gone from every view), the caller's likes and all tokens (the access token used here stops working at once; on other replicas within BAN_SYNC_INTERVAL). Queued and running generations end as ` + "`" + `failed` + "`" + ` with the code ` + "`" + `cancelled` + "`" + `. Stored images are removed by background jobs right after, finished by whichever replica runs next if this one stops. Kept, only for compliance and the retention period: the generation records (prompt, options, outcome) and image checks with the user replaced by an opaque id, reports the caller filed (anonymous). The same WeChat user logging in later starts a new, empty account; an active ban and the day's used quota still apply to it (a keyed hash of the openid is kept for that, nothing else).",
+                "description": "Deletes the caller's account at once for every purpose of the API: the profile, the avatar, every wallpaper (gone from every view), the caller's likes and all tokens (the access token used here stops working at once; on other replicas within BAN_SYNC_INTERVAL). Queued and running generations end as ` + "`" + `failed` + "`" + ` with the code ` + "`" + `cancelled` + "`" + `. Stored images are removed by background jobs right after, finished by whichever replica runs next if this one stops. Kept, only for compliance and the retention period: the generation records (prompt, options, outcome) and image checks with the user replaced by an opaque id, reports the caller filed (anonymous). The same WeChat user logging in later starts a new, empty account; an active ban and the day's used quota still apply to it (a keyed hash of the openid is kept for that, nothing else). A banned user may delete their account too (the only call a ban leaves them); the ban refuses their next login.",
                 "produces": [
                     "application/json"
                 ],
@@ -1085,14 +1133,14 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
-                    "403": {
-                        "description": "banned",
+                    "404": {
+                        "description": "not_found: the account no longer exists",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
-                    "404": {
-                        "description": "not_found: the account no longer exists",
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -1600,6 +1648,12 @@ const docTemplate = `{
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
                     }
                 }
             }
@@ -1639,6 +1693,12 @@ const docTemplate = `{
                     },
                     "404": {
                         "description": "not_found",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -2177,6 +2237,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "503": {
                         "description": "unavailable",
                         "schema": {
@@ -2260,6 +2326,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
                     },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
                     "413": {
                         "description": "payload_too_large",
                         "schema": {
@@ -2330,6 +2402,12 @@ const docTemplate = `{
                     },
                     "404": {
                         "description": "not_found",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -2411,6 +2489,12 @@ const docTemplate = `{
                     },
                     "404": {
                         "description": "not_found: message push is not configured",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }
@@ -2505,6 +2589,12 @@ const docTemplate = `{
                     },
                     "404": {
                         "description": "not_found: message push is not configured",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
                         "schema": {
                             "$ref": "#/definitions/httpapi.ErrorBody"
                         }

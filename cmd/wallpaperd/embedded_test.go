@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"syscall"
 	"testing"
@@ -18,8 +19,9 @@ import (
 
 // TestEmbeddedPostgres runs the real binary in dev mode where no Postgres
 // answers: it must start an embedded server under DATA_DIR with the
-// machine's own binaries, migrate, and serve /readyz. initdb refuses root,
-// so as root the binary runs as nobody.
+// machine's own binaries, migrate, and serve /readyz; `wallpaperd admin
+// add` beside it shares that server instead of stopping it. initdb refuses
+// root, so as root the binary runs as nobody.
 func TestEmbeddedPostgres(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
@@ -49,7 +51,7 @@ func TestEmbeddedPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cmd := exec.Command(bin, "serve")
+	var cred *syscall.Credential
 	if os.Geteuid() == 0 {
 		nobody, err := user.Lookup("nobody")
 		if err != nil {
@@ -60,11 +62,10 @@ func TestEmbeddedPostgres(t *testing.T) {
 		if err := os.Chown(dataDir, uid, gid); err != nil {
 			t.Fatal(err)
 		}
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+		cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 	}
 	port := testenv.FreePort(t)
-	cmd.Dir = dataDir
-	cmd.Env = []string{
+	env := []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + dataDir,
 		"APP_ENV=dev",
@@ -73,6 +74,15 @@ func TestEmbeddedPostgres(t *testing.T) {
 		"LOCAL_PG_ADDR=127.0.0.1:" + strconv.Itoa(testenv.FreePort(t)), // nothing answers there
 		"PG_BIN_DIR=" + os.Getenv("PG_BIN_DIR"),
 	}
+	command := func(args ...string) *exec.Cmd {
+		cmd := exec.Command(bin, args...)
+		cmd.Dir, cmd.Env = dataDir, env
+		if cred != nil {
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		}
+		return cmd
+	}
+	cmd := command("serve")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -89,7 +99,15 @@ func TestEmbeddedPostgres(t *testing.T) {
 		}
 	})
 
-	url := fmt.Sprintf("http://127.0.0.1:%d/readyz", port)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	ready := func() (int, error) {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		select {
@@ -97,12 +115,8 @@ func TestEmbeddedPostgres(t *testing.T) {
 			t.Fatalf("wallpaperd exited (%v):\n%s", err, out.String())
 		default:
 		}
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
+		if status, _ := ready(); status == http.StatusOK {
+			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("/readyz not 200 within 90s:\n%s", out.String())
@@ -111,6 +125,34 @@ func TestEmbeddedPostgres(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dataDir, "postgres", "data", "PG_VERSION")); err != nil {
 		t.Errorf("no embedded data directory under DATA_DIR: %v", err)
+	}
+
+	// `wallpaperd admin add` with the same DATA_DIR while the server runs
+	// (`make run` in one terminal, the command in another) uses the
+	// embedded server the server started, and leaves it running.
+	add := command("admin", "add", "ops")
+	var addErr bytes.Buffer
+	add.Stderr = &addErr
+	added, err := add.Output()
+	if err != nil {
+		t.Fatalf("admin add while serving: %v\n%s\nserver:\n%s", err, addErr.String(), out.String())
+	}
+	token := regexp.MustCompile(`wpa_\S+`).Find(added)
+	if token == nil {
+		t.Fatalf("admin add printed no token:\n%s", added)
+	}
+	if status, err := ready(); status != http.StatusOK {
+		t.Fatalf("/readyz after admin add: %d (%v); the server lost its database:\n%s", status, err, out.String())
+	}
+	req, _ := http.NewRequest(http.MethodGet, base+"/api/v1/admin/queue", nil)
+	req.Header.Set("Authorization", "Bearer "+string(token))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("the admin added beside the server: GET /api/v1/admin/queue answers %d, want 200 (one database)", resp.StatusCode)
 	}
 	// SIGTERM stops the service and its embedded server.
 	_ = cmd.Process.Signal(syscall.SIGTERM)

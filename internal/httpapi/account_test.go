@@ -14,15 +14,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/google/uuid"
 
 	"github.com/wallpaperd/wallpaperd/internal/apptest"
 	"github.com/wallpaperd/wallpaperd/internal/config"
 	"github.com/wallpaperd/wallpaperd/internal/httpapi"
 	"github.com/wallpaperd/wallpaperd/internal/httpapi/apitest"
-	"github.com/wallpaperd/wallpaperd/internal/postgres"
 	"github.com/wallpaperd/wallpaperd/internal/user"
-	"github.com/wallpaperd/wallpaperd/internal/worker"
 )
 
 // storedKeys lists every object the service keeps, in S3 or under
@@ -237,27 +234,34 @@ func TestDeleteAccount(t *testing.T) {
 	}
 }
 
-// TestDeletedAccountKeepsItsBan: an account deleted while banned (the
-// API refuses a banned user's DELETE /me, so here the domain service does
-// it, as an operator fulfilling a deletion request would) leaves only the
-// keyed hash of its openid, which still refuses the next login.
+// TestDeletedAccountKeepsItsBan: a banned user may still delete their
+// account (PIPL Art. 47: every user may), and DELETE /me is the only call
+// the ban leaves them. The deletion leaves only the keyed hash of the
+// openid, which still refuses the next login of the same WeChat user.
 func TestDeletedAccountKeepsItsBan(t *testing.T) {
 	t.Parallel()
 	s := apptest.New(t, apptest.Options{})
 	adminToken := s.AdminToken(t, "ops")
 	banned := s.Login(t, "outlaw")
 	ban(t, s, adminToken, banned.User.ID, "fraud")
+	bearer := apitest.Bearer(banned.AccessToken)
 
-	jobs, err := worker.NewJobs(s.Pool, 5)
-	if err != nil {
-		t.Fatal(err)
+	if res := s.API.Do(http.MethodGet, "/api/v1/me", nil, bearer); res.Status != http.StatusForbidden || res.ErrorCode() != "banned" {
+		t.Fatalf("GET /me of the banned user: %d %s, want 403 banned", res.Status, res.Body)
 	}
+	if res := s.API.Do(http.MethodDelete, "/api/v1/me", nil, bearer); res.Status != http.StatusNoContent {
+		t.Fatalf("DELETE /me of the banned user: %d %s, want 204", res.Status, res.Body)
+	}
+	var users int
+	if err := s.Pool.QueryRow(t.Context(), `SELECT count(*) FROM users WHERE openid = 'dev:outlaw'`).Scan(&users); err != nil || users != 0 {
+		t.Fatalf("%d accounts of dev:outlaw after the deletion (%v), want none", users, err)
+	}
+	if res := s.API.Do(http.MethodDelete, "/api/v1/me", nil, bearer); res.Status != http.StatusUnauthorized {
+		t.Errorf("DELETE /me again with the deleted account's token: %d %s, want 401", res.Status, res.Body)
+	}
+
 	subjects, err := user.NewSubjects(config.Secret(apptest.JWTSecret).Derive("openid-subject"))
 	if err != nil {
-		t.Fatal(err)
-	}
-	accounts := user.NewAccounts(postgres.NewUsers(s.Pool), postgres.NewAccounts(s.Pool, jobs, time.Hour), subjects, nil)
-	if err := accounts.Delete(t.Context(), uuid.MustParse(banned.User.ID)); err != nil {
 		t.Fatal(err)
 	}
 	var rows [][]byte
@@ -279,7 +283,6 @@ func TestDeletedAccountKeepsItsBan(t *testing.T) {
 	if res.Status != http.StatusForbidden || res.ErrorCode() != "banned" {
 		t.Errorf("login after deleting a banned account: %d %s, want 403 banned", res.Status, res.Body)
 	}
-	var users int
 	if err := s.Pool.QueryRow(t.Context(), `SELECT count(*) FROM users WHERE openid = 'dev:outlaw'`).Scan(&users); err != nil || users != 0 {
 		t.Errorf("the refused login created %d accounts (%v)", users, err)
 	}

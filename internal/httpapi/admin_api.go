@@ -218,6 +218,7 @@ func adminLimit(c *gin.Context) (int, bool) {
 //	@Success		200		{object}	ReviewQueue
 //	@Failure		400		{object}	ErrorBody	"invalid_request: bad limit"
 //	@Failure		401		{object}	ErrorBody	"unauthorized: no live admin token"
+//	@Failure		405		{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		503		{object}	ErrorBody	"unavailable"
 //	@Router			/api/v1/admin/queue [get]
 func (s *Server) adminQueue(c *gin.Context) {
@@ -251,6 +252,7 @@ func (s *Server) adminQueue(c *gin.Context) {
 //	@Failure		400		{object}	ErrorBody	"invalid_request"
 //	@Failure		401		{object}	ErrorBody	"unauthorized"
 //	@Failure		404		{object}	ErrorBody	"not_found"
+//	@Failure		405		{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		409		{object}	ErrorBody	"conflict: approving a private wallpaper that was never checked"
 //	@Failure		413		{object}	ErrorBody	"payload_too_large"
 //	@Failure		415		{object}	ErrorBody	"unsupported_media_type"
@@ -291,6 +293,7 @@ func (s *Server) adminDecide(c *gin.Context) {
 //	@Success		200		{object}	AdminUserList
 //	@Failure		400		{object}	ErrorBody	"invalid_request: no q, or a bad limit"
 //	@Failure		401		{object}	ErrorBody	"unauthorized"
+//	@Failure		405		{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		503		{object}	ErrorBody	"unavailable"
 //	@Router			/api/v1/admin/users [get]
 func (s *Server) adminFindUsers(c *gin.Context) {
@@ -323,6 +326,7 @@ func (s *Server) adminFindUsers(c *gin.Context) {
 //	@Failure		400		{object}	ErrorBody	"invalid_request"
 //	@Failure		401		{object}	ErrorBody	"unauthorized"
 //	@Failure		404		{object}	ErrorBody	"not_found"
+//	@Failure		405		{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		503		{object}	ErrorBody	"unavailable"
 //	@Router			/api/v1/admin/users/{id} [get]
 func (s *Server) adminUser(c *gin.Context) {
@@ -345,7 +349,7 @@ func (s *Server) adminUser(c *gin.Context) {
 // adminBan godoc
 //
 //	@Summary		Ban a user
-//	@Description	The user's login is refused (`403 banned`), their access tokens stop working (at once on the replica that banned, on the others within BAN_SYNC_INTERVAL), their refresh tokens are revoked, their wallpapers leave every public view and their queued and running generations end as `failed` with the code `cancelled`, the quota unit returned. The ban outlives a deletion of the account. Banning a banned user changes nothing. Recorded in the audit log with the reason.
+//	@Description	The user's login is refused (`403 banned`), their access tokens stop working for everything but deleting the account (at once on the replica that banned, on the others within BAN_SYNC_INTERVAL), their refresh tokens are revoked, their wallpapers leave every public view and their queued and running generations end as `failed` with the code `cancelled`, the quota unit returned. The ban outlives a deletion of the account. Banning a banned user changes nothing. Recorded in the audit log with the reason.
 //	@Tags			admin
 //	@Accept			json
 //	@Produce		json
@@ -356,6 +360,7 @@ func (s *Server) adminUser(c *gin.Context) {
 //	@Failure		400		{object}	ErrorBody	"invalid_request: no reason"
 //	@Failure		401		{object}	ErrorBody	"unauthorized"
 //	@Failure		404		{object}	ErrorBody	"not_found"
+//	@Failure		405		{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		413		{object}	ErrorBody	"payload_too_large"
 //	@Failure		415		{object}	ErrorBody	"unsupported_media_type"
 //	@Failure		503		{object}	ErrorBody	"unavailable"
@@ -392,6 +397,7 @@ func (s *Server) adminBan(c *gin.Context) {
 //	@Failure		400		{object}	ErrorBody	"invalid_request"
 //	@Failure		401		{object}	ErrorBody	"unauthorized"
 //	@Failure		404		{object}	ErrorBody	"not_found"
+//	@Failure		405		{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		409		{object}	ErrorBody	"conflict: the user is not banned"
 //	@Failure		413		{object}	ErrorBody	"payload_too_large"
 //	@Failure		415		{object}	ErrorBody	"unsupported_media_type"
@@ -429,6 +435,7 @@ var errBadAuditCursor = failure.InvalidRequest("cursor is not one this API gave 
 //	@Success		200		{object}	AuditPage
 //	@Failure		400		{object}	ErrorBody	"invalid_request: bad limit or cursor"
 //	@Failure		401		{object}	ErrorBody	"unauthorized"
+//	@Failure		405		{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		503		{object}	ErrorBody	"unavailable"
 //	@Router			/api/v1/admin/audit [get]
 func (s *Server) adminAudit(c *gin.Context) {

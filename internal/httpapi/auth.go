@@ -150,7 +150,18 @@ func (s *Server) requireUser(c *gin.Context) {
 		writeError(c, auth.ErrUnauthenticated)
 		return
 	}
-	s.authenticate(c, token)
+	s.authenticate(c, token, false)
+}
+
+// requireUserDespiteBan is requireUser letting a banned account through:
+// for DELETE /me only, since every user may delete their account.
+func (s *Server) requireUserDespiteBan(c *gin.Context) {
+	token, present := bearerToken(c)
+	if !present {
+		writeError(c, auth.ErrUnauthenticated)
+		return
+	}
+	s.authenticate(c, token, true)
 }
 
 // optionalUser lets anonymous requests through and records the caller of a
@@ -163,10 +174,10 @@ func (s *Server) optionalUser(c *gin.Context) {
 		c.Next()
 		return
 	}
-	s.authenticate(c, token)
+	s.authenticate(c, token, false)
 }
 
-func (s *Server) authenticate(c *gin.Context, token string) {
+func (s *Server) authenticate(c *gin.Context, token string, despiteBan bool) {
 	if token == "" {
 		writeError(c, auth.ErrUnauthenticated.With("the Authorization header must be `Bearer <access token>`", nil))
 		return
@@ -175,7 +186,11 @@ func (s *Server) authenticate(c *gin.Context, token string) {
 		writeError(c, auth.ErrUnauthenticated)
 		return
 	}
-	id, err := s.deps.Auth.Authenticate(token)
+	verify := s.deps.Auth.Authenticate
+	if despiteBan {
+		verify = s.deps.Auth.AuthenticateDespiteBan
+	}
+	id, err := verify(token)
 	if err != nil {
 		writeError(c, err)
 		return

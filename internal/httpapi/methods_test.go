@@ -59,6 +59,50 @@ func TestWrongMethodIs405(t *testing.T) {
 	}
 }
 
+// TestEveryOperationDocuments405: every operation of docs/swagger.json
+// lists the 405 it answers a wrong method with (TestWrongMethodIs405 shows
+// every path does), as the error body, so that a new endpoint cannot leave
+// it out of the documentation.
+func TestEveryOperationDocuments405(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile(testenv.Path(t, "docs", "swagger.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Responses map[string]struct {
+				Schema struct {
+					Ref string `json:"$ref"`
+				} `json:"schema"`
+			} `json:"responses"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	operations := 0
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			if !slices.Contains([]string{"get", "post", "put", "patch", "delete"}, method) {
+				continue
+			}
+			operations++
+			r, ok := op.Responses["405"]
+			switch {
+			case !ok:
+				t.Errorf("%s %s documents no 405: add `@Failure 405 {object} ErrorBody \"method_not_allowed: …\"` and run make generate",
+					strings.ToUpper(method), path)
+			case r.Schema.Ref != "#/definitions/httpapi.ErrorBody":
+				t.Errorf("%s %s documents its 405 as %q, want the error body", strings.ToUpper(method), path, r.Schema.Ref)
+			}
+		}
+	}
+	if operations < 15 {
+		t.Fatalf("found only %d operations in docs/swagger.json", operations)
+	}
+}
+
 // concrete fills a documented path's parameters with well-formed values.
 func concrete(path string) string {
 	return strings.NewReplacer("{id}", "00000000-0000-4000-8000-000000000000", "{preset}", "guofeng").Replace(path)

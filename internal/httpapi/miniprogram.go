@@ -64,6 +64,7 @@ func (s *Server) miniProgramRoutes(api *gin.RouterGroup) {
 //	@Produce		json
 //	@Success		200	{object}	ClientConfig
 //	@Failure		400	{object}	ErrorBody	"invalid_request: the query string is malformed"
+//	@Failure		405	{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Router			/api/v1/client-config [get]
 func (s *Server) clientConfig(c *gin.Context) {
 	cfg := s.cfg.Client
@@ -80,6 +81,7 @@ func (s *Server) clientConfig(c *gin.Context) {
 //	@Produce		json
 //	@Success		200	{array}		PresetJSON
 //	@Failure		400	{object}	ErrorBody	"invalid_request: the query string is malformed"
+//	@Failure		405	{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Router			/api/v1/presets [get]
 func (s *Server) presets(c *gin.Context) {
 	out := make([]PresetJSON, 0, len(wallpaper.Presets))
@@ -102,6 +104,7 @@ var errNoPreset = failure.New(failure.NotFound, "not_found", "no such preset")
 //	@Success		200		{file}		binary		"PNG"
 //	@Failure		404		{object}	ErrorBody	"not_found"
 //	@Failure		400		{object}	ErrorBody	"invalid_request: the query string is malformed"
+//	@Failure		405		{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Router			/api/v1/presets/{preset}/cover [get]
 func (s *Server) presetCover(c *gin.Context) {
 	data, ok, err := s.deps.Covers.Cover(c.Request.Context(), c.Param("preset"))
@@ -127,6 +130,7 @@ func (s *Server) presetCover(c *gin.Context) {
 //	@Success		200	{file}		binary		"image/jpeg (WeChat) or image/png (dev)"
 //	@Failure		400	{object}	ErrorBody	"invalid_request: not a wallpaper id"
 //	@Failure		404	{object}	ErrorBody	"not_found"
+//	@Failure		405	{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		502	{object}	ErrorBody	"upstream_error: WeChat did not answer"
 //	@Failure		503	{object}	ErrorBody	"unavailable"
 //	@Router			/api/v1/wallpapers/{id}/wxacode [get]

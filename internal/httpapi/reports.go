@@ -49,6 +49,7 @@ func (s *Server) reportRoutes(api *gin.RouterGroup) {
 //	@Failure		401		{object}	ErrorBody		"unauthorized"
 //	@Failure		403		{object}	ErrorBody		"banned"
 //	@Failure		404		{object}	ErrorBody		"not_found"
+//	@Failure		405		{object}	ErrorBody		"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		413		{object}	ErrorBody		"payload_too_large"
 //	@Failure		415		{object}	ErrorBody		"unsupported_media_type"
 //	@Failure		429		{object}	ErrorBody		"rate_limited (see Retry-After)"

@@ -200,6 +200,7 @@ const originalURLTTL = 10 * time.Minute
 //	@Failure		401	{object}	ErrorBody	"unauthorized"
 //	@Failure		403	{object}	ErrorBody	"forbidden: someone else's wallpaper; banned: the account is banned"
 //	@Failure		404	{object}	ErrorBody	"not_found"
+//	@Failure		405	{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		503	{object}	ErrorBody	"unavailable"
 //	@Router			/api/v1/wallpapers/{id}/original [get]
 func (s *Server) getOriginal(c *gin.Context) {

@@ -90,6 +90,7 @@ func (s *Server) wechatRoutes(api *gin.RouterGroup) {
 //	@Failure		400			{object}	ErrorBody	"invalid_request: the query string is malformed"
 //	@Failure		401			{object}	ErrorBody	"bad_signature"
 //	@Failure		404			{object}	ErrorBody	"not_found: message push is not configured"
+//	@Failure		405			{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Router			/api/v1/wechat/push [get]
 func (s *Server) wechatPushVerify(c *gin.Context) {
 	echo, err := s.deps.WeChatPush.VerifyURL(c.Request.URL.Query())
@@ -121,6 +122,7 @@ func (s *Server) wechatPushVerify(c *gin.Context) {
 //	@Failure		400				{object}	ErrorBody			"invalid_request: the message cannot be read"
 //	@Failure		401				{object}	ErrorBody			"bad_signature, or wrong_appid: sealed for another mini-program"
 //	@Failure		404				{object}	ErrorBody			"not_found: message push is not configured"
+//	@Failure		405				{object}	ErrorBody			"method_not_allowed: a method this path does not have (Allow lists those it has)"
 //	@Failure		413				{object}	ErrorBody			"payload_too_large"
 //	@Failure		500				{object}	ErrorBody			"the verdict was not applied (WeChat pushes again), or the push cannot be decrypted with WECHAT_PUSH_AES_KEY"
 //	@Router			/api/v1/wechat/push [post]

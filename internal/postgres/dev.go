@@ -11,9 +11,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	embeddedpostgres "github.com/fergusstrange/embedded-postgres"
+	"github.com/gofrs/flock"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -73,16 +75,18 @@ func EnsureDatabase(ctx context.Context, adminURL, name string) error {
 	return nil
 }
 
+// embeddedWait bounds how long a process waits for the embedded server
+// another process owns (and may be starting) to answer.
+const embeddedWait = 60 * time.Second
+
+// startEmbedded starts the embedded server under DataDir, or uses the one
+// another wallpaperd process started there: `wallpaperd admin add` during
+// `make run` shares the live server instead of stopping it. The process
+// that started the server owns it (an exclusive lock on owner.lock, which
+// the operating system releases when the process dies, however it dies)
+// and alone stops it; a server whose owner is gone was left behind by a
+// killed process and is stopped, then started again.
 func startEmbedded(ctx context.Context, o DevOptions) (string, func() error, error) {
-	binaries, err := findBinaries(o.BinDir)
-	if err != nil {
-		return "", nil, err
-	}
-	if os.Geteuid() == 0 {
-		return "", nil, errors.New("postgres: no server answers at " + o.LocalAddr +
-			" and the embedded Postgres cannot run as root (initdb refuses). " +
-			"Start a local server (e.g. `apt-get install postgresql`), set DATABASE_URL, or run wallpaperd as an unprivileged user")
-	}
 	base, err := filepath.Abs(filepath.Join(o.DataDir, "postgres"))
 	if err != nil {
 		return "", nil, err
@@ -93,6 +97,62 @@ func startEmbedded(ctx context.Context, o DevOptions) (string, func() error, err
 	if err := os.MkdirAll(socketDir, 0o700); err != nil {
 		return "", nil, fmt.Errorf("postgres: %w", err)
 	}
+	owner := flock.New(filepath.Join(base, "owner.lock"))
+	deadline := time.Now().Add(embeddedWait)
+	for {
+		locked, err := owner.TryLock()
+		if err != nil {
+			return "", nil, fmt.Errorf("postgres: locking the embedded server's directory: %w", err)
+		}
+		if locked {
+			break
+		}
+		// Another process owns the server: use it once it is ready.
+		if port, ok := readyPort(dataPath); ok {
+			admin := fmt.Sprintf("postgres://postgres:postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
+			err := EnsureDatabase(ctx, admin, DevDatabaseName)
+			if err == nil {
+				o.Logger.Info("using the embedded Postgres another wallpaperd process runs", "data", dataPath, "port", port)
+				return WithDatabase(admin, DevDatabaseName), func() error { return nil }, nil
+			}
+			o.Logger.Debug("the embedded Postgres of another process does not answer yet", "err", err)
+		}
+		if time.Now().After(deadline) {
+			return "", nil, fmt.Errorf("postgres: another wallpaperd process holds the embedded server in %s, "+
+				"but it did not answer within %v (set DATABASE_URL to use another)", dataPath, embeddedWait)
+		}
+		select {
+		case <-ctx.Done():
+			return "", nil, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	dsn, stop, err := ownEmbedded(ctx, o, dataPath, runtimePath, socketDir)
+	if err != nil {
+		_ = owner.Unlock()
+		return "", nil, err
+	}
+	return dsn, func() error {
+		err := stop()
+		_ = owner.Unlock() // an error here changes nothing: the lock goes with the process
+		return err
+	}, nil
+}
+
+// ownEmbedded starts the embedded server, this process holding the owner
+// lock.
+func ownEmbedded(ctx context.Context, o DevOptions, dataPath, runtimePath, socketDir string) (string, func() error, error) {
+	binaries, err := findBinaries(o.BinDir)
+	if err != nil {
+		return "", nil, err
+	}
+	if os.Geteuid() == 0 {
+		return "", nil, errors.New("postgres: no server answers at " + o.LocalAddr +
+			" and the embedded Postgres cannot run as root (initdb refuses). " +
+			"Start a local server (e.g. `apt-get install postgresql`), set DATABASE_URL, or run wallpaperd as an unprivileged user")
+	}
+	// The owner lock is ours: a server still running here was left by a
+	// process that died.
 	stopStale(binaries, dataPath)
 
 	port, err := freePort()
@@ -165,8 +225,28 @@ func probeBinaries(dir string) (binaries, bool) {
 	return binaries{path: dir, major: major}, true
 }
 
+// readyPort is the port of the server running on dataPath, from its
+// postmaster.pid (line 4: the port, line 8: the status), when it says it
+// is ready and the port answers.
+func readyPort(dataPath string) (int, bool) {
+	b, err := os.ReadFile(filepath.Join(dataPath, "postmaster.pid"))
+	if err != nil {
+		return 0, false
+	}
+	lines := strings.Split(string(b), "\n")
+	if len(lines) < 8 || strings.TrimSpace(lines[7]) != "ready" {
+		return 0, false
+	}
+	port, err := strconv.Atoi(strings.TrimSpace(lines[3]))
+	if err != nil || port <= 0 || !answers(net.JoinHostPort("127.0.0.1", strconv.Itoa(port))) {
+		return 0, false
+	}
+	return port, true
+}
+
 // stopStale stops a server left running on dataPath by a process that was
-// killed, so that its data directory can be started again.
+// killed (its owner lock released), so that its data directory can be
+// started again.
 func stopStale(b binaries, dataPath string) {
 	if b.path == "" {
 		return

@@ -3,8 +3,10 @@ package wallpaper_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"image"
 	"image/jpeg"
 	"io"
@@ -631,5 +633,79 @@ func TestPaintFailureNotRecordedIsRetried(t *testing.T) {
 	}
 	if st := e.store.stats(); st.refunds != 1 {
 		t.Errorf("%d refunds, want 1", st.refunds)
+	}
+}
+
+// withLegacyLabel returns a PNG carrying json as a raw-JSON "AIGC" tEXt
+// chunk right after IHDR, as some image models label their output.
+func withLegacyLabel(t *testing.T, png []byte, json string) []byte {
+	t.Helper()
+	const afterIHDR = 8 + 4 + 4 + 13 + 4 // signature, then IHDR's length, type, data and CRC
+	if len(png) < afterIHDR || string(png[12:16]) != "IHDR" {
+		t.Fatal("not a PNG starting with IHDR")
+	}
+	body := append([]byte("tEXtAIGC\x00"), json...)
+	chunk := binary.BigEndian.AppendUint32(nil, uint32(len(body)-4))
+	chunk = append(chunk, body...)
+	chunk = binary.BigEndian.AppendUint32(chunk, crc32.ChecksumIEEE(body))
+	out := append([]byte(nil), png[:afterIHDR]...)
+	out = append(out, chunk...)
+	return append(out, png[afterIHDR:]...)
+}
+
+// TestPaintCarriesTheModelsLabel: an image the model labelled (Doubao
+// Seedream does) keeps the model's producer fields in every stored file,
+// with us as propagator and the file's hash in ReservedCode2 (Measures
+// Art. 10: no one may alter a label); a producer label that cannot be
+// written back unchanged (not printable ASCII) is not altered either: we
+// label as the producer.
+func TestPaintCarriesTheModelsLabel(t *testing.T) {
+	const doubao = `{"Label":"1","ContentProducer":"001191110108MA01KP2T5U00000","ProduceID":"20261101-7f3a9c","ReservedCode1":"e862483430d978cbf828b8b24296ef9328d843a0","ContentPropagator":"001191110108MA01KP2T5U00000","PropagateID":"20261101-7f3a9c","ReservedCode2":""}`
+	upstream := aigc.Label{Label: "1", ContentProducer: "001191110108MA01KP2T5U00000", ProduceID: "20261101-7f3a9c",
+		ReservedCode1: "e862483430d978cbf828b8b24296ef9328d843a0"}
+	tests := []struct {
+		name  string
+		label string
+		want  func(id, hash string) aigc.Label
+	}{
+		{"a producer's label is carried over", doubao, func(id, hash string) aigc.Label {
+			return aigc.Propagated(upstream, testLabels.Producer, id, hash)
+		}},
+		{"a label that cannot be written back is not altered: ours as producer",
+			`{"Label":"1","ContentProducer":"\u8c46\u5305","ProduceID":"20261101-7f3a9c"}`,
+			func(id, hash string) aigc.Label { return aigc.Produced(testLabels.Producer, id, hash) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newPaintEnv(t)
+			img := portrait(t)
+			img.Data = withLegacyLabel(t, img.Data, tt.label)
+			if _, ok, err := aigc.Read(img.Data); err != nil || !ok {
+				t.Fatalf("the model's file: label %v, %v; want one", ok, err)
+			}
+			e.images.generate = func(context.Context, wallpaper.ImageRequest) (*wallpaper.Image, error) { return img, nil }
+			g := e.queued(t)
+			if err := e.painter.Paint(context.Background(), g.ID, false); err != nil {
+				t.Fatalf("Paint = %v, want nil", err)
+			}
+			id := wallpaper.WallpaperID(g.ID).String()
+			for _, name := range []string{"master.png", "image.jpg", "thumb.jpg"} {
+				f, ok := e.objects.object(wallpaper.ObjectKey(wallpaper.PrivatePrefix, g.ID, name))
+				if !ok {
+					t.Fatalf("no %s stored", name)
+				}
+				got, ok, err := aigc.Read(f.data)
+				if err != nil || !ok {
+					t.Fatalf("%s: label %v, %v; want one", name, ok, err)
+				}
+				hash, err := aigc.ContentHash(f.data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := tt.want(id, hash); got != want {
+					t.Errorf("%s: label %+v, want %+v", name, got, want)
+				}
+			}
+		})
 	}
 }
