@@ -177,6 +177,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*App, error) {
 			"this is unlawful for users in mainland China (GB 45438-2025 §5.2)")
 	}
 	painter := wallpaper.NewPainter(wallpaper.PainterConfig{
+		Decodes: decodes,
 		Jobs:    generationStore,
 		Images:  m.ImageGenerator(images),
 		Objects: objects,

@@ -87,6 +87,9 @@ type Labels struct {
 
 // PainterConfig wires a Painter.
 type PainterConfig struct {
+	// Decodes bounds the image work of paintings and avatar uploads
+	// together; nil bounds nothing.
+	Decodes *picture.Slots
 	Jobs    JobStore
 	Images  ImageGenerator
 	Objects ObjectStore
@@ -97,6 +100,7 @@ type PainterConfig struct {
 // Painter runs one attempt of a generation: model, checks, labels,
 // storage, record.
 type Painter struct {
+	decodes *picture.Slots
 	jobs    JobStore
 	images  ImageGenerator
 	objects ObjectStore
@@ -106,7 +110,7 @@ type Painter struct {
 
 // NewPainter returns a Painter.
 func NewPainter(c PainterConfig) *Painter {
-	return &Painter{jobs: c.Jobs, images: c.Images, objects: c.Objects, labels: c.Labels, logger: c.Logger}
+	return &Painter{decodes: c.Decodes, jobs: c.Jobs, images: c.Images, objects: c.Objects, labels: c.Labels, logger: c.Logger}
 }
 
 // Paint runs attempt number attempt (1, 2, … as the job counts them) of
@@ -190,58 +194,19 @@ func (p *Painter) paint(ctx context.Context, g *Generation, attempt int) (*Wallp
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	// A label the provider wrote (Doubao Seedream does) is carried over;
-	// re-encoding drops the file's metadata, so read it first.
-	upstream, labelled, err := aigc.Read(img.Data)
-	if err != nil {
-		p.logger.WarnContext(ctx, "the image model's file carries a label that cannot be read", "generation_id", g.ID, "err", err)
-		labelled = false
-	}
-	decoded, format, err := picture.Decode(img.Data, maxImagePixels)
-	if err != nil {
-		return nil, &ImageError{Code: "invalid_image", Message: "the image model returned a broken image", Retryable: true, Err: err}
-	}
-	b := decoded.Bounds()
-	if want, ok := wantSize(img); ok && (want[0] != b.Dx() || want[1] != b.Dy()) {
-		return nil, &ImageError{Code: "invalid_image", Message: "the image model returned the wrong size", Retryable: true,
-			Err: fmt.Errorf("asked for %dx%d, got %dx%d", want[0], want[1], b.Dx(), b.Dy())}
-	}
+	// The image work (decode, draw, encode) takes a decoding slot, shared
+	// with avatar uploads, so the process's memory for images stays bounded
+	// however many jobs and uploads run at once.
+	var files []paintedFile
+	var b image.Rectangle
 	id := WallpaperID(g.ID)
-	var up *aigc.Label
-	if labelled {
-		up = &upstream
-	}
-	master, masterExt, err := p.encodeMaster(decoded, format)
+	err = p.decodes.Do(ctx, func() error {
+		var err error
+		files, b, err = p.render(ctx, g, attempt, id, img)
+		return err
+	})
 	if err != nil {
 		return nil, err
-	}
-	files := []struct {
-		key, contentType string
-		data             []byte
-		img              image.Image // to encode as a labelled JPEG when data is nil
-		quality          int
-	}{
-		{key: AttemptObjectKey(PrivatePrefix, g.ID, attempt, "master."+masterExt), contentType: "image/" + format, data: master},
-		{key: AttemptObjectKey(PrivatePrefix, g.ID, attempt, "image.jpg"), contentType: "image/jpeg", img: decoded, quality: displayQuality},
-		{key: AttemptObjectKey(PrivatePrefix, g.ID, attempt, "thumb.jpg"), contentType: "image/jpeg",
-			img: picture.Thumbnail(decoded, ThumbnailShortSide), quality: thumbnailQuality},
-	}
-	if format == "webp" {
-		files[0].contentType = "image/jpeg" // no WebP encoder: the master becomes a JPEG
-	}
-	for i := range files {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		f := &files[i]
-		if f.data == nil {
-			if f.data, err = p.encodeDisplay(f.img, f.quality); err != nil {
-				return nil, err
-			}
-		}
-		if f.data, err = p.label(ctx, f.data, id, up); err != nil {
-			return nil, err
-		}
 	}
 	for _, f := range files {
 		if err := p.objects.Put(ctx, f.key, f.data, f.contentType); err != nil {
@@ -260,6 +225,67 @@ func (p *Painter) paint(ctx context.Context, g *Generation, attempt int) (*Wallp
 		MasterKey: files[0].key, ImageKey: files[1].key, ThumbnailKey: files[2].key,
 		Public: g.Public, Review: review,
 	}, nil
+}
+
+// paintedFile is one object a painting stores.
+type paintedFile struct {
+	key, contentType string
+	data             []byte
+	img              image.Image // to encode as a labelled JPEG when data is nil
+	quality          int
+}
+
+// render turns the model's file into the objects to store, each
+// re-encoded and labelled: the master, the display image, the thumbnail.
+func (p *Painter) render(ctx context.Context, g *Generation, attempt int, id uuid.UUID, img *Image) (files []paintedFile, b image.Rectangle, err error) {
+	// A label the provider wrote (Doubao Seedream does) is carried over;
+	// re-encoding drops the file's metadata, so read it first.
+	upstream, labelled, err := aigc.Read(img.Data)
+	if err != nil {
+		p.logger.WarnContext(ctx, "the image model's file carries a label that cannot be read", "generation_id", g.ID, "err", err)
+		labelled = false
+	}
+	decoded, format, err := picture.Decode(img.Data, maxImagePixels)
+	if err != nil {
+		return nil, b, &ImageError{Code: "invalid_image", Message: "the image model returned a broken image", Retryable: true, Err: err}
+	}
+	b = decoded.Bounds()
+	if want, ok := wantSize(img); ok && (want[0] != b.Dx() || want[1] != b.Dy()) {
+		return nil, b, &ImageError{Code: "invalid_image", Message: "the image model returned the wrong size", Retryable: true,
+			Err: fmt.Errorf("asked for %dx%d, got %dx%d", want[0], want[1], b.Dx(), b.Dy())}
+	}
+	var up *aigc.Label
+	if labelled {
+		up = &upstream
+	}
+	master, masterExt, err := p.encodeMaster(decoded, format)
+	if err != nil {
+		return nil, b, err
+	}
+	files = []paintedFile{
+		{key: AttemptObjectKey(PrivatePrefix, g.ID, attempt, "master."+masterExt), contentType: "image/" + format, data: master},
+		{key: AttemptObjectKey(PrivatePrefix, g.ID, attempt, "image.jpg"), contentType: "image/jpeg", img: decoded, quality: displayQuality},
+		{key: AttemptObjectKey(PrivatePrefix, g.ID, attempt, "thumb.jpg"), contentType: "image/jpeg",
+			img: picture.Thumbnail(decoded, ThumbnailShortSide), quality: thumbnailQuality},
+	}
+	if format == "webp" {
+		files[0].contentType = "image/jpeg" // no WebP encoder: the master becomes a JPEG
+	}
+	for i := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, b, err
+		}
+		f := &files[i]
+		if f.data == nil {
+			if f.data, err = p.encodeDisplay(f.img, f.quality); err != nil {
+				return nil, b, err
+			}
+		}
+		if f.data, err = p.label(ctx, f.data, id, up); err != nil {
+			return nil, b, err
+		}
+	}
+	return files, b, nil
 }
 
 // encodeMaster re-encodes the image as painted in its own format (WebP,

@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/wallpaperd/wallpaperd/internal/aigc"
+	"github.com/wallpaperd/wallpaperd/internal/picture"
 	"github.com/wallpaperd/wallpaperd/internal/wallpaper"
 )
 
@@ -685,12 +686,12 @@ func TestPaintCarriesTheModelsLabel(t *testing.T) {
 			}
 			e.images.generate = func(context.Context, wallpaper.ImageRequest) (*wallpaper.Image, error) { return img, nil }
 			g := e.queued(t)
-			if err := e.painter.Paint(context.Background(), g.ID, false); err != nil {
+			if err := e.painter.Paint(context.Background(), g.ID, 1, false); err != nil {
 				t.Fatalf("Paint = %v, want nil", err)
 			}
 			id := wallpaper.WallpaperID(g.ID).String()
 			for _, name := range []string{"master.png", "image.jpg", "thumb.jpg"} {
-				f, ok := e.objects.object(wallpaper.ObjectKey(wallpaper.PrivatePrefix, g.ID, name))
+				f, ok := e.objects.object(wallpaper.AttemptObjectKey(wallpaper.PrivatePrefix, g.ID, 1, name))
 				if !ok {
 					t.Fatalf("no %s stored", name)
 				}
@@ -707,5 +708,41 @@ func TestPaintCarriesTheModelsLabel(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPaintTakesADecodingSlot: the image work of a painting waits for a
+// slot of the process-wide decoding bound it shares with avatar uploads;
+// while every slot is held it does not start, and when its deadline
+// passes first the attempt ends busy (to be retried), having stored
+// nothing. Once a slot is free it paints.
+func TestPaintTakesADecodingSlot(t *testing.T) {
+	e := newPaintEnv(t)
+	slots := picture.NewSlots(1)
+	e.painter = wallpaper.NewPainter(wallpaper.PainterConfig{
+		Decodes: slots, Jobs: e.store, Images: e.images, Objects: e.objects,
+		Labels: testLabels, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	held, release := make(chan struct{}), make(chan struct{})
+	go func() {
+		_ = slots.Do(context.Background(), func() error { close(held); <-release; return nil })
+	}()
+	<-held
+	g := e.queued(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	err := e.painter.Paint(ctx, g.ID, 1, false)
+	cancel()
+	if !errors.Is(err, picture.ErrBusy) {
+		t.Fatalf("Paint with every slot held = %v, want picture.ErrBusy", err)
+	}
+	if n := e.objects.count(); n != 0 {
+		t.Fatalf("%d objects stored by an attempt that found no slot", n)
+	}
+	close(release)
+	if err := e.painter.Paint(context.Background(), g.ID, 2, false); err != nil {
+		t.Fatalf("Paint with a free slot = %v", err)
+	}
+	if n := e.objects.count(); n != 3 {
+		t.Fatalf("%d objects stored, want the master, the display image and the thumbnail", n)
 	}
 }
