@@ -164,6 +164,15 @@ func (c *Cache) Get(ctx context.Context, k Key, fill Fill) (*Page, error) {
 	ran := false
 	v, err, _ := c.flight.Do(flightKey(epoch, k), func() (any, error) {
 		ran = true
+		// A fill that ended between the look-up above and this flight
+		// has kept the page already.
+		c.mu.RLock()
+		e, found := c.entries[k]
+		c.mu.RUnlock()
+		if found && time.Now().Before(e.expires) {
+			c.hits.Add(1)
+			return e.page, nil
+		}
 		c.fills.Add(1)
 		start := time.Now()
 		// Detached from the caller: the others waiting for this fill must
