@@ -332,3 +332,77 @@ func TestFeedCacheOff(t *testing.T) {
 		t.Errorf("Cache-Control with the cache off: %q, want no-cache", cc)
 	}
 }
+
+// TestGalleryHTTPCaching: feed pages and details carry an ETag that
+// If-None-Match turns into a bodiless 304, and say who may keep them.
+func TestGalleryHTTPCaching(t *testing.T) {
+	e := newFeedEnv(t, "1m", nil)
+	alice, bob := e.login(t, "alice"), e.login(t, "bob")
+	id := e.publish(t, alice.id, time.Now())
+	get := func(t *testing.T, path string, opts ...apitest.Option) *apitest.Response {
+		t.Helper()
+		return e.s.API.For(t).Do(http.MethodGet, path, nil, opts...)
+	}
+	check := func(t *testing.T, res *apitest.Response, status int, cacheControl string) {
+		t.Helper()
+		if res.Status != status {
+			t.Fatalf("status %d %s, want %d", res.Status, res.Body, status)
+		}
+		if got := res.Header.Get("Cache-Control"); got != cacheControl {
+			t.Errorf("Cache-Control %q, want %q", got, cacheControl)
+		}
+		if !slices.Contains(res.Header.Values("Vary"), "Authorization") {
+			t.Errorf("Vary %q, want Authorization among them", res.Header.Values("Vary"))
+		}
+		if res.Header.Get("ETag") == "" {
+			t.Error("no ETag")
+		}
+		if status == http.StatusNotModified && len(res.Body) != 0 {
+			t.Errorf("a 304 with a body: %s", res.Body)
+		}
+	}
+	for _, tt := range []struct {
+		name, path   string
+		token        string
+		cacheControl string
+	}{
+		{"anonymous feed", "/api/v1/wallpapers", "", "public, max-age=60"},
+		{"feed with a token", "/api/v1/wallpapers", bob.token, "private, no-cache"},
+		{"anonymous detail", "/api/v1/wallpapers/" + id.String(), "", "no-cache"},
+		{"detail with a token", "/api/v1/wallpapers/" + id.String(), bob.token, "private, no-cache"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var auth []apitest.Option
+			if tt.token != "" {
+				auth = append(auth, apitest.Bearer(tt.token))
+			}
+			first := get(t, tt.path, auth...)
+			check(t, first, http.StatusOK, tt.cacheControl)
+			tag := first.Header.Get("ETag")
+			for _, inm := range []string{tag, "W/" + tag, `"something else", ` + tag, "*"} {
+				res := get(t, tt.path, append(auth, apitest.Header("If-None-Match", inm))...)
+				check(t, res, http.StatusNotModified, tt.cacheControl)
+				if got := res.Header.Get("ETag"); got != tag {
+					t.Errorf("If-None-Match %s: ETag %s, want %s", inm, got, tag)
+				}
+			}
+			res := get(t, tt.path, append(auth, apitest.Header("If-None-Match", `"something else"`))...)
+			check(t, res, http.StatusOK, tt.cacheControl)
+			if string(res.Body) != string(first.Body) || res.Header.Get("ETag") != tag {
+				t.Error("the same answer twice has another body or ETag")
+			}
+		})
+	}
+	t.Run("a changed answer has a new ETag", func(t *testing.T) {
+		path := "/api/v1/wallpapers/" + id.String()
+		before := get(t, path, apitest.Bearer(bob.token))
+		if res := e.s.API.Do(http.MethodPut, path+"/like", nil, apitest.Bearer(bob.token)); res.Status != http.StatusOK {
+			t.Fatalf("like: %d %s", res.Status, res.Body)
+		}
+		after := get(t, path, apitest.Bearer(bob.token), apitest.Header("If-None-Match", before.Header.Get("ETag")))
+		check(t, after, http.StatusOK, "private, no-cache")
+		if after.Header.Get("ETag") == before.Header.Get("ETag") {
+			t.Error("the ETag stayed when the like count and flag changed")
+		}
+	})
+}
