@@ -69,7 +69,7 @@ func (e *feedEnv) login(t *testing.T, name string) galleryUser {
 
 // publish inserts a wallpaper of owner that everyone may see (public,
 // approved, published), created at, and returns its id.
-func (e *feedEnv) publish(t *testing.T, owner uuid.UUID, at time.Time) uuid.UUID {
+func (e *feedEnv) publish(t testing.TB, owner uuid.UUID, at time.Time) uuid.UUID {
 	t.Helper()
 	id := uuid.New()
 	_, err := e.s.Pool.Exec(context.Background(), `INSERT INTO wallpapers
