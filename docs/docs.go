@@ -1713,7 +1713,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Public wallpapers, newest first, with their authors. No login needed; with a token each item says whether the caller likes it (` + "`" + `liked` + "`" + `). Keyset pagination: pass ` + "`" + `next_cursor` + "`" + ` back as ` + "`" + `cursor` + "`" + `; a malformed or altered cursor is 400.",
+                "description": "Public wallpapers, newest first, with their authors. No login needed; with a token each item says whether the caller likes it (` + "`" + `liked` + "`" + `). Keyset pagination: pass ` + "`" + `next_cursor` + "`" + ` back as ` + "`" + `cursor` + "`" + `; a malformed or altered cursor is 400.\nCached: the same page is served to everyone for up to FEED_CACHE_TTL (1 s) after it was read, so a new wallpaper appears within that time; one leaving public view (made private, deleted, hidden, its author banned) is gone at once from the replica that hid it and within FEED_CACHE_TTL from the others. Every page has an ` + "`" + `ETag` + "`" + `: send it back as ` + "`" + `If-None-Match` + "`" + ` and an unchanged page is a bodiless 304. Anonymous pages are ` + "`" + `Cache-Control: public, max-age=\u003cFEED_CACHE_TTL\u003e` + "`" + ` (proxies and CDNs may keep them; ` + "`" + `no-cache` + "`" + ` with the cache off); with a token, ` + "`" + `private, no-cache` + "`" + `. Always ` + "`" + `Vary: Authorization` + "`" + `.",
                 "produces": [
                     "application/json"
                 ],
@@ -1736,6 +1736,12 @@ const docTemplate = `{
                         "description": "next_cursor of the previous page",
                         "name": "cursor",
                         "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "the ETag of the page the client holds",
+                        "name": "If-None-Match",
+                        "in": "header"
                     }
                 ],
                 "responses": {
@@ -1743,6 +1749,37 @@ const docTemplate = `{
                         "description": "OK",
                         "schema": {
                             "$ref": "#/definitions/httpapi.WallpaperPage"
+                        },
+                        "headers": {
+                            "Cache-Control": {
+                                "type": "string",
+                                "description": "public, max-age=\u003cFEED_CACHE_TTL\u003e without a token; private, no-cache with one"
+                            },
+                            "ETag": {
+                                "type": "string",
+                                "description": "the page's entity tag (a hash of its body)"
+                            },
+                            "Vary": {
+                                "type": "string",
+                                "description": "Authorization"
+                            }
+                        }
+                    },
+                    "304": {
+                        "description": "Not Modified: the page is the one whose ETag was sent",
+                        "headers": {
+                            "Cache-Control": {
+                                "type": "string",
+                                "description": "public, max-age=\u003cFEED_CACHE_TTL\u003e without a token; private, no-cache with one"
+                            },
+                            "ETag": {
+                                "type": "string",
+                                "description": "the page's entity tag (a hash of its body)"
+                            },
+                            "Vary": {
+                                "type": "string",
+                                "description": "Authorization"
+                            }
                         }
                     },
                     "400": {
@@ -1785,7 +1822,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "A wallpaper with its prompt, model and the parameters the model was given. No login needed for a wallpaper anyone may see (public, approved by the image check, its author not banned), so a shared link opens anywhere; with a token the answer says whether the caller likes it. Any other wallpaper exists only for its owner: anyone else gets 404.",
+                "description": "A wallpaper with its prompt, model and the parameters the model was given. No login needed for a wallpaper anyone may see (public, approved by the image check, its author not banned), so a shared link opens anywhere; with a token the answer says whether the caller likes it. Any other wallpaper exists only for its owner: anyone else gets 404.\nIt has an ` + "`" + `ETag` + "`" + `: send it back as ` + "`" + `If-None-Match` + "`" + ` and an unchanged answer is a bodiless 304. ` + "`" + `Cache-Control: no-cache` + "`" + ` without a token (keep it, but ask again each time), ` + "`" + `private, no-cache` + "`" + ` with one; ` + "`" + `Vary: Authorization` + "`" + `.",
                 "produces": [
                     "application/json"
                 ],
@@ -1801,6 +1838,12 @@ const docTemplate = `{
                         "name": "id",
                         "in": "path",
                         "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "the ETag of the answer the client holds",
+                        "name": "If-None-Match",
+                        "in": "header"
                     }
                 ],
                 "responses": {
@@ -1808,6 +1851,37 @@ const docTemplate = `{
                         "description": "OK",
                         "schema": {
                             "$ref": "#/definitions/httpapi.Wallpaper"
+                        },
+                        "headers": {
+                            "Cache-Control": {
+                                "type": "string",
+                                "description": "no-cache without a token; private, no-cache with one"
+                            },
+                            "ETag": {
+                                "type": "string",
+                                "description": "the answer's entity tag (a hash of its body)"
+                            },
+                            "Vary": {
+                                "type": "string",
+                                "description": "Authorization"
+                            }
+                        }
+                    },
+                    "304": {
+                        "description": "Not Modified: the answer is the one whose ETag was sent",
+                        "headers": {
+                            "Cache-Control": {
+                                "type": "string",
+                                "description": "no-cache without a token; private, no-cache with one"
+                            },
+                            "ETag": {
+                                "type": "string",
+                                "description": "the answer's entity tag (a hash of its body)"
+                            },
+                            "Vary": {
+                                "type": "string",
+                                "description": "Authorization"
+                            }
                         }
                     },
                     "400": {

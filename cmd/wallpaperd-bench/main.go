@@ -98,7 +98,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "seeded %d wallpapers across %d users in %v\n", o.wallpapers, o.users, time.Since(seedStart).Round(100*time.Millisecond))
 
-	srv, err := startServer(ctx, o, db.url)
+	// The table against raw SQL is the server asking Postgres every time.
+	srv, err := startServer(ctx, o, db.url, "FEED_CACHE_TTL=0")
 	if err != nil {
 		return err
 	}
@@ -109,7 +110,17 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	cached, err := startServer(ctx, o, db.url) // FEED_CACHE_TTL at its default
+	if err != nil {
+		return err
+	}
+	defer cached.stop()
+	cacheRows, err := measureCache(ctx, o, db, cached, srv, out)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintln(out)
 	report(out, o, machine, results)
+	reportCache(out, o, cacheRows)
 	return nil
 }

@@ -28,8 +28,9 @@ type server struct {
 
 // startServer builds wallpaperd (unless o.server names a binary) and runs
 // it in dev mode against databaseURL on a free loopback port, its log in a
-// file, and waits until it is ready.
-func startServer(ctx context.Context, o options, databaseURL string) (*server, error) {
+// file, with env on top of the bench's settings, and waits until it is
+// ready.
+func startServer(ctx context.Context, o options, databaseURL string, env ...string) (*server, error) {
 	dir, err := os.MkdirTemp("", "wallpaperd-bench-")
 	if err != nil {
 		return nil, err
@@ -67,6 +68,7 @@ func startServer(ctx context.Context, o options, databaseURL string) (*server, e
 		"SWAGGER_ENABLED=false",
 		"WORKERS=2",
 	}
+	s.cmd.Env = append(s.cmd.Env, env...)
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting wallpaperd: %w", err)
 	}

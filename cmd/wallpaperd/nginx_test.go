@@ -67,6 +67,67 @@ func TestNginx(t *testing.T) {
 		wpd: wpd, pair: pair, https: https, plain: plain,
 		redirectStatus: http.StatusMovedPermanently, redirectBase: "https://127.0.0.1",
 	})
+	t.Run("feed cached by nginx", func(t *testing.T) { checkNginxFeedCache(t, https, pair) })
+}
+
+// checkNginxFeedCache: nginx keeps an anonymous feed page for wallpaperd's
+// max-age (FEED_CACHE_TTL, a minute here) and answers its revalidation,
+// and never keeps the answer to a request with a token.
+func checkNginxFeedCache(t *testing.T, https string, pair tlscerttest.Pair) {
+	client := clientFrom(t, "127.0.0.5", pair)
+	page := https + "/api/v1/wallpapers?limit=7"
+	send := func(t *testing.T, headers map[string]string) *http.Response {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, page, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	first := send(t, nil)
+	if first.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d", page, first.StatusCode)
+	}
+	checkHeader(t, first, "X-Cache-Status", "MISS")
+	checkHeader(t, first, "Cache-Control", "public, max-age=60")
+	checkHeader(t, first, "Vary", "Authorization")
+	tag := first.Header.Get("ETag")
+	if tag == "" {
+		t.Fatal("no ETag on the feed page")
+	}
+	second := send(t, nil)
+	checkHeader(t, second, "X-Cache-Status", "HIT")
+	checkHeader(t, second, "ETag", tag)
+	if again := send(t, map[string]string{"If-None-Match": tag}); again.StatusCode != http.StatusNotModified {
+		t.Errorf("revalidating through nginx: %d, want 304", again.StatusCode)
+	}
+
+	resp, err := client.Post(https+"/api/v1/auth/login", "application/json", strings.NewReader(`{"code":"dev-cached"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s struct {
+		AccessToken string `json:"access_token"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&s)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("login: %d %v", resp.StatusCode, err)
+	}
+	for range 2 {
+		mine := send(t, map[string]string{"Authorization": "Bearer " + s.AccessToken})
+		checkHeader(t, mine, "X-Cache-Status", "BYPASS")
+		checkHeader(t, mine, "Cache-Control", "private, no-cache")
+	}
 }
 
 // Few enough logins that a token cannot refill (one per 30 s) while a test
@@ -78,6 +139,8 @@ func proxiedEnv() map[string]string {
 	return map[string]string{
 		"TRUSTED_PROXIES":       "127.0.0.1",
 		"LOGIN_RATE_PER_MINUTE": fmt.Sprint(loginsPerMinute),
+		// Long enough that a page nginx keeps is still fresh when asked again.
+		"FEED_CACHE_TTL": "1m",
 	}
 }
 
@@ -364,6 +427,7 @@ func startNginx(t *testing.T, nginx, upstream string, pair tlscerttest.Pair) (ht
 		{"listen 80;", fmt.Sprintf("listen 127.0.0.1:%d;", plainPort)},
 		{"/etc/letsencrypt/live/api.example.com/fullchain.pem", pair.CertFile},
 		{"/etc/letsencrypt/live/api.example.com/privkey.pem", pair.KeyFile},
+		{"proxy_cache_path /var/cache/nginx/wallpaperd ", "proxy_cache_path " + filepath.Join(dir, "cache") + " "},
 	} {
 		if strings.Count(conf, r.old) != 1 {
 			t.Fatalf("%s: expected %q exactly once; update the test with the site", nginxSite, r.old)

@@ -23,6 +23,7 @@ import (
 	"github.com/wallpaperd/wallpaperd/internal/aigc"
 	"github.com/wallpaperd/wallpaperd/internal/auth"
 	"github.com/wallpaperd/wallpaperd/internal/config"
+	"github.com/wallpaperd/wallpaperd/internal/feedcache"
 	"github.com/wallpaperd/wallpaperd/internal/httpapi"
 	"github.com/wallpaperd/wallpaperd/internal/imagegen"
 	"github.com/wallpaperd/wallpaperd/internal/metrics"
@@ -104,6 +105,12 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*App, error) {
 	galleryStore := postgres.NewGallery(pool, jobs)
 	accountStore := postgres.NewAccounts(pool, jobs, cfg.AccessTokenTTL)
 	adminStore := postgres.NewAdmins(pool, galleryStore)
+	// The public feed's pages, kept FEED_CACHE_TTL; every store that takes
+	// a wallpaper out of public view drops its pages here after the commit.
+	feed := feedcache.New(feedcache.Config{TTL: cfg.FeedCacheTTL})
+	galleryStore.OnHidden(feed.Hide)
+	accountStore.OnHidden(feed.Hide)
+	m.ObserveFeedCache(feed)
 
 	// The domain.
 	access, err := auth.NewAccessTokens([]byte(secret.Reveal()), cfg.AccessTokenTTL, nil)
@@ -267,6 +274,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*App, error) {
 		Quota:         generations,
 		Generations:   generations,
 		Gallery:       gallery,
+		Feed:          feed,
 		Objects:       objects,
 		WeChatPush:    push,
 		MediaVerdicts: mediaVerdicts(moderation),

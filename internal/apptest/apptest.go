@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wallpaperd/wallpaperd/internal/admin"
@@ -59,6 +60,8 @@ type Options struct {
 	// Logger receives the service's log; nil: discarded (warnings to
 	// stderr under go test -v).
 	Logger *slog.Logger
+	// Tracer sees every query the service sends (to count them).
+	Tracer pgx.QueryTracer
 }
 
 // Service is the whole service running in the test's process.
@@ -138,7 +141,7 @@ func New(t testing.TB, o Options) *Service {
 		}
 	}
 	ctx := context.Background()
-	s.Pool, err = postgres.Open(ctx, o.DatabaseURL, postgres.PoolConfig{MaxConns: 20})
+	s.Pool, err = postgres.Open(ctx, o.DatabaseURL, postgres.PoolConfig{MaxConns: 20, Tracer: o.Tracer})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -173,6 +173,12 @@ type Config struct {
 	// deleted accounts: the bound on how late a ban or a deletion made on
 	// another replica stops their access tokens there.
 	BanSyncInterval time.Duration `env:"BAN_SYNC_INTERVAL" envDefault:"10s"`
+	// FeedCacheTTL is how long a public feed page is served from this
+	// replica's memory (and may be kept by proxies and clients: its
+	// max-age) before it is read again; 0 turns the cache off. A
+	// wallpaper leaving public view drops from this replica's pages at
+	// once and from every other's within it.
+	FeedCacheTTL time.Duration `env:"FEED_CACHE_TTL" envDefault:"1s"`
 	// AdminSessionTTL is how long a console sign-in lasts.
 	AdminSessionTTL time.Duration `env:"ADMIN_SESSION_TTL" envDefault:"12h"`
 	// RiverUIEnabled serves the job queue's dashboard at /admin/river/
@@ -539,6 +545,9 @@ func (c *Config) validate() error {
 	}
 	if c.BanSyncInterval < 100*time.Millisecond || c.BanSyncInterval > 30*time.Second {
 		bad("BAN_SYNC_INTERVAL", "must be between 100ms and 30s: a banned user's tokens work on other replicas for up to this long")
+	}
+	if c.FeedCacheTTL != 0 && (c.FeedCacheTTL < time.Second || c.FeedCacheTTL > time.Minute || c.FeedCacheTTL%time.Second != 0) {
+		bad("FEED_CACHE_TTL", "must be 0 (off) or whole seconds from 1s to 1m (it is also the pages' max-age): a hidden wallpaper stays in other replicas' feeds, and in proxies', for up to this long")
 	}
 	if c.AdminSessionTTL < time.Minute || c.AdminSessionTTL > 7*24*time.Hour {
 		bad("ADMIN_SESSION_TTL", "must be between 1m and 168h")

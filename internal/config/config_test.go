@@ -44,6 +44,7 @@ func TestDefaults(t *testing.T) {
 		{"REPORT_RATE_PER_HOUR", c.ReportRatePerHour, 30},
 		{"BAN_SYNC_INTERVAL", c.BanSyncInterval, 10 * time.Second},
 		{"ADMIN_SESSION_TTL", c.AdminSessionTTL, 12 * time.Hour},
+		{"FEED_CACHE_TTL", c.FeedCacheTTL, time.Second},
 		{"RIVER_UI_ENABLED", c.RiverUIEnabled, true},
 	}
 	for _, ch := range checks {
@@ -91,6 +92,10 @@ func TestParseErrors(t *testing.T) {
 		{"a month to respond", map[string]string{"REPORT_RESPONSE_HOURS": "720"}, "REPORT_RESPONSE_HOURS"},
 		{"no reports an hour", map[string]string{"REPORT_RATE_PER_HOUR": "0"}, "REPORT_RATE_PER_HOUR"},
 		{"bans reach other replicas after a minute", map[string]string{"BAN_SYNC_INTERVAL": "1m"}, "BAN_SYNC_INTERVAL"},
+		{"feed cached for an hour", map[string]string{"FEED_CACHE_TTL": "1h"}, "FEED_CACHE_TTL"},
+		{"feed cached for half a second", map[string]string{"FEED_CACHE_TTL": "500ms"}, "FEED_CACHE_TTL"},
+		{"feed cached for 1.5 seconds", map[string]string{"FEED_CACHE_TTL": "1500ms"}, "FEED_CACHE_TTL"},
+		{"feed cached for negative time", map[string]string{"FEED_CACHE_TTL": "-1s"}, "FEED_CACHE_TTL"},
 		{"console sessions for a month", map[string]string{"ADMIN_SESSION_TTL": "720h"}, "ADMIN_SESSION_TTL"},
 	}
 	for _, tt := range tests {
@@ -120,6 +125,19 @@ func pushVars(change map[string]string) map[string]string {
 		vars[k] = v
 	}
 	return vars
+}
+
+func TestFeedCacheTTL(t *testing.T) {
+	for v, want := range map[string]time.Duration{"0": 0, "0s": 0, "1s": time.Second, "5s": 5 * time.Second, "1m": time.Minute} {
+		c, err := Parse(map[string]string{"FEED_CACHE_TTL": v})
+		if err != nil {
+			t.Errorf("FEED_CACHE_TTL=%s refused: %v", v, err)
+			continue
+		}
+		if c.FeedCacheTTL != want {
+			t.Errorf("FEED_CACHE_TTL=%s is %v, want %v", v, c.FeedCacheTTL, want)
+		}
+	}
 }
 
 func TestPushSettings(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	"github.com/wallpaperd/wallpaperd/internal/admin"
 	"github.com/wallpaperd/wallpaperd/internal/auth"
 	"github.com/wallpaperd/wallpaperd/internal/failure"
+	"github.com/wallpaperd/wallpaperd/internal/feedcache"
 	"github.com/wallpaperd/wallpaperd/internal/user"
 	"github.com/wallpaperd/wallpaperd/internal/wallpaper"
 	"github.com/wallpaperd/wallpaperd/internal/wechat"
@@ -69,6 +70,8 @@ type Deps struct {
 	Generations *wallpaper.Service
 	// Gallery is the feed, collections, likes, visibility and deletion.
 	Gallery *wallpaper.Gallery
+	// Feed keeps the public feed's pages for FEED_CACHE_TTL; nil: off.
+	Feed *feedcache.Cache
 	// Objects turns storage keys into URLs clients can GET.
 	Objects interface {
 		URL(key string) string
@@ -103,6 +106,11 @@ type Server struct {
 	deps    Deps
 	trusted []netip.Prefix
 	console *template.Template
+	// relativeURLs says the object store's URLs are paths on our own host
+	// (local storage), made absolute on the host each caller reached.
+	relativeURLs bool
+	// feedCacheControl is the Cache-Control of anonymous feed pages.
+	feedCacheControl []string
 }
 
 // New builds the API handler: the router with every route and middleware,
@@ -128,7 +136,9 @@ func newRouter(cfg Config, deps Deps) (*gin.Engine, error) {
 	if len(cfg.CSRFKey) == 0 && deps.Admins != nil {
 		return nil, errors.New("httpapi: the console needs a CSRF key")
 	}
-	s := &Server{cfg: cfg, deps: deps, trusted: cfg.TrustedProxies, console: console}
+	s := &Server{cfg: cfg, deps: deps, trusted: cfg.TrustedProxies, console: console,
+		relativeURLs:     deps.Objects != nil && strings.HasPrefix(deps.Objects.URL("probe"), "/"),
+		feedCacheControl: publicCacheControl(deps.Feed.TTL())}
 	ginTrusted := make([]string, 0, len(cfg.TrustedProxies))
 	for _, p := range cfg.TrustedProxies {
 		ginTrusted = append(ginTrusted, p.Masked().String())

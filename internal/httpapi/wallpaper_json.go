@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 
 	"github.com/wallpaperd/wallpaperd/internal/wallpaper"
 )
@@ -59,11 +60,48 @@ type WallpaperPage struct {
 }
 
 func (s *Server) wallpaperJSON(c *gin.Context, w *wallpaper.Wallpaper) Wallpaper {
+	return s.wallpaperFor(s.viewOf(c), w)
+}
+
+// view is whom a wallpaper is shown to: the origin its relative URLs are
+// made absolute on ("" when the store's URLs are absolute) and the caller
+// (uuid.Nil: anonymous).
+type view struct {
+	origin string
+	caller uuid.UUID
+}
+
+// viewOf is the request's view.
+func (s *Server) viewOf(c *gin.Context) view {
+	v := view{origin: s.urlOrigin(c)}
+	v.caller, _ = callerID(c)
+	return v
+}
+
+// urlOrigin is the origin the stored objects' URLs are absolute on: the
+// caller's scheme://host with local storage (relative URLs), "" with S3.
+func (s *Server) urlOrigin(c *gin.Context) string {
+	if !s.relativeURLs {
+		return ""
+	}
+	return s.origin(c)
+}
+
+// absolute is u on origin when u is relative.
+func (v view) absolute(u string) string {
+	if v.origin == "" || !strings.HasPrefix(u, "/") || strings.HasPrefix(u, "//") {
+		return u
+	}
+	return v.origin + u
+}
+
+// wallpaperFor is w as v sees it.
+func (s *Server) wallpaperFor(v view, w *wallpaper.Wallpaper) Wallpaper {
 	out := Wallpaper{
 		ID: w.ID.String(), Prompt: w.Prompt, Size: w.Size, Width: w.Width, Height: w.Height,
 		Provider: w.Provider, Model: w.Model,
-		ImageURL:     s.absoluteURL(c, s.objectURL(w.ImageKey)),
-		ThumbnailURL: s.absoluteURL(c, s.objectURL(w.ThumbnailKey)),
+		ImageURL:     v.absolute(s.objectURL(w.ImageKey)),
+		ThumbnailURL: v.absolute(s.objectURL(w.ThumbnailKey)),
 		Public:       w.Public, AIGenerated: true, Preset: presetJSON(w.Preset), LikeCount: w.LikeCount, Liked: w.Liked,
 		Author: Author{
 			ID: w.Author.ID.String(), Nickname: w.Author.Nickname,
@@ -71,9 +109,9 @@ func (s *Server) wallpaperJSON(c *gin.Context, w *wallpaper.Wallpaper) Wallpaper
 		CreatedAt: w.CreatedAt.UTC(),
 	}
 	if w.Author.AvatarKey != "" {
-		out.Author.AvatarURL = s.absoluteURL(c, s.deps.Objects.URL(w.Author.AvatarKey))
+		out.Author.AvatarURL = v.absolute(s.deps.Objects.URL(w.Author.AvatarKey))
 	}
-	if uid, ok := callerID(c); ok && uid == w.Author.ID {
+	if v.caller != uuid.Nil && v.caller == w.Author.ID {
 		out.Review = w.Review
 	}
 	return out

@@ -1,13 +1,17 @@
 package httpapi
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
 	"github.com/wallpaperd/wallpaperd/internal/failure"
+	"github.com/wallpaperd/wallpaperd/internal/feedcache"
 	"github.com/wallpaperd/wallpaperd/internal/wallpaper"
 )
 
@@ -39,33 +43,67 @@ func (s *Server) galleryRoutes(api *gin.RouterGroup) {
 //
 //	@Summary		Public gallery
 //	@Description	Public wallpapers, newest first, with their authors. No login needed; with a token each item says whether the caller likes it (`liked`). Keyset pagination: pass `next_cursor` back as `cursor`; a malformed or altered cursor is 400.
+//	@Description	Cached: the same page is served to everyone for up to FEED_CACHE_TTL (1 s) after it was read, so a new wallpaper appears within that time; one leaving public view (made private, deleted, hidden, its author banned) is gone at once from the replica that hid it and within FEED_CACHE_TTL from the others. Every page has an `ETag`: send it back as `If-None-Match` and an unchanged page is a bodiless 304. Anonymous pages are `Cache-Control: public, max-age=<FEED_CACHE_TTL>` (proxies and CDNs may keep them; `no-cache` with the cache off); with a token, `private, no-cache`. Always `Vary: Authorization`.
 //	@Tags			gallery
 //	@Produce		json
 //	@Security		BearerAuth
-//	@Param			limit	query		int		false	"Page size"	minimum(1)	maximum(50)	default(20)
-//	@Param			cursor	query		string	false	"next_cursor of the previous page"
-//	@Success		200		{object}	WallpaperPage
-//	@Failure		400		{object}	ErrorBody	"invalid_request: bad limit or cursor"
-//	@Failure		401		{object}	ErrorBody	"unauthorized: a token was sent but is invalid or expired"
-//	@Failure		405		{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
-//	@Failure		403		{object}	ErrorBody	"banned: the account is banned"
-//	@Failure		503		{object}	ErrorBody	"unavailable"
+//	@Param			limit			query		int		false	"Page size"	minimum(1)	maximum(50)	default(20)
+//	@Param			cursor			query		string	false	"next_cursor of the previous page"
+//	@Param			If-None-Match	header		string	false	"the ETag of the page the client holds"
+//	@Success		200				{object}	WallpaperPage
+//	@Success		304				"Not Modified: the page is the one whose ETag was sent"
+//	@Header			200,304			{string}	ETag			"the page's entity tag (a hash of its body)"
+//	@Header			200,304			{string}	Cache-Control	"public, max-age=<FEED_CACHE_TTL> without a token; private, no-cache with one"
+//	@Header			200,304			{string}	Vary			"Authorization"
+//	@Failure		400				{object}	ErrorBody		"invalid_request: bad limit or cursor"
+//	@Failure		401				{object}	ErrorBody		"unauthorized: a token was sent but is invalid or expired"
+//	@Failure		405				{object}	ErrorBody		"method_not_allowed: a method this path does not have (Allow lists those it has)"
+//	@Failure		403				{object}	ErrorBody		"banned: the account is banned"
+//	@Failure		503				{object}	ErrorBody		"unavailable"
 //	@Router			/api/v1/wallpapers [get]
 func (s *Server) feed(c *gin.Context) {
 	limit, ok := queryLimit(c)
 	if !ok {
 		return
 	}
-	var caller *uuid.UUID
-	if uid, known := callerID(c); known {
-		caller = &uid
-	}
-	page, err := s.deps.Gallery.Feed(c.Request.Context(), caller, c.Query("cursor"), limit)
+	ctx := c.Request.Context()
+	cursor := c.Query("cursor")
+	key := feedcache.Key{Origin: s.urlOrigin(c), Limit: limit, Cursor: cursor}
+	page, err := s.deps.Feed.Get(ctx, key, func(ctx context.Context) (*feedcache.Page, error) {
+		// The anonymous page, whoever asks first: the same bytes for all.
+		p, err := s.deps.Gallery.Feed(ctx, nil, cursor, limit)
+		if err != nil {
+			return nil, err
+		}
+		body, err := json.Marshal(s.wallpaperPageFor(view{origin: key.Origin}, p))
+		if err != nil {
+			return nil, err
+		}
+		return &feedcache.Page{Feed: p, Body: body, ETag: etag(body)}, nil
+	})
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, s.wallpaperPage(c, page))
+	uid, known := callerID(c)
+	if !known {
+		writeCacheable(c, page.ETag, s.feedCacheControl, page.Body)
+		return
+	}
+	// The caller's page is the public one with their liked flags (and
+	// their own items' review state), from one look-up of its ids.
+	items := slices.Clone(page.Feed.Items)
+	if err := s.deps.Gallery.MarkLiked(ctx, uid, items); err != nil {
+		writeError(c, err)
+		return
+	}
+	body, err := json.Marshal(s.wallpaperPageFor(view{origin: key.Origin, caller: uid},
+		wallpaper.Page[wallpaper.Wallpaper]{Items: items, Next: page.Feed.Next}))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	writeCacheable(c, etag(body), privateCacheControl, body)
 }
 
 // myWallpapers godoc
@@ -102,17 +140,23 @@ func (s *Server) myWallpapers(c *gin.Context) {
 //
 //	@Summary		One wallpaper
 //	@Description	A wallpaper with its prompt, model and the parameters the model was given. No login needed for a wallpaper anyone may see (public, approved by the image check, its author not banned), so a shared link opens anywhere; with a token the answer says whether the caller likes it. Any other wallpaper exists only for its owner: anyone else gets 404.
+//	@Description	It has an `ETag`: send it back as `If-None-Match` and an unchanged answer is a bodiless 304. `Cache-Control: no-cache` without a token (keep it, but ask again each time), `private, no-cache` with one; `Vary: Authorization`.
 //	@Tags			gallery
 //	@Produce		json
 //	@Security		BearerAuth
-//	@Param			id	path		string	true	"Wallpaper id"	format(uuid)
-//	@Success		200	{object}	Wallpaper
-//	@Failure		400	{object}	ErrorBody	"invalid_request: not a wallpaper id"
-//	@Failure		401	{object}	ErrorBody	"unauthorized: a token was sent but is invalid or expired"
-//	@Failure		403	{object}	ErrorBody	"banned: the account is banned"
-//	@Failure		404	{object}	ErrorBody	"not_found"
-//	@Failure		405	{object}	ErrorBody	"method_not_allowed: a method this path does not have (Allow lists those it has)"
-//	@Failure		503	{object}	ErrorBody	"unavailable"
+//	@Param			id				path		string	true	"Wallpaper id"	format(uuid)
+//	@Param			If-None-Match	header		string	false	"the ETag of the answer the client holds"
+//	@Success		200				{object}	Wallpaper
+//	@Success		304				"Not Modified: the answer is the one whose ETag was sent"
+//	@Header			200,304			{string}	ETag			"the answer's entity tag (a hash of its body)"
+//	@Header			200,304			{string}	Cache-Control	"no-cache without a token; private, no-cache with one"
+//	@Header			200,304			{string}	Vary			"Authorization"
+//	@Failure		400				{object}	ErrorBody		"invalid_request: not a wallpaper id"
+//	@Failure		401				{object}	ErrorBody		"unauthorized: a token was sent but is invalid or expired"
+//	@Failure		403				{object}	ErrorBody		"banned: the account is banned"
+//	@Failure		404				{object}	ErrorBody		"not_found"
+//	@Failure		405				{object}	ErrorBody		"method_not_allowed: a method this path does not have (Allow lists those it has)"
+//	@Failure		503				{object}	ErrorBody		"unavailable"
 //	@Router			/api/v1/wallpapers/{id} [get]
 func (s *Server) getWallpaper(c *gin.Context) {
 	id, ok := pathID(c)
@@ -133,7 +177,16 @@ func (s *Server) getWallpaper(c *gin.Context) {
 	if out.Params == nil {
 		out.Params = map[string]any{}
 	}
-	c.JSON(http.StatusOK, out)
+	body, err := json.Marshal(out)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	cacheControl := detailCacheControl
+	if caller != nil {
+		cacheControl = privateCacheControl
+	}
+	writeCacheable(c, etag(body), cacheControl, body)
 }
 
 var errPublicRequired = failure.InvalidRequest("public (true or false) is required")
@@ -306,9 +359,13 @@ func (s *Server) setLike(c *gin.Context, liked bool) {
 }
 
 func (s *Server) wallpaperPage(c *gin.Context, p wallpaper.Page[wallpaper.Wallpaper]) WallpaperPage {
+	return s.wallpaperPageFor(s.viewOf(c), p)
+}
+
+func (s *Server) wallpaperPageFor(v view, p wallpaper.Page[wallpaper.Wallpaper]) WallpaperPage {
 	out := WallpaperPage{Items: make([]Wallpaper, 0, len(p.Items)), NextCursor: nextCursor(p.Next)}
 	for i := range p.Items {
-		out.Items = append(out.Items, s.wallpaperJSON(c, &p.Items[i]))
+		out.Items = append(out.Items, s.wallpaperFor(v, &p.Items[i]))
 	}
 	return out
 }

@@ -24,6 +24,7 @@ type Accounts struct {
 	// tokenTTL is how long an access token of a deleted account lives,
 	// and so how long its deletion is remembered.
 	tokenTTL time.Duration
+	hidden   Hidden // nil: nobody is told
 }
 
 // NewAccounts returns the store; jobs removes a deleted account's
@@ -145,6 +146,8 @@ func (s *Accounts) DeleteAccount(ctx context.Context, id uuid.UUID, subject []by
 	if err != nil {
 		return fmt.Errorf("postgres: deleting account %s: %w", id, err)
 	}
+	h := hidden{authors: []uuid.UUID{id}}
+	h.tell(s.hidden)
 	return nil
 }
 

@@ -233,6 +233,7 @@ func (s *Admins) Queue(ctx context.Context, limit int) (_ []admin.QueueItem, err
 func (s *Admins) Decide(ctx context.Context, id uuid.UUID, e admin.Entry, decide func(*wallpaper.Wallpaper) (admin.Outcome, error)) (_ *wallpaper.Wallpaper, err error) {
 	defer translate(&err)
 	var out *wallpaper.Wallpaper
+	var h hidden
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		w, err := lockWallpaper(ctx, tx, id)
 		if err != nil {
@@ -244,10 +245,10 @@ func (s *Admins) Decide(ctx context.Context, id uuid.UUID, e admin.Entry, decide
 			return err
 		}
 		if outcome.Remove {
-			if err := s.gallery.removeWallpaper(ctx, tx, &before, outcome.Refund); err != nil {
+			if err := s.gallery.removeWallpaper(ctx, tx, &h, &before, outcome.Refund); err != nil {
 				return err
 			}
-		} else if out, err = s.gallery.setReviewTx(ctx, tx, &before, w.Review, true); err != nil {
+		} else if out, err = s.gallery.setReviewTx(ctx, tx, &h, &before, w.Review, true); err != nil {
 			return err
 		}
 		return insertEntry(ctx, tx, e)
@@ -255,6 +256,7 @@ func (s *Admins) Decide(ctx context.Context, id uuid.UUID, e admin.Entry, decide
 	if err != nil {
 		return nil, fmt.Errorf("postgres: deciding on wallpaper %s: %w", id, err)
 	}
+	h.tell(s.gallery.hidden)
 	return out, nil
 }
 
@@ -414,6 +416,10 @@ func (s *Admins) Ban(ctx context.Context, b admin.Ban, e admin.Entry) (banned bo
 	})
 	if err != nil {
 		return false, fmt.Errorf("postgres: banning %s: %w", b.UserID, err)
+	}
+	if banned {
+		h := hidden{authors: []uuid.UUID{b.UserID}}
+		h.tell(s.gallery.hidden)
 	}
 	return banned, nil
 }

@@ -16,8 +16,9 @@ import (
 // Gallery reads and changes wallpapers and likes; it satisfies
 // wallpaper.GalleryReader, wallpaper.GalleryWriter and wallpaper.LikeStore.
 type Gallery struct {
-	pool *pgxpool.Pool
-	jobs Jobs
+	pool   *pgxpool.Pool
+	jobs   Jobs
+	hidden Hidden // nil: nobody is told
 }
 
 // NewGallery returns the gallery store; jobs removes a deleted wallpaper's
@@ -131,6 +132,7 @@ func lockWallpaper(ctx context.Context, tx pgx.Tx, id uuid.UUID) (*wallpaper.Wal
 func (s *Gallery) UpdateWallpaper(ctx context.Context, id uuid.UUID, change func(*wallpaper.Wallpaper) error) (_ *wallpaper.Wallpaper, err error) {
 	defer translate(&err)
 	var out *wallpaper.Wallpaper
+	var h hidden
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		w, err := lockWallpaper(ctx, tx, id)
 		if err != nil {
@@ -151,17 +153,20 @@ func (s *Gallery) UpdateWallpaper(ctx context.Context, id uuid.UUID, change func
 		if out, err = scanWallpaper(tx.QueryRow(ctx, wallpaperByID, id)); err != nil {
 			return err
 		}
+		h.left(&before, out)
 		return s.afterStateChange(ctx, tx, &before, out)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: updating wallpaper %s: %w", id, err)
 	}
+	h.tell(s.hidden)
 	return out, nil
 }
 
 // DeleteWallpaper implements wallpaper.GalleryWriter.
 func (s *Gallery) DeleteWallpaper(ctx context.Context, id uuid.UUID, check func(*wallpaper.Wallpaper) error) (err error) {
 	defer translate(&err)
+	var h hidden
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		w, err := lockWallpaper(ctx, tx, id)
 		if err != nil {
@@ -173,11 +178,13 @@ func (s *Gallery) DeleteWallpaper(ctx context.Context, id uuid.UUID, check func(
 		if _, err := tx.Exec(ctx, `DELETE FROM wallpapers WHERE id = $1`, id); err != nil {
 			return err
 		}
+		h.left(w, nil)
 		return s.jobs.DeleteObjects(ctx, tx, objectKeys(w))
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: deleting wallpaper %s: %w", id, err)
 	}
+	h.tell(s.hidden)
 	return nil
 }
 

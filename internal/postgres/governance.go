@@ -98,6 +98,7 @@ func (s *Gallery) AnswerCheck(ctx context.Context, traceID string, v wallpaper.V
 // SetReview implements wallpaper.ModerationStore.
 func (s *Gallery) SetReview(ctx context.Context, id uuid.UUID, from, to string) (changed bool, err error) {
 	defer translate(&err)
+	var h hidden
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		w, err := lockWallpaper(ctx, tx, id)
 		if errors.Is(err, wallpaper.ErrNotFound) {
@@ -114,6 +115,7 @@ func (s *Gallery) SetReview(ctx context.Context, id uuid.UUID, from, to string) 
 			return err
 		}
 		changed = true
+		h.left(w, after)
 		if from == wallpaper.ReviewPending && w.GenerationID != nil {
 			// The image check has spoken: the generation's result is
 			// settled.
@@ -126,6 +128,7 @@ func (s *Gallery) SetReview(ctx context.Context, id uuid.UUID, from, to string) 
 	if err != nil {
 		return false, fmt.Errorf("postgres: review of wallpaper %s: %w", id, err)
 	}
+	h.tell(s.hidden)
 	return changed, nil
 }
 
@@ -136,6 +139,7 @@ func (s *Gallery) SetReview(ctx context.Context, id uuid.UUID, from, to string) 
 // since is left as it is (ErrNotFound).
 func (s *Gallery) Reject(ctx context.Context, id uuid.UUID, f wallpaper.Failure) (err error) {
 	defer translate(&err)
+	var h hidden
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		w, err := lockWallpaper(ctx, tx, id)
 		if err != nil {
@@ -144,11 +148,12 @@ func (s *Gallery) Reject(ctx context.Context, id uuid.UUID, f wallpaper.Failure)
 		if w.Review != wallpaper.ReviewPending {
 			return wallpaper.ErrNotFound.With("the wallpaper is no longer waiting for its check", nil)
 		}
-		return s.removeWallpaper(ctx, tx, w, &f)
+		return s.removeWallpaper(ctx, tx, &h, w, &f)
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: rejecting wallpaper %s: %w", id, err)
 	}
+	h.tell(s.hidden)
 	return nil
 }
 
@@ -156,11 +161,13 @@ func (s *Gallery) Reject(ctx context.Context, id uuid.UUID, f wallpaper.Failure)
 // its objects, inside tx. With refund set, its generation becomes failed
 // with refund and the quota unit comes back, exactly once (the status
 // guard) and the author, if they asked to hear, is told; without, the
-// generation stays succeeded (its author had the wallpaper).
-func (s *Gallery) removeWallpaper(ctx context.Context, tx pgx.Tx, w *wallpaper.Wallpaper, refund *wallpaper.Failure) error {
+// generation stays succeeded (its author had the wallpaper). h learns
+// that it left public view.
+func (s *Gallery) removeWallpaper(ctx context.Context, tx pgx.Tx, h *hidden, w *wallpaper.Wallpaper, refund *wallpaper.Failure) error {
 	if _, err := tx.Exec(ctx, `DELETE FROM wallpapers WHERE id = $1`, w.ID); err != nil {
 		return err
 	}
+	h.left(w, nil)
 	if err := s.jobs.DeleteObjects(ctx, tx, objectKeys(w)); err != nil {
 		return err
 	}

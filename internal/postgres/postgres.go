@@ -45,6 +45,8 @@ func queueNotify(ctx context.Context, tx pgx.Tx, jobs Jobs, generationID uuid.UU
 // PoolConfig bounds the pool; zero fields take the defaults below.
 type PoolConfig struct {
 	MaxConns int32
+	// Tracer, when set, sees every query (tests count them with it).
+	Tracer pgx.QueryTracer
 }
 
 // Open connects a pool with limits and timeouts suited to a web service and
@@ -73,6 +75,9 @@ func Open(ctx context.Context, url string, pc PoolConfig) (*pgxpool.Pool, error)
 		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = "60000"
 	}
 	cfg.ConnConfig.RuntimeParams["application_name"] = "wallpaperd"
+	if pc.Tracer != nil {
+		cfg.ConnConfig.Tracer = pc.Tracer
+	}
 
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -34,6 +34,7 @@ func (s *Gallery) FileReport(ctx context.Context, r wallpaper.Report, check func
 	hold func(*wallpaper.Wallpaper, int) bool) (_ wallpaper.Report, created bool, err error) {
 	defer translate(&err)
 	var out wallpaper.Report
+	var h hidden
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		w, err := lockWallpaper(ctx, tx, r.WallpaperID)
 		if err != nil {
@@ -69,19 +70,20 @@ func (s *Gallery) FileReport(ctx context.Context, r wallpaper.Report, check func
 		if !hold(w, reporters) {
 			return nil
 		}
-		_, err = s.setReviewTx(ctx, tx, w, wallpaper.ReviewHeld, false)
+		_, err = s.setReviewTx(ctx, tx, &h, w, wallpaper.ReviewHeld, false)
 		return err
 	})
 	if err != nil {
 		return wallpaper.Report{}, false, fmt.Errorf("postgres: reporting wallpaper %s: %w", r.WallpaperID, err)
 	}
+	h.tell(s.hidden)
 	return out, created, nil
 }
 
 // setReviewTx moves the locked wallpaper w to review (recording an admin
 // decision when decided), queues what the change needs, and returns the
-// wallpaper after.
-func (s *Gallery) setReviewTx(ctx context.Context, tx pgx.Tx, w *wallpaper.Wallpaper, review string, decided bool) (*wallpaper.Wallpaper, error) {
+// wallpaper after; h learns whether it left public view.
+func (s *Gallery) setReviewTx(ctx context.Context, tx pgx.Tx, h *hidden, w *wallpaper.Wallpaper, review string, decided bool) (*wallpaper.Wallpaper, error) {
 	if _, err := tx.Exec(ctx, `UPDATE wallpapers SET review = $2,
 		decided_at = CASE WHEN $3 THEN now() ELSE decided_at END WHERE id = $1`, w.ID, review, decided); err != nil {
 		return nil, err
@@ -91,6 +93,7 @@ func (s *Gallery) setReviewTx(ctx context.Context, tx pgx.Tx, w *wallpaper.Wallp
 	if err != nil {
 		return nil, err
 	}
+	h.left(w, after)
 	return after, s.afterStateChange(ctx, tx, w, after)
 }
 

@@ -96,14 +96,16 @@ func (g *Gallery) list(ctx context.Context, list List, caller *uuid.UUID, cursor
 	}
 	page := pageOf(g.cursors, list, items, limit, wallpaperPos)
 	if caller != nil {
-		if err := g.markLiked(ctx, *caller, page.Items); err != nil {
+		if err := g.MarkLiked(ctx, *caller, page.Items); err != nil {
 			return Page[Wallpaper]{}, err
 		}
 	}
 	return page, nil
 }
 
-func (g *Gallery) markLiked(ctx context.Context, caller uuid.UUID, ws []Wallpaper) error {
+// MarkLiked sets on each of ws (the items of a public page) whether the
+// caller likes it, with one look-up for them all.
+func (g *Gallery) MarkLiked(ctx context.Context, caller uuid.UUID, ws []Wallpaper) error {
 	if len(ws) == 0 {
 		return nil
 	}
@@ -160,7 +162,7 @@ func (g *Gallery) Wallpaper(ctx context.Context, caller *uuid.UUID, id uuid.UUID
 	}
 	ws := []Wallpaper{*w}
 	if caller != nil {
-		if err := g.markLiked(ctx, *caller, ws); err != nil {
+		if err := g.MarkLiked(ctx, *caller, ws); err != nil {
 			return nil, err
 		}
 	}
