@@ -438,7 +438,7 @@ func TestGalleryUpdateWallpaper(t *testing.T) {
 
 // newQueue is the real River queue, not started: the test only looks at
 // the jobs it inserts.
-func newJobs(t *testing.T, pool *pgxpool.Pool) *worker.Jobs {
+func newJobs(t testing.TB, pool *pgxpool.Pool) *worker.Jobs {
 	t.Helper()
 	jobs, err := worker.NewJobs(pool, 0)
 	if err != nil {
