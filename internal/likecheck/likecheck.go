@@ -204,8 +204,9 @@ func CheckPhase(base int, like bool, calls []Call) error {
 	slices.Sort(counts)
 	for i, c := range counts {
 		if c < base+i+1 || c > base+n {
+			lo, hi := mirror(base, like, base+i+1), mirror(base, like, base+n)
 			return fmt.Errorf("answer %d of %d (sorted) is %d: not exact at its moment (must be between %d and %d)",
-				i+1, n, mirror(base, like, c), mirror(base, like, base+i+1), mirror(base, like, base+n))
+				i+1, n, mirror(base, like, c), min(lo, hi), max(lo, hi))
 		}
 	}
 	return nil
