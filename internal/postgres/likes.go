@@ -52,6 +52,7 @@ const (
 		INSERT INTO like_deltas (wallpaper_id, stripe, n) SELECT wallpaper_id, $3, -1 FROM changed
 		ON CONFLICT (wallpaper_id, stripe) DO UPDATE SET n = like_deltas.n + EXCLUDED.n`
 	likeCountSQL = `SELECT ` + likeCountExpr + ` FROM wallpapers w WHERE w.id = $1`
+	likeCheckSQL = `SELECT user_id, public, review, author_banned, published, visible FROM wallpapers WHERE id = $1`
 )
 
 // LikeSQL exposes, for the benchmark's raw-SQL baseline, the like and
@@ -80,8 +81,9 @@ func (s *Gallery) LikedAmong(ctx context.Context, userID uuid.UUID, ids []uuid.U
 	return out, nil
 }
 
-// SetLike implements wallpaper.LikeStore. check sees the wallpaper as it
-// is when the call starts; nothing is locked. A wallpaper hidden between
+// SetLike implements wallpaper.LikeStore. check sees the wallpaper's id,
+// author id and visibility (Public, Review, AuthorBanned, Published,
+// Visible) as they are when the call starts; nothing is locked. A wallpaper hidden between
 // the check and the like keeps the like, as if it had come a moment
 // earlier (the hiding reads nothing the like writes); one deleted in
 // between is not found.
@@ -97,11 +99,16 @@ func (s *Gallery) LikedAmong(ctx context.Context, userID uuid.UUID, ids []uuid.U
 // connection is left in an aborted transaction and the pool discards it.
 func (s *Gallery) SetLike(ctx context.Context, userID, id uuid.UUID, liked bool, check func(*wallpaper.Wallpaper) error) (_ int, err error) {
 	defer translate(&err)
-	w, err := s.Wallpaper(ctx, id)
-	if err != nil {
-		return 0, err
+	// What the check needs, and no more (no author, prompt or count).
+	w := wallpaper.Wallpaper{ID: id}
+	err = s.pool.QueryRow(ctx, likeCheckSQL, id).Scan(&w.Author.ID, &w.Public, &w.Review, &w.AuthorBanned, &w.Published, &w.Visible)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, wallpaper.ErrNotFound.With("wallpaper not found", nil)
 	}
-	if err := check(w); err != nil {
+	if err != nil {
+		return 0, fmt.Errorf("postgres: wallpaper %s: %w", id, err)
+	}
+	if err := check(&w); err != nil {
 		return 0, err
 	}
 	change := likeSQL
