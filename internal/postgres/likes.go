@@ -42,13 +42,20 @@ const likeCountExpr = `(w.like_count + COALESCE((SELECT sum(d.n) FROM like_delta
 
 // The like and unlike statements ($1 user, $2 wallpaper, $3 stripe): the
 // likes row and the delta move together, and only when the row changed,
-// which keeps both idempotent.
+// which keeps both idempotent. Each first takes a shared key lock on the
+// wallpaper's row (the one its foreign keys take anyway, compatible with
+// every other liker and with the fold), before any row of its own: a
+// wallpaper being deleted makes the like wait and then find nothing,
+// instead of holding a stripe the deletion's cascade waits for while it
+// waits for the wallpaper (a deadlock).
 const (
-	likeSQL = `WITH changed AS (INSERT INTO likes (user_id, wallpaper_id) VALUES ($1, $2)
+	likeSQL = `WITH w AS (SELECT id FROM wallpapers WHERE id = $2 FOR KEY SHARE),
+		changed AS (INSERT INTO likes (user_id, wallpaper_id) SELECT $1, id FROM w
 			ON CONFLICT DO NOTHING RETURNING wallpaper_id)
 		INSERT INTO like_deltas (wallpaper_id, stripe, n) SELECT wallpaper_id, $3, 1 FROM changed
 		ON CONFLICT (wallpaper_id, stripe) DO UPDATE SET n = like_deltas.n + EXCLUDED.n`
-	unlikeSQL = `WITH changed AS (DELETE FROM likes WHERE user_id = $1 AND wallpaper_id = $2 RETURNING wallpaper_id)
+	unlikeSQL = `WITH w AS (SELECT id FROM wallpapers WHERE id = $2 FOR KEY SHARE),
+		changed AS (DELETE FROM likes WHERE user_id = $1 AND wallpaper_id = (SELECT id FROM w) RETURNING wallpaper_id)
 		INSERT INTO like_deltas (wallpaper_id, stripe, n) SELECT wallpaper_id, $3, -1 FROM changed
 		ON CONFLICT (wallpaper_id, stripe) DO UPDATE SET n = like_deltas.n + EXCLUDED.n`
 	likeCountSQL = `SELECT ` + likeCountExpr + ` FROM wallpapers w WHERE w.id = $1`
@@ -134,18 +141,23 @@ func (s *Gallery) SetLike(ctx context.Context, userID, id uuid.UUID, liked bool,
 
 // FoldLikes adds the delta rows of up to limit wallpapers to their
 // like_count and deletes them, in one statement; it returns how many
-// wallpapers it folded. A wallpaper whose row is locked (being changed or
-// deleted) is left for the next fold; a liker holding a stripe is waited
-// for (the lock lasts one statement). It locks a wallpaper's row before
-// its stripes, and likers take only shared key locks on that row: no
-// deadlock with likers, account or wallpaper deletion.
+// wallpapers it folded. It waits for no lock: a wallpaper whose row is
+// locked (being changed or deleted) and a stripe a liker or an account
+// deletion holds are left for the next fold (a partial fold is exact, and
+// keeps like_count non-negative because a user's likes and unlikes share
+// one stripe). Waiting for nothing, it cannot be part of a deadlock.
 func (s *Gallery) FoldLikes(ctx context.Context, limit int) (_ int, err error) {
 	defer translate(&err)
 	tag, err := s.pool.Exec(ctx, `WITH ws AS (
 			SELECT id FROM wallpapers
 			WHERE id IN (SELECT wallpaper_id FROM like_deltas GROUP BY wallpaper_id LIMIT $1)
 			FOR NO KEY UPDATE SKIP LOCKED),
-		moved AS (DELETE FROM like_deltas d USING ws WHERE d.wallpaper_id = ws.id RETURNING d.wallpaper_id, d.n),
+		stripes AS (
+			SELECT wallpaper_id, stripe FROM like_deltas WHERE wallpaper_id IN (SELECT id FROM ws)
+			FOR UPDATE SKIP LOCKED),
+		moved AS (
+			DELETE FROM like_deltas d USING stripes s WHERE d.wallpaper_id = s.wallpaper_id AND d.stripe = s.stripe
+			RETURNING d.wallpaper_id, d.n),
 		sums AS (SELECT wallpaper_id, sum(n) AS n FROM moved GROUP BY wallpaper_id)
 		UPDATE wallpapers w SET like_count = w.like_count + sums.n FROM sums WHERE w.id = sums.wallpaper_id`, limit)
 	if err != nil {

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"github.com/wallpaperd/wallpaperd/internal/likecheck"
 	"github.com/wallpaperd/wallpaperd/internal/postgres"
 	"github.com/wallpaperd/wallpaperd/internal/postgres/pgtest"
+	"github.com/wallpaperd/wallpaperd/internal/wallpaper"
 )
 
 // likeCount is the wallpaper's count as the store reads it.
@@ -289,6 +291,49 @@ func TestLikeCountsThroughDeletions(t *testing.T) {
 		for i, id := range ids {
 			if got := likeCount(t, store, id); got != 1 {
 				t.Errorf("wallpaper %d: count %d; want 1 (the other's)", i, got)
+			}
+		}
+	})
+
+	t.Run("wallpapers deleted while they are liked", func(t *testing.T) {
+		likers := make([]uuid.UUID, 8)
+		for i := range likers {
+			likers[i] = seedUser(t, pool, fmt.Sprint("d-racer-", i))
+		}
+		for round := range 10 {
+			id := seedWallpaper(t, pool, owner, true, time.Now())
+			for _, u := range likers[:4] {
+				like(u, id, true) // existing stripes, which the cascade must delete
+			}
+			var wg sync.WaitGroup
+			errs := make(chan error, len(likers)*10)
+			for i, u := range likers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for k := range 10 {
+						_, err := store.SetLike(ctx, u, id, (i+k)%2 == 0, allow)
+						if errors.Is(err, wallpaper.ErrNotFound) {
+							return // deleted: what a liker may see
+						}
+						if err != nil {
+							errs <- err
+							return
+						}
+					}
+				}()
+			}
+			err := store.DeleteWallpaper(ctx, id, allow)
+			wg.Wait()
+			close(errs)
+			if err != nil {
+				t.Fatalf("round %d: DeleteWallpaper: %v", round, err)
+			}
+			for err := range errs {
+				t.Fatalf("round %d: SetLike: %v", round, err)
+			}
+			if likes, _, deltas := likeRows(t, pool, id); likes != 0 || deltas != 0 {
+				t.Fatalf("round %d: %d likes and %d delta rows left of a deleted wallpaper", round, likes, deltas)
 			}
 		}
 	})
