@@ -1,4 +1,4 @@
--- Hot likes: a like no longer updates its wallpaper's row. The likes table
+-- Hot likes: a like no longer locks and updates its wallpaper's row. The likes table
 -- is the truth; a wallpaper's count is wallpapers.like_count (folded) plus
 -- the sum of its rows here (not yet folded). A like or an unlike changes
 -- its likes row and adds +1 or -1 to one of the wallpaper's 16 stripes in

@@ -19,9 +19,9 @@ import (
 // (folded) plus the sum of its rows in like_deltas (not yet folded); a like
 // changes its likes row and adds ±1 to one of the wallpaper's likeStripes
 // delta rows in one statement, so in every committed state the two agree.
-// No like locks the wallpaper's row: concurrent likers of one wallpaper
-// meet only when they share a stripe, and then only from their statement
-// to its commit. The count a like answers is read after its commit, in a
+// No like holds the wallpaper's row exclusively (only its shared key
+// lock): concurrent likers of one wallpaper meet only when they share a
+// stripe, and then only from their statement to its commit. The count a like answers is read after its commit, in a
 // snapshot of its own: the exact number of likes at a moment between the
 // caller's change becoming visible and the answer (see SetLike).
 
