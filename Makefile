@@ -52,7 +52,7 @@ migrate: ## Apply pending migrations (DATABASE_URL, or the dev database)
 
 # Not part of test: it takes minutes and measures, it does not check.
 .PHONY: bench
-bench: bench-load ## Load test at size, then the gallery at 1,000,000 wallpapers: seed a throwaway database, run wallpaperd, HTTP vs raw SQL, the feed cache vs a bare handler (BENCH_FLAGS, docs/benchmarks.md)
+bench: bench-load ## Load test at size, then the gallery at 1,000,000 wallpapers (HTTP vs raw SQL; the feed cache vs a bare handler) and hot likes on one wallpaper (every answer checked): a throwaway database, the real wallpaperd (BENCH_FLAGS, docs/benchmarks.md)
 	go run ./cmd/wallpaperd-bench $(BENCH_FLAGS)
 
 ## ---- tools ----

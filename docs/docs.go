@@ -3420,6 +3420,7 @@ const docTemplate = `{
             "type": "object",
             "properties": {
                 "like_count": {
+                    "description": "LikeCount is exact at its moment: the number of likes the wallpaper\nhad at an instant after the caller's change was made and before the\nanswer (others' likes and unlikes until then included).",
                     "type": "integer",
                     "example": 4
                 },

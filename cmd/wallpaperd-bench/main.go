@@ -6,10 +6,12 @@
 // concurrency: the first feed page, a page 50,000 items deep, a detail and
 // a user's own list. It runs the same SQL through pgx at the same
 // concurrency (the database's own ceiling) and prints one table with both.
+// Then one wallpaper liked by many users at once (likes.go), every answer
+// checked.
 //
 // Usage (make bench runs it with the defaults):
 //
-//	go run ./cmd/wallpaperd-bench [-wallpapers 1000000] [-users 10000] [-c 32] [-d 10s]
+//	go run ./cmd/wallpaperd-bench [-wallpapers 1000000] [-users 10000] [-c 32] [-d 10s] [-like-users 2000] [-likes-only]
 package main
 
 import (
@@ -43,6 +45,7 @@ type options struct {
 	duration    time.Duration
 	warmup      time.Duration
 	server      string // a built wallpaperd; empty: build one
+	likes       likeOptions
 }
 
 func parseOptions(args []string) (options, error) {
@@ -60,6 +63,7 @@ func parseOptions(args []string) (options, error) {
 	fs.DurationVar(&o.duration, "d", 10*time.Second, "measuring time of each scenario")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured time before each scenario")
 	fs.StringVar(&o.server, "server", "", "a wallpaperd binary to run (default: go build ./cmd/wallpaperd)")
+	o.likes.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -90,6 +94,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}()
 	fmt.Fprintf(out, "database %s created and migrated\n", db.name)
+	if o.likes.only {
+		return runLikesOnly(ctx, o, db, out)
+	}
 
 	seedStart := time.Now()
 	fixture, err := seed(ctx, db, o.users, o.wallpapers, out)
@@ -122,5 +129,6 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintln(out)
 	report(out, o, machine, results)
 	reportCache(out, o, cacheRows)
-	return nil
+	fmt.Fprintln(out)
+	return runLikes(ctx, o, db, srv, out)
 }

@@ -222,6 +222,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*App, error) {
 		Publisher:  publisher,
 		Unsettled:  galleryStore,
 		Notifier:   notifications,
+		Likes:      galleryStore,
 	})
 	if err != nil {
 		return nil, err

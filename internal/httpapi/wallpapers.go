@@ -22,8 +22,11 @@ type VisibilityRequest struct {
 
 // LikeState is a wallpaper's like count and whether the caller likes it.
 type LikeState struct {
-	Liked     bool `json:"liked" example:"true"`
-	LikeCount int  `json:"like_count" example:"4"`
+	Liked bool `json:"liked" example:"true"`
+	// LikeCount is exact at its moment: the number of likes the wallpaper
+	// had at an instant after the caller's change was made and before the
+	// answer (others' likes and unlikes until then included).
+	LikeCount int `json:"like_count" example:"4"`
 }
 
 func (s *Server) galleryRoutes(api *gin.RouterGroup) {

@@ -109,10 +109,14 @@ func (s *Accounts) DeleteAccount(ctx context.Context, id uuid.UUID, subject []by
 		if _, err := tx.Exec(ctx, `DELETE FROM quota_carryover WHERE day < (now() AT TIME ZONE 'UTC')::date - 2`); err != nil {
 			return err
 		}
-		// The user's likes leave the counts of others' wallpapers (the
-		// rows go with the user).
-		if _, err := tx.Exec(ctx, `UPDATE wallpapers w SET like_count = w.like_count - 1
-			FROM likes l WHERE l.user_id = $1 AND l.wallpaper_id = w.id AND w.user_id <> $1`, id); err != nil {
+		// The user's likes leave the counts of others' wallpapers as an
+		// unlike does (likes.go): each deleted row, and only those (an
+		// unlike racing this one deletes a row once), takes one from the
+		// user's stripe. Those of the user's own wallpapers go with them.
+		if _, err := tx.Exec(ctx, `WITH gone AS (DELETE FROM likes WHERE user_id = $1 RETURNING wallpaper_id)
+			INSERT INTO like_deltas (wallpaper_id, stripe, n)
+			SELECT gone.wallpaper_id, $2, -1 FROM gone JOIN wallpapers w ON w.id = gone.wallpaper_id WHERE w.user_id <> $1
+			ON CONFLICT (wallpaper_id, stripe) DO UPDATE SET n = like_deltas.n + EXCLUDED.n`, id, likeStripe(id)); err != nil {
 			return fmt.Errorf("withdrawing likes: %w", err)
 		}
 		if err := s.queueObjects(ctx, tx, id, avatar); err != nil {

@@ -35,7 +35,7 @@ var wallpaperFields = []struct{ expr, zero string }{
 	{"w.author_banned", "false"},
 	{"w.published", "false"},
 	{"w.visible", "false"},
-	{"w.like_count", "0"},
+	{likeCountExpr, "0"},
 	{"w.created_at", "'epoch'::timestamptz"},
 	{"w.approved_at", "NULL::timestamptz"},
 	{"w.decided_at", "NULL::timestamptz"},

@@ -32,8 +32,9 @@ type GalleryReader interface {
 type LikeStore interface {
 	// LikedAmong says which of ids userID likes.
 	LikedAmong(ctx context.Context, userID uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]bool, error)
-	// SetLike makes userID like (or not) wallpaper id, after check allows it
-	// on the locked row, and returns the new count. Idempotent.
+	// SetLike makes userID like (or not) wallpaper id, after check allows
+	// it (check sees the wallpaper's id, author id and visibility), and
+	// returns the count exact at a moment after the change. Idempotent.
 	SetLike(ctx context.Context, userID, id uuid.UUID, liked bool, check func(*Wallpaper) error) (int, error)
 }
 

@@ -72,6 +72,7 @@ type Deps struct {
 	Moderation Moderator
 	Publisher  Publisher
 	Unsettled  UnsettledFinder
+	Likes      LikeFolder // nil: likes are not folded (likes.go)
 }
 
 // SessionPruner deletes refresh tokens nobody can use any more
@@ -240,6 +241,10 @@ func New(pool *pgxpool.Pool, cfg Config, d Deps) (*Queue, error) {
 		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(cfg.PruneInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return PruneSessionsArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true}))
+	}
+	periodic, err = addFoldLikes(workers, periodic, d)
+	if err != nil {
+		return nil, err
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		ID:                   replica.ID(),
