@@ -151,3 +151,28 @@ func TestHeldMeansHidden(t *testing.T) {
 	waitShown(t, s, id, false)
 	gone(again, "hidden by an admin")
 }
+
+// TestDeletedWallpaperTakesItsCode: the mini-program code kept for a
+// wallpaper leaves storage with the wallpaper.
+func TestDeletedWallpaperTakesItsCode(t *testing.T) {
+	t.Parallel()
+	s := apptest.New(t, apptest.Options{S3: true})
+	owner := s.Token(t, "owner")
+	g := s.Wait(t, owner, s.Generate(t, owner, "a kite over the dunes"), 120*time.Second)
+	if g.Status != "succeeded" {
+		t.Fatalf("generation %s %+v", g.Status, g.Error)
+	}
+	id := g.Wallpaper.ID
+	waitShown(t, s, id, true)
+	if res := s.API.Do(http.MethodGet, "/api/v1/wallpapers/"+id+"/wxacode", nil); res.Status != http.StatusOK {
+		t.Fatalf("wxacode: %d %s", res.Status, res.Body)
+	}
+	key := "wxacode/" + id + ".png" // the local QR maker's, without WeChat
+	if !s.S3.Exists(t, key) {
+		t.Fatalf("the code is not kept at %s", key)
+	}
+	if res := s.API.Do(http.MethodDelete, "/api/v1/wallpapers/"+id, nil, apitest.Bearer(owner)); res.Status != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", res.Status, res.Body)
+	}
+	apptest.WaitFor(t, 60*time.Second, "the code to leave storage", func() bool { return !s.S3.Exists(t, key) })
+}

@@ -171,7 +171,7 @@ func (s *Accounts) queueObjects(ctx context.Context, tx pgx.Tx, id uuid.UUID, av
 		keys = append(keys, avatar)
 	}
 	for _, w := range ws {
-		keys = append(keys, objectKeys(w)...)
+		keys = append(keys, removedKeys(w)...)
 	}
 	for len(keys) > 0 {
 		n := min(len(keys), deleteBatch)

@@ -179,7 +179,7 @@ func (s *Gallery) DeleteWallpaper(ctx context.Context, id uuid.UUID, check func(
 			return err
 		}
 		h.left(w, nil)
-		return s.jobs.DeleteObjects(ctx, tx, objectKeys(w))
+		return s.jobs.DeleteObjects(ctx, tx, removedKeys(w))
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: deleting wallpaper %s: %w", id, err)

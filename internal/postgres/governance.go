@@ -37,6 +37,13 @@ func objectKeys(w *wallpaper.Wallpaper) []string {
 	return out
 }
 
+// removedKeys are the objects of a wallpaper that is gone for good: its
+// images and its mini-program codes (as WeChat makes them, and as the
+// local QR maker does; see internal/sharecode).
+func removedKeys(w *wallpaper.Wallpaper) []string {
+	return append(objectKeys(w), "wxacode/"+w.ID.String()+".jpg", "wxacode/"+w.ID.String()+".png")
+}
+
 // afterStateChange queues, inside tx, what a change of a wallpaper's
 // public flag or review state needs: the storage sync, and the image check
 // when the review became pending.
@@ -168,7 +175,7 @@ func (s *Gallery) removeWallpaper(ctx context.Context, tx pgx.Tx, h *hidden, w *
 		return err
 	}
 	h.left(w, nil)
-	if err := s.jobs.DeleteObjects(ctx, tx, objectKeys(w)); err != nil {
+	if err := s.jobs.DeleteObjects(ctx, tx, removedKeys(w)); err != nil {
 		return err
 	}
 	if w.GenerationID == nil || refund == nil {

@@ -45,7 +45,9 @@ func New(maker Maker, store Store, ext string) *Codes {
 }
 
 // Key is where wallpaper id's code is kept. A code only opens a page, so
-// it is never withdrawn; it is shown only for wallpapers others may see.
+// it is not withdrawn while the wallpaper exists (it is shown only for
+// wallpapers others may see); it is removed with the wallpaper
+// (internal/postgres removedKeys names both extensions).
 func (c *Codes) Key(id uuid.UUID) string { return "wxacode/" + id.String() + "." + c.ext }
 
 // Code returns wallpaper id's code.
