@@ -641,17 +641,10 @@ func TestPaintFailureNotRecordedIsRetried(t *testing.T) {
 // chunk right after IHDR, as some image models label their output.
 func withLegacyLabel(t *testing.T, png []byte, json string) []byte {
 	t.Helper()
-	const afterIHDR = 8 + 4 + 4 + 13 + 4 // signature, then IHDR's length, type, data and CRC
-	if len(png) < afterIHDR || string(png[12:16]) != "IHDR" {
+	if len(png) < 16 || string(png[12:16]) != "IHDR" {
 		t.Fatal("not a PNG starting with IHDR")
 	}
-	body := append([]byte("tEXtAIGC\x00"), json...)
-	chunk := binary.BigEndian.AppendUint32(nil, uint32(len(body)-4))
-	chunk = append(chunk, body...)
-	chunk = binary.BigEndian.AppendUint32(chunk, crc32.ChecksumIEEE(body))
-	out := append([]byte(nil), png[:afterIHDR]...)
-	out = append(out, chunk...)
-	return append(out, png[afterIHDR:]...)
+	return withTextChunk(t, png, "AIGC", json)
 }
 
 // TestPaintCarriesTheModelsLabel: an image the model labelled (Doubao
@@ -745,4 +738,42 @@ func TestPaintTakesADecodingSlot(t *testing.T) {
 	if n := e.objects.count(); n != 3 {
 		t.Fatalf("%d objects stored, want the master, the display image and the thumbnail", n)
 	}
+}
+
+// TestPaintStoresNothingUndecoded: whatever else the model's file carries
+// (a text chunk, bytes after its end) does not reach storage: every
+// stored file is encoded from the decoded pixels.
+func TestPaintStoresNothingUndecoded(t *testing.T) {
+	e := newPaintEnv(t)
+	img := portrait(t)
+	const secret = "a-relay-left-this-0x5ec2e7"
+	img.Data = withTextChunk(t, img.Data, "Comment", secret)
+	img.Data = append(img.Data, []byte("trailing:"+secret)...)
+	e.images.generate = func(context.Context, wallpaper.ImageRequest) (*wallpaper.Image, error) { return img, nil }
+	g := e.queued(t)
+	if err := e.painter.Paint(context.Background(), g.ID, 1, false); err != nil {
+		t.Fatalf("Paint = %v, want nil", err)
+	}
+	for _, name := range []string{"master.png", "image.jpg", "thumb.jpg"} {
+		f, ok := e.objects.object(wallpaper.AttemptObjectKey(wallpaper.PrivatePrefix, g.ID, 1, name))
+		if !ok {
+			t.Fatalf("no %s stored", name)
+		}
+		if bytes.Contains(f.data, []byte(secret)) {
+			t.Errorf("%s carries what the model's file carried beside its pixels", name)
+		}
+	}
+}
+
+// withTextChunk inserts a tEXt chunk keyword=text after png's IHDR.
+func withTextChunk(t *testing.T, png []byte, keyword, text string) []byte {
+	t.Helper()
+	const afterIHDR = 8 + 4 + 4 + 13 + 4
+	body := append([]byte("tEXt"+keyword+"\x00"), text...)
+	chunk := binary.BigEndian.AppendUint32(nil, uint32(len(body)-4))
+	chunk = append(chunk, body...)
+	chunk = binary.BigEndian.AppendUint32(chunk, crc32.ChecksumIEEE(body))
+	out := append([]byte(nil), png[:afterIHDR]...)
+	out = append(out, chunk...)
+	return append(out, png[afterIHDR:]...)
 }
