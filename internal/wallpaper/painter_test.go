@@ -685,7 +685,7 @@ func TestPaintCarriesTheModelsLabel(t *testing.T) {
 			}
 			e.images.generate = func(context.Context, wallpaper.ImageRequest) (*wallpaper.Image, error) { return img, nil }
 			g := e.queued(t)
-			if err := e.painter.Paint(context.Background(), g.ID, false); err != nil {
+			if err := e.painter.Paint(context.Background(), g.ID, 1, false); err != nil {
 				t.Fatalf("Paint = %v, want nil", err)
 			}
 			id := wallpaper.WallpaperID(g.ID).String()
