@@ -570,6 +570,109 @@ const docTemplate = `{
                 }
             }
         },
+        "/api/v1/auth/delete-account": {
+            "post": {
+                "description": "For a banned user, who has no token: a ban revokes the refresh tokens and refuses login, and deleting the account stays every user's right (PIPL Art. 47). The one-time code from ` + "`" + `wx.login` + "`" + ` is exchanged with WeChat as for login (` + "`" + `dev-NAME` + "`" + ` in dev without WeChat credentials); the account of that WeChat user is then deleted exactly as ` + "`" + `DELETE /api/v1/me` + "`" + ` deletes it (see there for what goes and what is kept). The ban outlives the deletion: the same WeChat user's next login is still ` + "`" + `403 banned` + "`" + `. A user who is not banned is refused with ` + "`" + `403 not_banned` + "`" + ` and nothing changes: they log in and use ` + "`" + `DELETE /api/v1/me` + "`" + `. Rate limited per client IP, sharing login's allowance.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "auth"
+                ],
+                "summary": "Delete a banned account with a wx.login code (注销)",
+                "parameters": [
+                    {
+                        "description": "a fresh wx.login code",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.DeleteAccountRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "204": {
+                        "description": "Deleted"
+                    },
+                    "400": {
+                        "description": "invalid_request: no code, or not JSON",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "401": {
+                        "description": "invalid_code: invalid or already used code",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "403": {
+                        "description": "not_banned: the account is not banned (log in and use DELETE /api/v1/me); forbidden: the WeChat account is blocked",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "404": {
+                        "description": "not_found: this WeChat user has no account",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "405": {
+                        "description": "method_not_allowed: a method this path does not have (Allow lists those it has)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "413": {
+                        "description": "Request Entity Too Large",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "415": {
+                        "description": "Unsupported Media Type",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "429": {
+                        "description": "rate_limited (see Retry-After)",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "integer",
+                                "description": "seconds to wait"
+                            }
+                        }
+                    },
+                    "500": {
+                        "description": "Internal Server Error",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "502": {
+                        "description": "upstream_error: WeChat is unreachable or failing",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    },
+                    "503": {
+                        "description": "Service Unavailable",
+                        "schema": {
+                            "$ref": "#/definitions/httpapi.ErrorBody"
+                        }
+                    }
+                }
+            }
+        },
         "/api/v1/auth/login": {
             "post": {
                 "description": "Exchanges the one-time code from ` + "`" + `wx.login` + "`" + ` with WeChat (code2Session), creates the user on first login, and starts a session: a short-lived access token (send it as ` + "`" + `Authorization: Bearer …` + "`" + `) and a long-lived refresh token. In dev without WeChat credentials, ` + "`" + `dev-NAME` + "`" + ` logs in as the dev user NAME; prod refuses such codes. Rate limited per client IP.",
@@ -1109,7 +1212,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Deletes the caller's account at once for every purpose of the API: the profile, the avatar, every wallpaper (gone from every view), the caller's likes and all tokens (the access token used here stops working at once; on other replicas within BAN_SYNC_INTERVAL). Queued and running generations end as ` + "`" + `failed` + "`" + ` with the code ` + "`" + `cancelled` + "`" + `. Stored images are removed by background jobs right after, finished by whichever replica runs next if this one stops. Kept, only for compliance and the retention period: the generation records (prompt, options, outcome) and image checks with the user replaced by an opaque id, reports the caller filed (anonymous). The same WeChat user logging in later starts a new, empty account; an active ban and the day's used quota still apply to it (a keyed hash of the openid is kept for that, nothing else). A banned user may delete their account too (the only call a ban leaves them); the ban refuses their next login.",
+                "description": "Deletes the caller's account at once for every purpose of the API: the profile, the avatar, every wallpaper (gone from every view), the caller's likes and all tokens (the access token used here stops working at once; on other replicas within BAN_SYNC_INTERVAL). Queued and running generations end as ` + "`" + `failed` + "`" + ` with the code ` + "`" + `cancelled` + "`" + `. Stored images are removed by background jobs right after, finished by whichever replica runs next if this one stops. Kept, only for compliance and the retention period: the generation records (prompt, options, outcome) and image checks with the user replaced by an opaque id, reports the caller filed (anonymous). The same WeChat user logging in later starts a new, empty account; an active ban and the day's used quota still apply to it (a keyed hash of the openid is kept for that, nothing else). A banned user may delete their account too (the only call a ban leaves them); the ban refuses their next login. A banned user whose token is gone deletes the account with a wx.login code instead (POST /api/v1/auth/delete-account).",
                 "produces": [
                     "application/json"
                 ],
@@ -3234,6 +3337,21 @@ const docTemplate = `{
                     "type": "string",
                     "format": "uuid",
                     "example": "7d3c1b2a-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+                }
+            }
+        },
+        "httpapi.DeleteAccountRequest": {
+            "type": "object",
+            "required": [
+                "code"
+            ],
+            "properties": {
+                "code": {
+                    "description": "Code is a fresh one-time code from wx.login, as for login (dev-NAME\nin dev without WeChat credentials).",
+                    "type": "string",
+                    "maxLength": 128,
+                    "minLength": 1,
+                    "example": "dev-alice"
                 }
             }
         },

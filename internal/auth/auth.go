@@ -132,14 +132,7 @@ const maxCodeLength = 128
 // Login exchanges a wx.login code, upserts the user and starts a session
 // (a new refresh token family).
 func (s *Service) Login(ctx context.Context, code string) (Session, error) {
-	code = strings.TrimSpace(code)
-	if code == "" {
-		return Session{}, failure.InvalidRequest("code is required: send the code from wx.login")
-	}
-	if len(code) > maxCodeLength {
-		return Session{}, ErrInvalidCode
-	}
-	openID, unionID, err := s.exchange(ctx, code)
+	openID, unionID, err := s.exchangeCode(ctx, code)
 	if err != nil {
 		return Session{}, err
 	}
@@ -174,6 +167,26 @@ func (s *Service) Login(ctx context.Context, code string) (Session, error) {
 		return Session{}, fmt.Errorf("auth: storing the refresh token: %w", err)
 	}
 	return s.session(u, plain)
+}
+
+// Identify exchanges a wx.login code for the WeChat user's openid, as
+// Login does, without logging in or looking at a ban: for the one thing a
+// banned user may still do without a token, deleting their account.
+func (s *Service) Identify(ctx context.Context, code string) (openID string, err error) {
+	openID, _, err = s.exchangeCode(ctx, code)
+	return openID, err
+}
+
+// exchangeCode checks a wx.login code's shape and exchanges it.
+func (s *Service) exchangeCode(ctx context.Context, code string) (openID, unionID string, err error) {
+	code = strings.TrimSpace(code)
+	if code == "" {
+		return "", "", failure.InvalidRequest("code is required: send the code from wx.login")
+	}
+	if len(code) > maxCodeLength {
+		return "", "", ErrInvalidCode
+	}
+	return s.exchange(ctx, code)
 }
 
 func (s *Service) exchange(ctx context.Context, code string) (string, string, error) {

@@ -20,6 +20,13 @@ type LoginRequest struct {
 	Code string `json:"code" binding:"required" minLength:"1" maxLength:"128" example:"dev-alice"`
 }
 
+// DeleteAccountRequest is the body of POST /auth/delete-account.
+type DeleteAccountRequest struct {
+	// Code is a fresh one-time code from wx.login, as for login (dev-NAME
+	// in dev without WeChat credentials).
+	Code string `json:"code" binding:"required" minLength:"1" maxLength:"128" example:"dev-alice"`
+}
+
 // RefreshRequest is the body of POST /auth/refresh.
 type RefreshRequest struct {
 	RefreshToken string `json:"refresh_token" binding:"required" minLength:"1" example:"8Xr2m1f0bQ3Wq6yZpVj8kN4sT1uH5eLc9aR7dG2xK0o"`
@@ -36,7 +43,14 @@ type Session struct {
 }
 
 func (s *Server) authRoutes(api *gin.RouterGroup) {
-	api.POST("/auth/login", loginLimit(s.cfg.LoginRatePerMinute, time.Now), s.login)
+	// Login and a banned user's account deletion spend one allowance per
+	// client IP: both trade a wx.login code, and together they give no
+	// more tries than login alone.
+	codes := loginLimit(s.cfg.LoginRatePerMinute, time.Now)
+	api.POST("/auth/login", codes, s.login)
+	if s.deps.Accounts != nil {
+		api.POST("/auth/delete-account", codes, s.deleteBannedAccount)
+	}
 	api.POST("/auth/refresh", s.refresh)
 	api.POST("/auth/logout", s.requireUser, s.logout)
 }

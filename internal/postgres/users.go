@@ -58,6 +58,16 @@ func (s *Users) User(ctx context.Context, id uuid.UUID) (_ user.User, err error)
 	return u, nil
 }
 
+// ByOpenID returns the user with this openid, or user.ErrNotFound.
+func (s *Users) ByOpenID(ctx context.Context, openID string) (_ user.User, err error) {
+	defer translate(&err)
+	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE openid = $1`, openID))
+	if err != nil {
+		return user.User{}, fmt.Errorf("postgres: loading the user of an openid: %w", err)
+	}
+	return u, nil
+}
+
 // Update locks the user's row, lets change edit the nickname and the avatar
 // key, and saves them in the same transaction.
 func (s *Users) Update(ctx context.Context, id uuid.UUID, change func(*user.User) error) (_ user.User, err error) {

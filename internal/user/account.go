@@ -8,6 +8,8 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+
+	"github.com/wallpaperd/wallpaperd/internal/failure"
 )
 
 // Subjects pseudonymises WeChat openids: a subject is the HMAC-SHA256 of
@@ -44,7 +46,23 @@ type AccountStore interface {
 	// whatever happens to this process. ErrNotFound when there is no such
 	// account.
 	DeleteAccount(ctx context.Context, id uuid.UUID, subject []byte) error
+	// Banned says whether the WeChat user with this subject is banned.
+	Banned(ctx context.Context, subject []byte) (bool, error)
 }
+
+// AccountUsers finds the accounts to delete.
+type AccountUsers interface {
+	// User returns the user with this id, or ErrNotFound.
+	User(ctx context.Context, id uuid.UUID) (User, error)
+	// ByOpenID returns the user with this openid, or ErrNotFound.
+	ByOpenID(ctx context.Context, openID string) (User, error)
+}
+
+// ErrNotBanned refuses DeleteBanned for a user who is not banned: they
+// log in and delete the account with their token (DELETE /me), so that
+// each case has one way.
+var ErrNotBanned = failure.New(failure.Forbidden, "not_banned",
+	"this account is not banned: log in and delete it with DELETE /api/v1/me")
 
 // Revoker hears of an account deleted here, so that this replica refuses
 // its access tokens at once (the others within their refresh interval).
@@ -54,14 +72,14 @@ type Revoker interface {
 
 // Accounts deletes accounts (注销).
 type Accounts struct {
-	users    Store
+	users    AccountUsers
 	store    AccountStore
 	subjects Subjects
 	revoker  Revoker
 }
 
 // NewAccounts returns the account deletion service; revoker may be nil.
-func NewAccounts(users Store, store AccountStore, subjects Subjects, revoker Revoker) *Accounts {
+func NewAccounts(users AccountUsers, store AccountStore, subjects Subjects, revoker Revoker) *Accounts {
 	return &Accounts{users: users, store: store, subjects: subjects, revoker: revoker}
 }
 
@@ -75,11 +93,38 @@ func (a *Accounts) Delete(ctx context.Context, id uuid.UUID) error {
 	if err != nil {
 		return fmt.Errorf("user: deleting %s: %w", id, err)
 	}
-	if err := a.store.DeleteAccount(ctx, id, a.subjects.Of(u.OpenID)); err != nil {
-		return fmt.Errorf("user: deleting %s: %w", id, err)
+	return a.delete(ctx, u)
+}
+
+// DeleteBanned deletes, as Delete does, the account of the banned WeChat
+// user with this openid (known from a fresh wx.login code): a ban revokes
+// the user's tokens and refuses their login, and deleting the account is
+// still their right. ErrNotFound when the WeChat user has no account,
+// ErrNotBanned when they are not banned.
+func (a *Accounts) DeleteBanned(ctx context.Context, openID string) error {
+	u, err := a.users.ByOpenID(ctx, openID)
+	if errors.Is(err, ErrNotFound) {
+		return ErrNotFound.With("this WeChat user has no account", err)
+	}
+	if err != nil {
+		return fmt.Errorf("user: finding the account to delete: %w", err)
+	}
+	banned, err := a.store.Banned(ctx, a.subjects.Of(u.OpenID))
+	if err != nil {
+		return fmt.Errorf("user: deleting %s: looking for a ban: %w", u.ID, err)
+	}
+	if !banned {
+		return ErrNotBanned
+	}
+	return a.delete(ctx, u)
+}
+
+func (a *Accounts) delete(ctx context.Context, u User) error {
+	if err := a.store.DeleteAccount(ctx, u.ID, a.subjects.Of(u.OpenID)); err != nil {
+		return fmt.Errorf("user: deleting %s: %w", u.ID, err)
 	}
 	if a.revoker != nil {
-		a.revoker.Deleted(id)
+		a.revoker.Deleted(u.ID)
 	}
 	return nil
 }

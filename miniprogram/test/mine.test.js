@@ -340,3 +340,110 @@ describe('my wallpapers', () => {
     expect(page.data.hasMore).toBe(false)
   })
 })
+
+describe('banned', () => {
+  // banAccount makes the server treat the user as banned: the session's
+  // calls answer 403 banned, and so does a new login (the ban revoked the
+  // refresh tokens: the mini-program cannot get a token any more).
+  // With { login: false } only the session's calls are refused: the
+  // access token still lives.
+  function banAccount({ login = true } = {}) {
+    const banned = () => error(403, 'banned', 'this account is banned')
+    server.route('GET', '/api/v1/me', banned)
+    server.route('GET', '/api/v1/me/wallpapers', banned)
+    if (login) server.route('POST', '/api/v1/auth/login', banned, { auth: false })
+  }
+
+  function deleteAnswers(answer) {
+    server.route('POST', '/api/v1/auth/delete-account', answer, { auth: false })
+  }
+
+  test('shows the ban in Chinese with 注销账号 instead of the profile and the list', async () => {
+    banAccount()
+    const page = await openMine()
+
+    expect(page.data.banned).toBe(true)
+    expect(page.data.user).toBeNull()
+    expect(page.data.items).toEqual([])
+    expect(page.data.error).toBe('')
+    expect(server.callsTo('POST', '/api/v1/auth/login').length).toBeGreaterThan(0)
+  })
+
+  test('注销账号 asks first, then sends a fresh wx.login code (no token) and the device stays signed out', async () => {
+    banAccount()
+    deleteAnswers(() => ({ status: 204 }))
+    const page = await openMine()
+    const codes = wx.login.mock.calls.length
+
+    await page.onDeleteBannedAccount()
+
+    expect(wx.showModal).toHaveBeenCalledWith(expect.objectContaining({ title: '注销账号？', confirmText: '注销' }))
+    expect(wx.showModal.mock.calls[0][0].content).toContain('封禁在注销后依然有效')
+    expect(wx.login).toHaveBeenCalledTimes(codes + 1)
+    const calls = server.callsTo('POST', '/api/v1/auth/delete-account')
+    expect(calls).toHaveLength(1)
+    expect(calls[0].body).toEqual({ code: expect.stringMatching(/^code-\d+$/) })
+    expect(calls[0].header.Authorization).toBeUndefined()
+    expect(page.data.banned).toBe(false)
+    expect(page.data.signedOut).toBe(true)
+    expect(wx.getStorageSync(STORAGE_KEYS.signedOut)).toBe(true)
+    expect(wx.showToast).toHaveBeenCalledWith(expect.objectContaining({ title: '账号已注销' }))
+  })
+
+  test('注销账号 does nothing when not confirmed', async () => {
+    banAccount()
+    deleteAnswers(() => ({ status: 204 }))
+    const page = await openMine()
+    wx.showModal.mockImplementationOnce((opts) => Promise.resolve().then(() => opts.success({ confirm: false, cancel: true })))
+
+    await page.onDeleteBannedAccount()
+
+    expect(server.callsTo('POST', '/api/v1/auth/delete-account')).toHaveLength(0)
+    expect(page.data.banned).toBe(true)
+  })
+
+  test('an account already gone (a retry whose answer was lost) counts as deleted', async () => {
+    banAccount()
+    deleteAnswers(() => error(404, 'not_found', 'this WeChat user has no account'))
+    const page = await openMine()
+
+    await page.onDeleteBannedAccount()
+
+    expect(page.data.signedOut).toBe(true)
+    expect(wx.showToast).toHaveBeenCalledWith(expect.objectContaining({ title: '账号已注销' }))
+  })
+
+  test('a ban lifted meanwhile (not_banned) says so and shows the account again', async () => {
+    banAccount({ login: false })
+    const page = await openMine()
+    expect(page.data.banned).toBe(true)
+    deleteAnswers(() => {
+      // The admin unbanned the user: the session works again.
+      const quota = { daily_limit: 10, used_today: 0, remaining: 10, resets_at: '2026-11-24T00:00:00+08:00' }
+      server.route('GET', '/api/v1/me', () => json(Object.assign({}, server.user, { quota })))
+      server.route('GET', '/api/v1/me/wallpapers', () => json({ items: mine, next_cursor: null }))
+      return error(403, 'not_banned', 'this account is not banned')
+    })
+
+    await page.onDeleteBannedAccount()
+    await flush()
+
+    expect(wx.showToast).toHaveBeenCalledWith(expect.objectContaining({ title: '账号未被封禁，请在「我的」页面注销账号' }))
+    expect(page.data.banned).toBe(false)
+    expect(page.data.signedOut).toBe(false)
+    expect(page.data.user).toMatchObject({ id: 'u-1' })
+    expect(page.data.items.map((w) => w.id)).toEqual(['w-3', 'w-2', 'w-1'])
+  })
+
+  test('a failed 注销 says why and keeps the ban shown', async () => {
+    banAccount()
+    deleteAnswers(() => error(429, 'rate_limited', 'too many login attempts', { 'Retry-After': '30' }))
+    const page = await openMine()
+
+    await page.onDeleteBannedAccount()
+
+    expect(wx.showToast).toHaveBeenCalledWith(expect.objectContaining({ title: '操作太频繁，请 30 秒后再试' }))
+    expect(page.data.banned).toBe(true)
+    expect(page.data.signedOut).toBe(false)
+  })
+})

@@ -3,7 +3,7 @@
  */
 // Create, detail and mine rendered for real (see helpers/render.js), data
 // from the fake server: each page's main states come out of its template.
-const { createServer, json, wallpaper } = require('./helpers/server')
+const { createServer, error, json, wallpaper } = require('./helpers/server')
 const { createWx, flush } = require('./helpers/wx')
 
 const server = createServer()
@@ -164,4 +164,19 @@ test('mine renders the chooseAvatar button, the nickname input, the quota and my
   expect(items[0].textContent).toContain('私密')
   expect(items[1].textContent).toContain('公开')
   expect(items[0].querySelector('.main--delete').getAttribute('data-id')).toBe('w-2')
+})
+
+// Last: it bans the fake server's user for the tests after it.
+test('mine renders a banned user the ban in Chinese and 注销账号', async () => {
+  const banned = () => error(403, 'banned', 'this account is banned')
+  server.route('GET', '/api/v1/me', banned)
+  server.route('GET', '/api/v1/me/wallpapers', banned)
+  const comp = renderPage('pages/mine/mine')
+  await flush()
+
+  expect(text(comp)).toContain('账号已被封禁')
+  expect(text(comp)).toContain('封禁依然有效')
+  expect(comp.dom.querySelector('.main--delete-account').textContent.trim()).toBe('注销账号')
+  expect(comp.dom.querySelector('.main--profile')).toBeNull()
+  expect(comp.dom.querySelectorAll('.main--menu-row')).toHaveLength(0)
 })

@@ -30,6 +30,11 @@ module.exports = {
   updateMe: (fields) => call('updateMe', { data: fields }),
   // deleteMe deletes the account (注销); the session goes with it.
   deleteMe: () => call('deleteMe').then(() => client.signOut()),
+  // deleteBannedAccount deletes a banned user's account (注销), who has no
+  // session: a fresh wx.login code says who they are. The device then
+  // stays signed out (the ban refuses a new login anyway).
+  deleteBannedAccount: () =>
+    client.loginCode().then((code) => call('deleteBannedAccount', { data: { code } })).then(() => client.signOut()),
   getClientConfig: () => call('getClientConfig'),
   listPresets: () => call('listPresets'),
   listMyGenerations: ({ cursor, limit } = {}) => call('listMyGenerations', { query: { cursor, limit } }),

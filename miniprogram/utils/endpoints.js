@@ -19,6 +19,9 @@ const ENDPOINTS = {
   login: { method: 'POST', path: '/api/v1/auth/login', auth: false },
   refresh: { method: 'POST', path: '/api/v1/auth/refresh', auth: false },
   logout: { method: 'POST', path: '/api/v1/auth/logout' },
+  // A banned user's account deletion: no token (a ban leaves none), a
+  // fresh wx.login code in the body.
+  deleteBannedAccount: { method: 'POST', path: '/api/v1/auth/delete-account', auth: false },
   getMe: { method: 'GET', path: '/api/v1/me' },
   updateMe: { method: 'PATCH', path: '/api/v1/me' },
   deleteMe: { method: 'DELETE', path: '/api/v1/me' },

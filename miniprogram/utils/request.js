@@ -29,6 +29,7 @@ const MESSAGES = {
   login_unavailable: '请前往小程序使用完整服务',
   signed_out: '你已退出登录，请在「我的」页面重新登录',
   banned: '账号已被封禁，无法继续使用。如有疑问，请联系客服',
+  not_banned: '账号未被封禁，请在「我的」页面注销账号',
   forbidden: '没有权限执行此操作',
   not_found: '内容不存在或已被删除',
   method_not_allowed: '暂不支持此操作，请更新小程序后重试',
@@ -369,6 +370,12 @@ function createClient(options = {}) {
     // are files (wx.downloadFile) rather than JSON.
     url(path, query) {
       return baseURL + path + buildQuery(query)
+    },
+    // loginCode answers a fresh wx.login code (the dev code in develop),
+    // for the one call that takes a code without logging in: a banned
+    // user's account deletion.
+    loginCode() {
+      return wxLogin()
     },
     // hasSession is true while tokens are stored.
     hasSession() {

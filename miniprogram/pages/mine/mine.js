@@ -1,7 +1,9 @@
 // Mine: the profile (avatar, nickname), today's quota, the user's own
 // wallpapers (private ones included, each with a public/private switch and
 // a delete that asks first), and the account: 生成记录, the privacy policy,
-// logout and account deletion (注销).
+// logout and account deletion (注销). A banned user sees the ban and may
+// still delete the account, with a fresh wx.login code (a ban leaves no
+// session).
 const api = require('../../utils/api')
 const { showError } = require('../../utils/request')
 const { mergeHead } = require('../../utils/list')
@@ -13,6 +15,9 @@ const MAX_NICKNAME_RUNES = 32
 Page({
   data: {
     signedOut: false,
+    // banned: the API answered 403 banned; the page shows the ban and the
+    // one thing left to do, 注销账号.
+    banned: false,
     user: null,
     quota: null,
     resetsAt: '',
@@ -58,7 +63,7 @@ Page({
   loadMe() {
     return api.getMe().then(
       (me) => {
-        const patch = { quota: me.quota, resetsAt: resetText(me.quota && me.quota.resets_at) }
+        const patch = { banned: false, quota: me.quota, resetsAt: resetText(me.quota && me.quota.resets_at) }
         if (!this.data.user) {
           patch.user = { id: me.id, nickname: me.nickname, avatar_url: me.avatar_url }
         } else {
@@ -68,15 +73,37 @@ Page({
         }
         this.setData(patch)
       },
-      (err) => showError(err),
+      (err) => {
+        if (err && err.code === 'banned') {
+          this.bannedState()
+          return
+        }
+        showError(err)
+      },
     )
   },
 
-  // onSignIn logs in again after a logout.
+  // bannedState replaces the profile and the list with the ban; the next
+  // onShow asks again (a ban can be lifted).
+  bannedState() {
+    this.loaded = false
+    this.seq = (this.seq || 0) + 1
+    this.setData({ banned: true, user: null, quota: null, resetsAt: '', items: [], cursor: '', hasMore: true, loading: false, error: '' })
+  },
+
+  // onSignIn logs in again after a logout; a banned user gets the ban
+  // (and 注销账号) instead.
   onSignIn() {
     return api.signIn().then(
       () => this.onShow(),
-      (err) => showError(err),
+      (err) => {
+        if (err && err.code === 'banned') {
+          this.setData({ signedOut: false })
+          this.bannedState()
+          return
+        }
+        showError(err)
+      },
     )
   },
 
@@ -281,7 +308,7 @@ Page({
   signedOutState() {
     this.loaded = false
     this.seq = (this.seq || 0) + 1
-    this.setData({ signedOut: true, user: null, quota: null, resetsAt: '', items: [], cursor: '', hasMore: true, error: '' })
+    this.setData({ signedOut: true, banned: false, user: null, quota: null, resetsAt: '', items: [], cursor: '', hasMore: true, error: '' })
   },
 
   onLogout() {
@@ -314,6 +341,44 @@ Page({
         (err) => {
           wx.hideLoading()
           showError(err)
+        },
+      )
+    })
+  },
+
+  // onDeleteBannedAccount (注销账号 for a banned user) confirms, then
+  // deletes the account with a fresh wx.login code. An account already
+  // gone (a retry whose answer was lost) is deleted all the same; a ban
+  // lifted meanwhile sends the user back to the normal page, where 注销账号
+  // works with the session.
+  onDeleteBannedAccount() {
+    return this.confirm({
+      title: '注销账号？',
+      content: '注销后，你的头像、昵称、壁纸和点赞将被删除，且无法恢复。封禁在注销后依然有效；生成记录仅按法规要求匿名保留一段时间。',
+      confirmText: '注销',
+      confirmColor: '#e64340',
+    }).then((confirmed) => {
+      if (!confirmed) return undefined
+      wx.showLoading({ title: '注销中', mask: true })
+      return api.deleteBannedAccount().then(
+        () => {
+          wx.hideLoading()
+          this.signedOutState()
+          wx.showToast({ title: '账号已注销', icon: 'success' })
+        },
+        (err) => {
+          wx.hideLoading()
+          if (err && err.code === 'not_found') {
+            this.signedOutState()
+            wx.showToast({ title: '账号已注销', icon: 'success' })
+            return undefined
+          }
+          showError(err)
+          if (err && err.code === 'not_banned') {
+            this.setData({ banned: false })
+            return this.onShow()
+          }
+          return undefined
         },
       )
     })

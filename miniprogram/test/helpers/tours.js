@@ -89,6 +89,7 @@ function createTourServer() {
   server.route('GET', '/api/v1/me', () => json(Object.assign({}, user, { quota })))
   server.route('PATCH', '/api/v1/me', (req) => json(Object.assign(user, { nickname: req.body.nickname })))
   server.route('DELETE', '/api/v1/me', () => ({ status: 204 }))
+  server.route('POST', '/api/v1/auth/delete-account', () => ({ status: 204 }), { auth: false })
   server.route('POST', '/api/v1/me/avatar', () => json(Object.assign(user, { avatar_url: 'https://img.test/avatars/u-1.png' })))
   server.route('GET', '/api/v1/client-config', () =>
     json({ subscribe_template_id: 'tmpl-ready', sizes: ['1024x1792', '1792x1024', '1024x1024'], presets_version: 'v1', daily_limit: 10, reports_enabled: true, report_response_hours: 24 }),
@@ -243,7 +244,7 @@ const TOURS = {
     await page.load()
   },
 
-  'pages/mine/mine': async (tracer, { state }) => {
+  'pages/mine/mine': async (tracer, { server, state }) => {
     const page = tracer.traced('pages/mine/mine', loadPage('pages/mine/mine'))
     page.onLoad({})
     await page.onShow()
@@ -263,6 +264,10 @@ const TOURS = {
     await page.onSignIn()
     await flush()
     await page.onDeleteAccount()
+    // Banned since: signing in shows the ban, whose 注销账号 takes a code.
+    server.route('POST', '/api/v1/auth/login', () => error(403, 'banned', 'this account is banned'), { auth: false })
+    await page.onSignIn()
+    await page.onDeleteBannedAccount()
   },
 
   'pages/history/history': async (tracer, { state }) => {
