@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/wallpaperd/wallpaperd/internal/apptest"
 	"github.com/wallpaperd/wallpaperd/internal/config"
@@ -121,20 +122,9 @@ func TestDeleteAccount(t *testing.T) {
 			if res := s.API.Do(http.MethodGet, "/api/v1/wallpapers/"+public.ID+"/original", nil, apitest.Bearer(tok)); res.Status != http.StatusFound {
 				t.Fatalf("original: %d", res.Status)
 			}
-			var generations []string
-			rows, err := s.Pool.Query(t.Context(), `SELECT id::text FROM generations WHERE user_id = $1`, leaver.User.ID)
-			if err == nil {
-				for rows.Next() {
-					var id string
-					if err = rows.Scan(&id); err != nil {
-						break
-					}
-					generations = append(generations, id)
-				}
-				rows.Close()
-			}
-			if err != nil || len(generations) != 2 {
-				t.Fatalf("generations %v (%v)", generations, err)
+			generations := generationIDs(t, s, leaver.User.ID)
+			if len(generations) != 2 {
+				t.Fatalf("generations %v, want 2", generations)
 			}
 			mine := keysOf(storedKeys(t, s), leaver.User.ID, generations)
 			if len(mine) < 7 { // avatar, and master, image, thumbnail of each wallpaper
@@ -286,4 +276,18 @@ func TestDeletedAccountKeepsItsBan(t *testing.T) {
 	if err := s.Pool.QueryRow(t.Context(), `SELECT count(*) FROM users WHERE openid = 'dev:outlaw'`).Scan(&users); err != nil || users != 0 {
 		t.Errorf("the refused login created %d accounts (%v)", users, err)
 	}
+}
+
+// generationIDs returns the ids of the generations recorded for user.
+func generationIDs(t *testing.T, s *apptest.Service, user string) []string {
+	t.Helper()
+	rows, err := s.Pool.Query(t.Context(), `SELECT id::text FROM generations WHERE user_id = $1`, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
 }

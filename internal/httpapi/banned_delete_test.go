@@ -47,20 +47,9 @@ func TestBannedUserDeletesWithCode(t *testing.T) {
 	if res := s.API.Do(http.MethodPut, "/api/v1/wallpapers/"+theirs.ID+"/like", nil, apitest.Bearer(tok)); res.Status != http.StatusOK {
 		t.Fatalf("like: %d", res.Status)
 	}
-	var generations []string
-	rows, err := s.Pool.Query(t.Context(), `SELECT id::text FROM generations WHERE user_id = $1`, outlaw.User.ID)
-	if err == nil {
-		for rows.Next() {
-			var id string
-			if err = rows.Scan(&id); err != nil {
-				break
-			}
-			generations = append(generations, id)
-		}
-		rows.Close()
-	}
-	if err != nil || len(generations) != 1 {
-		t.Fatalf("generations %v (%v)", generations, err)
+	generations := generationIDs(t, s, outlaw.User.ID)
+	if len(generations) != 1 {
+		t.Fatalf("generations %v, want 1", generations)
 	}
 	if mine := keysOf(storedKeys(t, s), outlaw.User.ID, generations); len(mine) < 4 {
 		t.Fatalf("the outlaw's objects %v: want the avatar and the wallpaper's three", mine)

@@ -324,26 +324,11 @@ Page({
   // onDeleteAccount (注销账号) deletes the account after a confirmation that
   // says what goes and what is kept.
   onDeleteAccount() {
-    return this.confirm({
-      title: '注销账号？',
-      content: '注销后，你的头像、昵称、壁纸和点赞将被删除，且无法恢复。生成记录仅按法规要求匿名保留一段时间。',
-      confirmText: '注销',
-      confirmColor: '#e64340',
-    }).then((confirmed) => {
-      if (!confirmed) return undefined
-      wx.showLoading({ title: '注销中', mask: true })
-      return api.deleteMe().then(
-        () => {
-          wx.hideLoading()
-          this.signedOutState()
-          wx.showToast({ title: '账号已注销', icon: 'success' })
-        },
-        (err) => {
-          wx.hideLoading()
-          showError(err)
-        },
-      )
-    })
+    return this.deleteAccount(
+      '注销后，你的头像、昵称、壁纸和点赞将被删除，且无法恢复。生成记录仅按法规要求匿名保留一段时间。',
+      () => api.deleteMe(),
+      (err) => showError(err),
+    )
   },
 
   // onDeleteBannedAccount (注销账号 for a banned user) confirms, then
@@ -352,36 +337,45 @@ Page({
   // lifted meanwhile sends the user back to the normal page, where 注销账号
   // works with the session.
   onDeleteBannedAccount() {
-    return this.confirm({
-      title: '注销账号？',
-      content: '注销后，你的头像、昵称、壁纸和点赞将被删除，且无法恢复。封禁在注销后依然有效；生成记录仅按法规要求匿名保留一段时间。',
-      confirmText: '注销',
-      confirmColor: '#e64340',
-    }).then((confirmed) => {
+    return this.deleteAccount(
+      '注销后，你的头像、昵称、壁纸和点赞将被删除，且无法恢复。封禁在注销后依然有效；生成记录仅按法规要求匿名保留一段时间。',
+      () => api.deleteBannedAccount(),
+      (err) => {
+        if (err && err.code === 'not_found') return this.deleted()
+        showError(err)
+        if (err && err.code === 'not_banned') {
+          this.setData({ banned: false })
+          return this.onShow()
+        }
+        return undefined
+      },
+    )
+  },
+
+  // deleteAccount asks to confirm (content: what goes and what is kept),
+  // then runs call; failed handles its error.
+  deleteAccount(content, call, failed) {
+    return this.confirm({ title: '注销账号？', content, confirmText: '注销', confirmColor: '#e64340' }).then((confirmed) => {
       if (!confirmed) return undefined
       wx.showLoading({ title: '注销中', mask: true })
-      return api.deleteBannedAccount().then(
+      return call().then(
         () => {
           wx.hideLoading()
-          this.signedOutState()
-          wx.showToast({ title: '账号已注销', icon: 'success' })
+          this.deleted()
         },
         (err) => {
           wx.hideLoading()
-          if (err && err.code === 'not_found') {
-            this.signedOutState()
-            wx.showToast({ title: '账号已注销', icon: 'success' })
-            return undefined
-          }
-          showError(err)
-          if (err && err.code === 'not_banned') {
-            this.setData({ banned: false })
-            return this.onShow()
-          }
-          return undefined
+          return failed(err)
         },
       )
     })
+  },
+
+  // deleted shows the device signed out after the account is gone.
+  deleted() {
+    this.signedOutState()
+    wx.showToast({ title: '账号已注销', icon: 'success' })
+    return undefined
   },
 
   onCreate() {
