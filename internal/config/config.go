@@ -668,6 +668,7 @@ func (c *Config) LogValue() slog.Value {
 		slog.Duration("job_rescue_after", c.JobRescueAfter),
 		slog.String("replica_id", c.ReplicaID),
 		slog.Duration("replica_dead_after", c.ReplicaDeadAfter),
+		slog.Duration("feed_cache_ttl", c.FeedCacheTTL),
 		slog.Duration("openai_timeout", c.OpenAI.Timeout),
 		slog.Bool("image_fetch_allow_private", c.ImageFetchAllowPrivate),
 		slog.String("metrics_addr", c.MetricsAddr),
