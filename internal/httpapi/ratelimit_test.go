@@ -70,10 +70,8 @@ func TestPerUserRateLimits(t *testing.T) {
 		"WECHAT_PUSH_TOKEN":          wechattest.PushToken,
 	}})
 	// Others can like only what passed WeChat's image check: the fake
-	// passes every image, as WeChat would push, a moment after the ask (a
-	// verdict pushed before the service has recorded the ask's trace id is
-	// one it does not know, and is ignored).
-	ta.WeChat.AutoPush(t, wechattest.AutoPush{URL: ta.URL + "/api/v1/wechat/push", Delay: 2 * time.Second})
+	// passes every image, as WeChat would push.
+	ta.WeChat.AutoPush(t, wechattest.AutoPush{URL: ta.URL + "/api/v1/wechat/push"})
 	owner := ta.Token(t, "owner")
 	painted := ta.Wait(t, owner, ta.Generate(t, owner, "a wallpaper to like"), 90*time.Second)
 	if painted.Wallpaper == nil {

@@ -535,9 +535,11 @@ func TestGalleryDeleteWallpaper(t *testing.T) {
 				return
 			}
 			// Every place an object of it may be: the display image and
-			// thumbnail at both prefixes (a move may have left a copy).
+			// thumbnail at both prefixes (a move may have left a copy), and
+			// its mini-program code as WeChat or the QR maker made it.
 			want := []string{seen.ImageKey, strings.Replace(seen.ImageKey, "public/", "private/", 1),
-				seen.ThumbnailKey, strings.Replace(seen.ThumbnailKey, "public/", "private/", 1)}
+				seen.ThumbnailKey, strings.Replace(seen.ThumbnailKey, "public/", "private/", 1),
+				"wxacode/" + seen.ID.String() + ".jpg", "wxacode/" + seen.ID.String() + ".png"}
 			if len(jobs) != 1 || fmt.Sprint(jobs[0]) != fmt.Sprint(want) {
 				t.Fatalf("delete jobs = %v; want one for %v", jobs, want)
 			}

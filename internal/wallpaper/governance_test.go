@@ -266,6 +266,28 @@ func TestModerationVerdicts(t *testing.T) {
 	}
 }
 
+// TestModerationVerdictBeforeItsAsk: WeChat may push a verdict before
+// Check has recorded the trace id WeChat just answered with; the verdict
+// waits a moment for it and is applied, not dropped.
+func TestModerationVerdictBeforeItsAsk(t *testing.T) {
+	store, checker, timeouts := newGovStore(), &fakeChecker{}, &fakeTimeouts{}
+	m := newModeration(store, checker, timeouts)
+	w := store.add(pendingWallpaper())
+	ctx := context.Background()
+	applied := make(chan error, 1)
+	go func() { applied <- m.Apply(ctx, "trace-1", wallpaper.Verdict{Suggest: wallpaper.SuggestPass, Label: "100"}) }()
+	time.Sleep(20 * time.Millisecond) // the push is in before the ask is recorded
+	if err := m.Check(ctx, w.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-applied; err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := store.get(w.ID); got.Review != wallpaper.ReviewApproved {
+		t.Fatalf("after an early pass the review is %s, want approved", got.Review)
+	}
+}
+
 func TestModerationTimeout(t *testing.T) {
 	store, checker, timeouts := newGovStore(), &fakeChecker{}, &fakeTimeouts{}
 	m := newModeration(store, checker, timeouts)

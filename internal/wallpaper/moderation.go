@@ -109,6 +109,11 @@ func NewModeration(c ModerationConfig) *Moderation {
 		timeout: c.Timeout, logger: c.Logger}
 }
 
+// unknownTraceWait is the longest pause between looks for the trace of a
+// verdict that came before its ask was recorded; the looks together take
+// under two seconds, inside the five WeChat waits for the answer.
+const unknownTraceWait = 800 * time.Millisecond
+
 // maxAsks is how often one wallpaper is asked about before it is held.
 const maxAsks = 2
 
@@ -175,6 +180,17 @@ func (m *Moderation) Timeout(ctx context.Context, id uuid.UUID, attempt int) err
 // ignored; a repeated one changes nothing.
 func (m *Moderation) Apply(ctx context.Context, traceID string, v Verdict) error {
 	id, answered, err := m.store.AnswerCheck(ctx, traceID, v)
+	// WeChat may answer before the ask's trace id is recorded (Check
+	// records it right after WeChat's reply): a verdict for an unknown
+	// trace waits a moment for it before it is ignored.
+	for wait := 50 * time.Millisecond; errors.Is(err, ErrNotFound) && wait <= unknownTraceWait; wait *= 2 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		id, answered, err = m.store.AnswerCheck(ctx, traceID, v)
+	}
 	if errors.Is(err, ErrNotFound) {
 		m.logger.WarnContext(ctx, "image check verdict for an unknown trace: ignored", "trace_id", traceID)
 		return nil

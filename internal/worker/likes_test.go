@@ -60,7 +60,7 @@ func TestLikesAreFolded(t *testing.T) {
 	}
 
 	q, err := worker.New(pool, worker.Config{
-		Workers: 1, JobTimeout: time.Minute, SoftStopTimeout: time.Second,
+		Workers: 1, JobTimeout: time.Minute, SoftStopTimeout: time.Second, ReplicaID: "likes",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}, worker.Deps{Orphans: postgres.NewGenerations(pool, nil), Likes: gallery})
 	if err != nil {
