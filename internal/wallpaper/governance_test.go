@@ -275,7 +275,9 @@ func TestModerationVerdictBeforeItsAsk(t *testing.T) {
 	w := store.add(pendingWallpaper())
 	ctx := context.Background()
 	applied := make(chan error, 1)
-	go func() { applied <- m.Apply(ctx, "trace-1", wallpaper.Verdict{Suggest: wallpaper.SuggestPass, Label: "100"}) }()
+	go func() {
+		applied <- m.Apply(ctx, "trace-1", wallpaper.Verdict{Suggest: wallpaper.SuggestPass, Label: "100"})
+	}()
 	time.Sleep(20 * time.Millisecond) // the push is in before the ask is recorded
 	if err := m.Check(ctx, w.ID, 1); err != nil {
 		t.Fatal(err)
