@@ -70,6 +70,8 @@ func TestHostileRequests(t *testing.T) {
 		t.Fatalf("setup: making a wallpaper private: %d %s", res.Status, res.Body)
 	}
 	pubID, privID := pub.Wallpaper.ID, priv.Wallpaper.ID
+	// Others see the public one once its images are published.
+	waitShown(t, s, pubID, true)
 
 	var aliceID uuid.UUID
 	{
