@@ -67,6 +67,9 @@ func startServer(ctx context.Context, o options, databaseURL string, env ...stri
 		"DATA_DIR=" + filepath.Join(dir, "data"),
 		"SWAGGER_ENABLED=false",
 		"WORKERS=2",
+		// Two servers share the database (uncached, then cached): each is
+		// its own replica.
+		"REPLICA_ID=" + filepath.Base(dir),
 		// The hot-like scenario logs in its users from one address; the
 		// like limit stays at its default (likes.go).
 		"LOGIN_RATE_PER_MINUTE=1000000",
