@@ -13,7 +13,6 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -57,8 +56,9 @@ type Options struct {
 	S3 bool
 	// NoWorkers leaves the job queue stopped.
 	NoWorkers bool
-	// Logger receives the service's log; nil: discarded (warnings to
-	// stderr under go test -v).
+	// Logger receives the service's log; nil: kept (info and up) and its
+	// tail printed when the test fails, without the requests answered
+	// below 500.
 	Logger *slog.Logger
 	// Tracer sees every query the service sends (to count them).
 	Tracer pgx.QueryTracer
@@ -135,10 +135,13 @@ func New(t testing.TB, o Options) *Service {
 	s.Config = cfg
 	logger := o.Logger
 	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-		if testing.Verbose() {
-			logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		}
+		log := &Log{}
+		logger = slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("wallpaperd log (without requests answered below 500):\n%s", tail(withoutRequests(log.String()), 16000))
+			}
+		})
 	}
 	ctx := context.Background()
 	s.Pool, err = postgres.Open(ctx, o.DatabaseURL, postgres.PoolConfig{MaxConns: 20, Tracer: o.Tracer})
@@ -331,4 +334,17 @@ func (s *Service) AdminToken(t testing.TB, name string) string {
 		t.Fatalf("adding admin %s: %v", name, err)
 	}
 	return token
+}
+
+// withoutRequests drops from a text log the lines of HTTP requests
+// answered below 500: a test polling for a minute would fill the tail.
+func withoutRequests(log string) string {
+	var b strings.Builder
+	for line := range strings.Lines(log) {
+		if strings.Contains(line, `msg="http request"`) && !strings.Contains(line, " status=5") {
+			continue
+		}
+		b.WriteString(line)
+	}
+	return b.String()
 }

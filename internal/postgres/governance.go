@@ -68,38 +68,94 @@ func (s *Gallery) LogOriginalDownload(ctx context.Context, userID, id uuid.UUID)
 	return nil
 }
 
-// RecordCheck implements wallpaper.ModerationStore.
-func (s *Gallery) RecordCheck(ctx context.Context, traceID string, w *wallpaper.Wallpaper) (err error) {
+// RecordCheck implements wallpaper.ModerationStore: a verdict pushed
+// before the ask was recorded (kept by AnswerCheck) is taken and returned.
+// Exactly one side deletes a kept verdict, and that side applies it.
+func (s *Gallery) RecordCheck(ctx context.Context, traceID string, w *wallpaper.Wallpaper) (_ *wallpaper.Verdict, err error) {
 	defer translate(&err)
 	_, err = s.pool.Exec(ctx, `INSERT INTO moderation_checks (trace_id, wallpaper_id, generation_id, user_id)
 		VALUES ($1, $2, $3, $4) ON CONFLICT (trace_id) DO NOTHING`, traceID, w.ID, w.GenerationID, w.Author.ID)
 	if err != nil {
-		return fmt.Errorf("postgres: recording image check %s: %w", traceID, err)
+		return nil, fmt.Errorf("postgres: recording image check %s: %w", traceID, err)
 	}
-	return nil
+	var v wallpaper.Verdict
+	err = s.pool.QueryRow(ctx, `DELETE FROM moderation_early_verdicts WHERE trace_id = $1 RETURNING suggest, label`,
+		traceID).Scan(&v.Suggest, &v.Label)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: taking the early verdict of image check %s: %w", traceID, err)
+	}
+	return &v, nil
 }
 
+// earlyVerdictsKeptFor is how long a verdict whose ask was never recorded
+// is kept.
+const earlyVerdictsKeptFor = "1 day"
+
 // AnswerCheck implements wallpaper.ModerationStore: the answered_at guard
-// makes a repeated verdict change nothing.
+// makes a repeated verdict change nothing. A verdict for a trace not yet
+// recorded is kept for RecordCheck, unless the trace was recorded in the
+// meantime: then whichever side deletes the kept verdict applies it.
 func (s *Gallery) AnswerCheck(ctx context.Context, traceID string, v wallpaper.Verdict) (_ uuid.UUID, _ bool, err error) {
 	defer translate(&err)
-	var id uuid.UUID
-	err = s.pool.QueryRow(ctx, `UPDATE moderation_checks SET answered_at = now(), suggest = $2, label = $3
-		WHERE trace_id = $1 AND answered_at IS NULL RETURNING wallpaper_id`, traceID, v.Suggest, v.Label).Scan(&id)
-	if err == nil {
-		return id, true, nil
+	id, answered, err := s.answerCheck(ctx, traceID, v)
+	if !errors.Is(err, wallpaper.ErrNotFound) {
+		return id, answered, err
 	}
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return uuid.Nil, false, fmt.Errorf("postgres: answering image check %s: %w", traceID, err)
+	if _, err := s.pool.Exec(ctx, `DELETE FROM moderation_early_verdicts WHERE received_at < now() - $1::interval`,
+		earlyVerdictsKeptFor); err != nil {
+		return uuid.Nil, false, fmt.Errorf("postgres: dropping old early verdicts: %w", err)
+	}
+	if _, err := s.pool.Exec(ctx, `INSERT INTO moderation_early_verdicts (trace_id, suggest, label) VALUES ($1, $2, $3)
+		ON CONFLICT (trace_id) DO NOTHING`, traceID, v.Suggest, v.Label); err != nil {
+		return uuid.Nil, false, fmt.Errorf("postgres: keeping the early verdict of image check %s: %w", traceID, err)
 	}
 	err = s.pool.QueryRow(ctx, `SELECT wallpaper_id FROM moderation_checks WHERE trace_id = $1`, traceID).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return uuid.Nil, false, wallpaper.ErrNotFound.With("no such image check", nil)
+		return uuid.Nil, false, wallpaper.ErrNotFound.With("image check not asked yet: its verdict is kept", nil)
 	}
 	if err != nil {
 		return uuid.Nil, false, fmt.Errorf("postgres: image check %s: %w", traceID, err)
 	}
-	return id, false, nil
+	// Recorded meanwhile: RecordCheck took the kept verdict, or it is ours
+	// to apply.
+	tag, err := s.pool.Exec(ctx, `DELETE FROM moderation_early_verdicts WHERE trace_id = $1`, traceID)
+	if err != nil {
+		return uuid.Nil, false, fmt.Errorf("postgres: taking back the early verdict of image check %s: %w", traceID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return id, false, nil
+	}
+	return s.answerCheck(ctx, traceID, v)
+}
+
+func (s *Gallery) answerCheck(ctx context.Context, traceID string, v wallpaper.Verdict) (uuid.UUID, bool, error) {
+	for {
+		var id uuid.UUID
+		err := s.pool.QueryRow(ctx, `UPDATE moderation_checks SET answered_at = now(), suggest = $2, label = $3
+			WHERE trace_id = $1 AND answered_at IS NULL RETURNING wallpaper_id`, traceID, v.Suggest, v.Label).Scan(&id)
+		if err == nil {
+			return id, true, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return uuid.Nil, false, fmt.Errorf("postgres: answering image check %s: %w", traceID, err)
+		}
+		var answered bool
+		err = s.pool.QueryRow(ctx, `SELECT wallpaper_id, answered_at IS NOT NULL FROM moderation_checks WHERE trace_id = $1`,
+			traceID).Scan(&id, &answered)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return uuid.Nil, false, wallpaper.ErrNotFound.With("no such image check", nil)
+		}
+		if err != nil {
+			return uuid.Nil, false, fmt.Errorf("postgres: image check %s: %w", traceID, err)
+		}
+		if answered {
+			return id, false, nil
+		}
+		// Recorded between the two statements: answer it now.
+	}
 }
 
 // SetReview implements wallpaper.ModerationStore.

@@ -24,6 +24,7 @@ type govStore struct {
 	mu         sync.Mutex
 	walls      map[uuid.UUID]*wallpaper.Wallpaper
 	checks     map[string]*govCheck
+	early      map[string]wallpaper.Verdict // verdicts kept before their ask
 	rejected   map[uuid.UUID]wallpaper.Failure
 	syncQueued []uuid.UUID
 	locks      map[uuid.UUID]*sync.Mutex
@@ -36,7 +37,7 @@ type govCheck struct {
 
 func newGovStore() *govStore {
 	return &govStore{walls: map[uuid.UUID]*wallpaper.Wallpaper{}, checks: map[string]*govCheck{},
-		rejected: map[uuid.UUID]wallpaper.Failure{}, locks: map[uuid.UUID]*sync.Mutex{}}
+		early: map[string]wallpaper.Verdict{}, rejected: map[uuid.UUID]wallpaper.Failure{}, locks: map[uuid.UUID]*sync.Mutex{}}
 }
 
 func (s *govStore) add(w wallpaper.Wallpaper) *wallpaper.Wallpaper {
@@ -65,13 +66,18 @@ func (s *govStore) Wallpaper(_ context.Context, id uuid.UUID) (*wallpaper.Wallpa
 	return &w, nil
 }
 
-func (s *govStore) RecordCheck(_ context.Context, traceID string, w *wallpaper.Wallpaper) error {
+func (s *govStore) RecordCheck(_ context.Context, traceID string, w *wallpaper.Wallpaper) (*wallpaper.Verdict, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.checks[traceID]; !ok {
 		s.checks[traceID] = &govCheck{wallpaper: w.ID}
 	}
-	return nil
+	v, ok := s.early[traceID]
+	if !ok {
+		return nil, nil
+	}
+	delete(s.early, traceID)
+	return &v, nil
 }
 
 func (s *govStore) AnswerCheck(_ context.Context, traceID string, v wallpaper.Verdict) (uuid.UUID, bool, error) {
@@ -79,6 +85,9 @@ func (s *govStore) AnswerCheck(_ context.Context, traceID string, v wallpaper.Ve
 	defer s.mu.Unlock()
 	c, ok := s.checks[traceID]
 	if !ok {
+		if _, kept := s.early[traceID]; !kept {
+			s.early[traceID] = v
+		}
 		return uuid.Nil, false, wallpaper.ErrNotFound
 	}
 	if c.verdict != nil {
@@ -258,9 +267,13 @@ func TestModerationVerdicts(t *testing.T) {
 			} else if !ok || got.Review != tt.wantReview {
 				t.Fatalf("after the verdict: %+v (exists %v), want review %s", got, ok, tt.wantReview)
 			}
-			// An unknown trace is ignored.
+			// A verdict for a trace not recorded is kept for it, and
+			// changes nothing now.
 			if err := m.Apply(ctx, "never-asked", v); err != nil {
-				t.Errorf("a verdict for an unknown trace = %v, want it ignored", err)
+				t.Errorf("a verdict for an unknown trace = %v, want it kept", err)
+			}
+			if _, kept := store.early["never-asked"]; !kept {
+				t.Error("a verdict for an unknown trace was not kept for its ask")
 			}
 		})
 	}
@@ -268,25 +281,27 @@ func TestModerationVerdicts(t *testing.T) {
 
 // TestModerationVerdictBeforeItsAsk: WeChat may push a verdict before
 // Check has recorded the trace id WeChat just answered with; the verdict
-// waits a moment for it and is applied, not dropped.
+// is kept, however long the ask takes to be recorded, and applied then.
 func TestModerationVerdictBeforeItsAsk(t *testing.T) {
 	store, checker, timeouts := newGovStore(), &fakeChecker{}, &fakeTimeouts{}
 	m := newModeration(store, checker, timeouts)
 	w := store.add(pendingWallpaper())
 	ctx := context.Background()
-	applied := make(chan error, 1)
-	go func() {
-		applied <- m.Apply(ctx, "trace-1", wallpaper.Verdict{Suggest: wallpaper.SuggestPass, Label: "100"})
-	}()
-	time.Sleep(20 * time.Millisecond) // the push is in before the ask is recorded
-	if err := m.Check(ctx, w.ID, 1); err != nil {
+	// The push is in before the ask is recorded.
+	if err := m.Apply(ctx, "trace-1", wallpaper.Verdict{Suggest: wallpaper.SuggestPass, Label: "100"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-applied; err != nil {
+	if got, _ := store.get(w.ID); got.Review != wallpaper.ReviewPending {
+		t.Fatalf("a verdict for a trace not yet asked moved the review to %s", got.Review)
+	}
+	if err := m.Check(ctx, w.ID, 1); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := store.get(w.ID); got.Review != wallpaper.ReviewApproved {
 		t.Fatalf("after an early pass the review is %s, want approved", got.Review)
+	}
+	if len(timeouts.got) != 0 {
+		t.Errorf("a follow-up was scheduled for a check already answered: %v", timeouts.got)
 	}
 }
 

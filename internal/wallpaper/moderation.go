@@ -44,11 +44,14 @@ type ImageChecker interface {
 type ModerationStore interface {
 	// Wallpaper returns one wallpaper, or ErrNotFound.
 	Wallpaper(ctx context.Context, id uuid.UUID) (*Wallpaper, error)
-	// RecordCheck records that trace id asks about wallpaper w.
-	RecordCheck(ctx context.Context, traceID string, w *Wallpaper) error
+	// RecordCheck records that trace id asks about wallpaper w, and
+	// returns the verdict AnswerCheck kept for it when that came first.
+	RecordCheck(ctx context.Context, traceID string, w *Wallpaper) (early *Verdict, err error)
 	// AnswerCheck records the verdict of a trace once and returns its
-	// wallpaper; answered is false when the trace was answered already,
-	// and the error ErrNotFound when no such trace was asked.
+	// wallpaper; answered is false when the trace was answered already.
+	// For a trace not recorded (yet) it keeps the verdict for RecordCheck
+	// and returns ErrNotFound. Whichever of the two comes second applies
+	// the verdict, exactly once.
 	AnswerCheck(ctx context.Context, traceID string, v Verdict) (wallpaperID uuid.UUID, answered bool, err error)
 	// SetReview moves a wallpaper whose review is from to to, and returns
 	// whether it did; the storage sync follows in the same transaction.
@@ -109,11 +112,6 @@ func NewModeration(c ModerationConfig) *Moderation {
 		timeout: c.Timeout, logger: c.Logger}
 }
 
-// unknownTraceWait is the longest pause between looks for the trace of a
-// verdict that came before its ask was recorded; the looks together take
-// under two seconds, inside the five WeChat waits for the answer.
-const unknownTraceWait = 800 * time.Millisecond
-
 // maxAsks is how often one wallpaper is asked about before it is held.
 const maxAsks = 2
 
@@ -142,8 +140,12 @@ func (m *Moderation) Check(ctx context.Context, id uuid.UUID, attempt int) error
 	if err != nil {
 		return fmt.Errorf("asking for the image check of %s: %w", id, err)
 	}
-	if err := m.store.RecordCheck(ctx, traceID, w); err != nil {
+	early, err := m.store.RecordCheck(ctx, traceID, w)
+	if err != nil {
 		return err
+	}
+	if v == nil {
+		v = early // pushed before the ask was recorded
 	}
 	if v != nil {
 		return m.Apply(ctx, traceID, *v)
@@ -176,23 +178,14 @@ func (m *Moderation) Timeout(ctx context.Context, id uuid.UUID, attempt int) err
 // Apply records the verdict of a check and acts on it, once: pass
 // approves the wallpaper (the storage sync publishes it when it is
 // public), review holds it for an admin, risky removes it and fails its
-// generation with the unit returned. A verdict for a trace never asked is
-// ignored; a repeated one changes nothing.
+// generation with the unit returned. A verdict for a trace not recorded
+// yet (WeChat may push before Check has written down the trace id it
+// answered with) is kept, and Check applies it when it records the trace;
+// a repeated one changes nothing.
 func (m *Moderation) Apply(ctx context.Context, traceID string, v Verdict) error {
 	id, answered, err := m.store.AnswerCheck(ctx, traceID, v)
-	// WeChat may answer before the ask's trace id is recorded (Check
-	// records it right after WeChat's reply): a verdict for an unknown
-	// trace waits a moment for it before it is ignored.
-	for wait := 50 * time.Millisecond; errors.Is(err, ErrNotFound) && wait <= unknownTraceWait; wait *= 2 {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-		id, answered, err = m.store.AnswerCheck(ctx, traceID, v)
-	}
 	if errors.Is(err, ErrNotFound) {
-		m.logger.WarnContext(ctx, "image check verdict for an unknown trace: ignored", "trace_id", traceID)
+		m.logger.InfoContext(ctx, "image check verdict before its ask was recorded: kept for it", "trace_id", traceID)
 		return nil
 	}
 	if err != nil || !answered {
