@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +24,8 @@ import (
 var (
 	jsonContentType     = []string{"application/json; charset=utf-8"}
 	privateCacheControl = []string{"private, no-cache"}
+	// noStoreCacheControl is the token endpoints': nobody keeps a token.
+	noStoreCacheControl = []string{"no-store"}
 	// detailCacheControl is an anonymous detail's: anyone may keep it,
 	// revalidating each time (a wallpaper made private must not linger).
 	detailCacheControl = []string{"no-cache"}
@@ -68,7 +71,9 @@ func writeCacheable(c *gin.Context, tag string, cacheControl []string, body []by
 	h := c.Writer.Header()
 	h["Etag"] = []string{tag}
 	h["Cache-Control"] = cacheControl
-	h["Vary"] = append(h["Vary"], "Authorization")
+	if !slices.Contains(h["Vary"], "Authorization") {
+		h["Vary"] = append(h["Vary"], "Authorization")
+	}
 	if inm := c.Request.Header["If-None-Match"]; len(inm) > 0 && etagMatches(inm, tag) {
 		c.Status(http.StatusNotModified)
 		return

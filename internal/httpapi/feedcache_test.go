@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -393,6 +394,31 @@ func TestGalleryHTTPCaching(t *testing.T) {
 			}
 		})
 	}
+	t.Run("answers that depend on the caller stay the caller's", func(t *testing.T) {
+		for _, path := range []string{"/api/v1/me", "/api/v1/me/wallpapers", "/api/v1/me/generations", "/api/v1/wallpapers"} {
+			res := get(t, path, apitest.Bearer(bob.token))
+			if res.Status != http.StatusOK {
+				t.Fatalf("GET %s: %d %s", path, res.Status, res.Body)
+			}
+			if got := res.Header.Get("Cache-Control"); got != "private, no-cache" {
+				t.Errorf("GET %s with a token: Cache-Control %q, want private, no-cache", path, got)
+			}
+			if n := strings.Count(strings.Join(res.Header.Values("Vary"), ","), "Authorization"); n != 1 {
+				t.Errorf("GET %s with a token: Vary %q, want Authorization once", path, res.Header.Values("Vary"))
+			}
+		}
+		// The token endpoints' answers are never stored.
+		login := e.s.API.For(t).Do(http.MethodPost, "/api/v1/auth/login", map[string]string{"code": "dev-carol"})
+		if login.Status != http.StatusOK || login.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("login: %d, Cache-Control %q, want 200 and no-store", login.Status, login.Header.Get("Cache-Control"))
+		}
+		var session httpapi.Session
+		login.JSON(t, &session)
+		refresh := e.s.API.For(t).Do(http.MethodPost, "/api/v1/auth/refresh", map[string]string{"refresh_token": session.RefreshToken})
+		if refresh.Status != http.StatusOK || refresh.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("refresh: %d %s, Cache-Control %q, want 200 and no-store", refresh.Status, refresh.Body, refresh.Header.Get("Cache-Control"))
+		}
+	})
 	t.Run("a changed answer has a new ETag", func(t *testing.T) {
 		path := "/api/v1/wallpapers/" + id.String()
 		before := get(t, path, apitest.Bearer(bob.token))
