@@ -116,7 +116,8 @@ function createServer() {
   return server
 }
 
-// wallpaper builds a wallpaper as the API returns it.
+// wallpaper builds a wallpaper as the API returns it (ai_generated is
+// always true there, so the grids show their "AI生成" badge).
 function wallpaper(n, fields) {
   return Object.assign(
     {
@@ -129,6 +130,7 @@ function wallpaper(n, fields) {
       image_url: `https://img.test/w-${n}.png`,
       thumbnail_url: `https://img.test/w-${n}.thumb.jpg`,
       public: true,
+      ai_generated: true,
       like_count: n,
       liked: false,
       author: { id: 'u-2', nickname: `作者${n}`, avatar_url: '' },
