@@ -13,7 +13,8 @@ const { renderPage } = require('./helpers/render')
 const quota = { daily_limit: 10, used_today: 3, remaining: 7, resets_at: '2026-11-24T00:00:00+08:00' }
 let generation
 
-server.route('GET', '/api/v1/me', () => json(Object.assign({}, server.user, { nickname: '小明', quota })))
+let nickname = '小明'
+server.route('GET', '/api/v1/me', () => json(Object.assign({}, server.user, { nickname, quota })))
 server.route('POST', '/api/v1/generations', (req) => {
   generation = { id: 'g-1', status: 'queued', prompt: req.body.prompt, created_at: '2026-11-23T05:00:00Z' }
   return json(generation, 202)
@@ -50,6 +51,20 @@ describe('create', () => {
   let comp
   afterEach(() => comp.instance.onUnload())
 
+  test('says the gallery shows 匿名 when the user has no nickname, as it will', async () => {
+    nickname = ''
+    try {
+      comp = renderPage('pages/create/create')
+      await flush()
+    } finally {
+      nickname = '小明'
+    }
+
+    const line = comp.dom.querySelector('.main--public-line').textContent
+    expect(line).toBe('生成的壁纸将署名「匿名」展示在公开画廊，审核通过后可见；在「我的」设置昵称后，署名改为你的昵称')
+    expect(line).not.toContain('微信用户')
+  })
+
   test('renders the form with counter, pickers and quota, then the progress', async () => {
     comp = renderPage('pages/create/create')
     await flush()
@@ -60,7 +75,7 @@ describe('create', () => {
     expect(text(comp)).toContain('鲜艳')
     expect(text(comp)).toContain('标准')
     expect([...comp.dom.querySelectorAll('.main--chip')].map((c) => c.textContent)).toEqual(['国风', '像素'])
-    expect(text(comp)).toContain('生成的壁纸将署名「小明」展示在公开画廊')
+    expect(comp.dom.querySelector('.main--public-line').textContent).toBe('生成的壁纸将署名「小明」展示在公开画廊，审核通过后可见')
 
     comp.instance.onPromptInput({ detail: { value: '一只猫🐱' } })
     await flush()

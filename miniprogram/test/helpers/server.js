@@ -30,7 +30,8 @@ function createServer() {
   let codeSeq = 0
   let tokenSeq = 0
 
-  const user = { id: 'u-1', nickname: '微信用户', avatar_url: '', created_at: '2026-11-01T00:00:00Z' }
+  // Like the real server, a new user has no nickname ("") until they set one.
+  const user = { id: 'u-1', nickname: '', avatar_url: '', created_at: '2026-11-01T00:00:00Z' }
 
   function issue() {
     tokenSeq += 1
