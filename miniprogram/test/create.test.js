@@ -122,9 +122,16 @@ describe('form', () => {
   })
 
   test('says the result goes to the public gallery under the nickname', async () => {
+    server.user.nickname = '阿青'
     const page = await openCreate()
 
-    expect(page.data).toMatchObject({ keepPrivate: false, nickname: '微信用户' })
+    expect(page.data).toMatchObject({ keepPrivate: false, nickname: '阿青' })
+  })
+
+  test('a user without a nickname ("" from the server) has none on the page: the gallery shows 匿名', async () => {
+    const page = await openCreate()
+
+    expect(page.data).toMatchObject({ keepPrivate: false, nickname: '' })
   })
 
   test('sends the trimmed prompt with the picked preset, size, style, quality, visibility and an Idempotency-Key', async () => {

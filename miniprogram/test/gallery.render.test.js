@@ -43,6 +43,19 @@ test('the gallery renders a thumbnail per wallpaper and loads more at the bottom
   expect(comp.dom.querySelector('.main--empty')).toBeNull()
 })
 
+test('each AI-generated wallpaper carries an "AI生成" badge over its thumbnail, others none', async () => {
+  server.route('GET', '/api/v1/wallpapers', () => json({ items: [wallpaper(2), wallpaper(1, { ai_generated: false })], next_cursor: null }), { auth: false })
+
+  const comp = renderPage('pages/gallery/gallery')
+  await flush()
+
+  const cells = comp.dom.querySelectorAll('.main--cell')
+  expect(cells).toHaveLength(2)
+  expect(cells[0].querySelector('.main--ai-mark').textContent).toBe('AI生成')
+  expect(cells[1].querySelector('.main--ai-mark')).toBeNull()
+  expect(cells[1].textContent).not.toContain('AI生成')
+})
+
 test('an empty feed renders the empty state and no cells', async () => {
   server.route('GET', '/api/v1/wallpapers', () => json({ items: [], next_cursor: null }), { auth: false })
 

@@ -53,7 +53,7 @@ async function openMine() {
 test('shows the profile, the quota and my wallpapers, private ones too', async () => {
   const page = await openMine()
 
-  expect(page.data.user).toEqual({ id: 'u-1', nickname: '微信用户', avatar_url: '' })
+  expect(page.data.user).toEqual({ id: 'u-1', nickname: '', avatar_url: '' })
   expect(page.data.quota).toMatchObject({ remaining: 7, daily_limit: 10 })
   expect(page.data.items.map((w) => [w.id, w.public])).toEqual([
     ['w-3', false],
@@ -92,6 +92,11 @@ describe('avatar', () => {
 })
 
 describe('nickname', () => {
+  // A user who set a nickname before (a new one has "").
+  beforeEach(() => {
+    server.user.nickname = '阿青'
+  })
+
   // typed simulates the nickname input: what was typed, the blur, then
   // WeChat's verdict on it.
   function typed(page, value, verdict = { pass: true, timeout: false }) {
@@ -129,14 +134,14 @@ describe('nickname', () => {
       await typed(page, '坏名字', tc.verdict)
 
       expect(server.callsTo('PATCH', '/api/v1/me')).toHaveLength(0)
-      expect(page.data.user.nickname).toBe('微信用户')
+      expect(page.data.user.nickname).toBe('阿青')
       expect(wx.showToast).toHaveBeenCalledWith(expect.objectContaining({ title: tc.toast }))
     })
   })
 
   const ignored = [
     { name: 'empty', value: '   ' },
-    { name: 'unchanged', value: '微信用户' },
+    { name: 'unchanged', value: '阿青' },
     { name: 'longer than 32 characters', value: '名'.repeat(33), toast: '昵称最多 32 个字' },
   ]
   ignored.forEach((tc) => {
@@ -146,7 +151,7 @@ describe('nickname', () => {
       await typed(page, tc.value)
 
       expect(server.callsTo('PATCH', '/api/v1/me')).toHaveLength(0)
-      expect(page.data.user.nickname).toBe('微信用户')
+      expect(page.data.user.nickname).toBe('阿青')
       if (tc.toast) expect(wx.showToast).toHaveBeenCalledWith(expect.objectContaining({ title: tc.toast }))
     })
   })
@@ -157,7 +162,7 @@ describe('nickname', () => {
 
     await typed(page, '坏名字')
 
-    expect(page.data.user.nickname).toBe('微信用户')
+    expect(page.data.user.nickname).toBe('阿青')
     expect(wx.showToast).toHaveBeenCalledWith(expect.objectContaining({ title: '内容未通过审核，请修改后重试' }))
   })
 })

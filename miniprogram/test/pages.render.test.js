@@ -13,7 +13,8 @@ const { renderPage } = require('./helpers/render')
 const quota = { daily_limit: 10, used_today: 3, remaining: 7, resets_at: '2026-11-24T00:00:00+08:00' }
 let generation
 
-server.route('GET', '/api/v1/me', () => json(Object.assign({}, server.user, { nickname: '小明', quota })))
+let nickname = '小明'
+server.route('GET', '/api/v1/me', () => json(Object.assign({}, server.user, { nickname, quota })))
 server.route('POST', '/api/v1/generations', (req) => {
   generation = { id: 'g-1', status: 'queued', prompt: req.body.prompt, created_at: '2026-11-23T05:00:00Z' }
   return json(generation, 202)
@@ -22,16 +23,20 @@ server.route('GET', '/api/v1/generations/{id}', () => json(generation))
 server.route('GET', '/api/v1/wallpapers/{id}', () => json(wallpaper(4, { prompt: '霓虹雨夜里的一只猫', liked: true, like_count: 9, model: 'dall-e-3' })), { auth: 'optional' })
 server.route('GET', '/api/v1/client-config', () => json({ subscribe_template_id: 'tmpl', reports_enabled: true, report_response_hours: 48 }), { auth: false })
 server.route('GET', '/api/v1/presets', () => json([{ id: 'guofeng', name: '国风', description: '', cover_url: '' }, { id: 'pixel', name: '像素', description: '', cover_url: '' }]), { auth: false })
-server.route('GET', '/api/v1/me/generations', () =>
-  json({
-    items: [
-      { id: 'g-2', status: 'failed', prompt: '雨夜', created_at: '2026-11-23T05:00:00Z', error: { code: 'upstream_unavailable', message: 'image model unavailable' } },
-      { id: 'g-1', status: 'succeeded', prompt: '雪山', created_at: '2026-11-22T05:00:00Z', wallpaper: wallpaper(1) },
-    ],
-    next_cursor: null,
-  }),
-)
-server.route('GET', '/api/v1/me/wallpapers', () => json({ items: [wallpaper(2, { public: false }), wallpaper(1)], next_cursor: null }))
+const GENERATIONS = [
+  { id: 'g-2', status: 'failed', prompt: '雨夜', created_at: '2026-11-23T05:00:00Z', error: { code: 'upstream_unavailable', message: 'image model unavailable' } },
+  { id: 'g-1', status: 'succeeded', prompt: '雪山', created_at: '2026-11-22T05:00:00Z', wallpaper: wallpaper(1) },
+]
+const MINE = [wallpaper(2, { public: false }), wallpaper(1)]
+// What the two lists answer; a test may swap them, and puts them back.
+let generations = GENERATIONS
+let mine = MINE
+server.route('GET', '/api/v1/me/generations', () => json({ items: generations, next_cursor: null }))
+server.route('GET', '/api/v1/me/wallpapers', () => json({ items: mine, next_cursor: null }))
+afterEach(() => {
+  generations = GENERATIONS
+  mine = MINE
+})
 
 const text = (comp) => comp.dom.textContent.replace(/\s+/g, ' ')
 
@@ -46,6 +51,20 @@ describe('create', () => {
   let comp
   afterEach(() => comp.instance.onUnload())
 
+  test('says the gallery shows 匿名 when the user has no nickname, as it will', async () => {
+    nickname = ''
+    try {
+      comp = renderPage('pages/create/create')
+      await flush()
+    } finally {
+      nickname = '小明'
+    }
+
+    const line = comp.dom.querySelector('.main--public-line').textContent
+    expect(line).toBe('生成的壁纸将署名「匿名」展示在公开画廊，审核通过后可见；在「我的」设置昵称后，署名改为你的昵称')
+    expect(line).not.toContain('微信用户')
+  })
+
   test('renders the form with counter, pickers and quota, then the progress', async () => {
     comp = renderPage('pages/create/create')
     await flush()
@@ -56,7 +75,7 @@ describe('create', () => {
     expect(text(comp)).toContain('鲜艳')
     expect(text(comp)).toContain('标准')
     expect([...comp.dom.querySelectorAll('.main--chip')].map((c) => c.textContent)).toEqual(['国风', '像素'])
-    expect(text(comp)).toContain('生成的壁纸将署名「小明」展示在公开画廊')
+    expect(comp.dom.querySelector('.main--public-line').textContent).toBe('生成的壁纸将署名「小明」展示在公开画廊，审核通过后可见')
 
     comp.instance.onPromptInput({ detail: { value: '一只猫🐱' } })
     await flush()
@@ -164,6 +183,36 @@ test('mine renders the chooseAvatar button, the nickname input, the quota and my
   expect(items[0].textContent).toContain('私密')
   expect(items[1].textContent).toContain('公开')
   expect(items[0].querySelector('.main--delete').getAttribute('data-id')).toBe('w-2')
+})
+
+test('history badges the image of an AI-generated wallpaper "AI生成"; no image, no badge', async () => {
+  generations = [
+    { id: 'g-3', status: 'succeeded', prompt: '海边', created_at: '2026-11-23T06:00:00Z', wallpaper: wallpaper(3, { ai_generated: false }) },
+    GENERATIONS[0],
+    GENERATIONS[1],
+  ]
+  const comp = renderPage('pages/history/history')
+  await flush()
+
+  const items = comp.dom.querySelectorAll('.main--item')
+  expect(items).toHaveLength(3)
+  expect(items[0].querySelector('.image-src')).not.toBeNull()
+  expect(items[0].querySelector('.main--ai-mark')).toBeNull()
+  expect(items[1].querySelector('.main--ai-mark')).toBeNull()
+  expect(items[2].querySelector('.main--ai-mark').textContent).toBe('AI生成')
+  comp.instance.onUnload()
+})
+
+test('mine badges each AI-generated wallpaper "AI生成" over its thumbnail, others none', async () => {
+  mine = [wallpaper(2, { public: false }), wallpaper(1, { ai_generated: false })]
+  const comp = renderPage('pages/mine/mine')
+  await flush()
+
+  const items = comp.dom.querySelectorAll('.main--item')
+  expect(items).toHaveLength(2)
+  expect(items[0].querySelector('.main--ai-mark').textContent).toBe('AI生成')
+  expect(items[1].querySelector('.main--ai-mark')).toBeNull()
+  expect(items[1].textContent).not.toContain('AI生成')
 })
 
 // Last: it bans the fake server's user for the tests after it.

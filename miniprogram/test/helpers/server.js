@@ -30,7 +30,8 @@ function createServer() {
   let codeSeq = 0
   let tokenSeq = 0
 
-  const user = { id: 'u-1', nickname: '微信用户', avatar_url: '', created_at: '2026-11-01T00:00:00Z' }
+  // Like the real server, a new user has no nickname ("") until they set one.
+  const user = { id: 'u-1', nickname: '', avatar_url: '', created_at: '2026-11-01T00:00:00Z' }
 
   function issue() {
     tokenSeq += 1
@@ -116,7 +117,8 @@ function createServer() {
   return server
 }
 
-// wallpaper builds a wallpaper as the API returns it.
+// wallpaper builds a wallpaper as the API returns it (ai_generated is
+// always true there, so the grids show their "AI生成" badge).
 function wallpaper(n, fields) {
   return Object.assign(
     {
@@ -129,6 +131,7 @@ function wallpaper(n, fields) {
       image_url: `https://img.test/w-${n}.png`,
       thumbnail_url: `https://img.test/w-${n}.thumb.jpg`,
       public: true,
+      ai_generated: true,
       like_count: n,
       liked: false,
       author: { id: 'u-2', nickname: `作者${n}`, avatar_url: '' },
