@@ -24,6 +24,7 @@ const hostileJWTSecret = "hostile-test-secret-0123456789abcdef"
 // snapshot is every figure a hostile request could change.
 type snapshot struct {
 	Users, RefreshTokens, Generations, Wallpapers, PublicWallpapers, Likes, QuotaUsed int
+	Reports, OriginalDownloads                                                        int
 	Nicknames                                                                         string
 }
 
@@ -35,8 +36,10 @@ func takeSnapshot(t *testing.T, s *apptest.Service) snapshot {
 		(SELECT count(*) FROM generations), (SELECT count(*) FROM wallpapers),
 		(SELECT count(*) FROM wallpapers WHERE public), (SELECT count(*) FROM likes),
 		(SELECT COALESCE(sum(used), 0) FROM quota_usage),
+		(SELECT count(*) FROM reports), (SELECT count(*) FROM original_downloads),
 		(SELECT COALESCE(string_agg(nickname, ',' ORDER BY id), '') FROM users)`).Scan(
-		&sn.Users, &sn.RefreshTokens, &sn.Generations, &sn.Wallpapers, &sn.PublicWallpapers, &sn.Likes, &sn.QuotaUsed, &sn.Nicknames)
+		&sn.Users, &sn.RefreshTokens, &sn.Generations, &sn.Wallpapers, &sn.PublicWallpapers, &sn.Likes, &sn.QuotaUsed,
+		&sn.Reports, &sn.OriginalDownloads, &sn.Nicknames)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,6 +176,11 @@ func TestHostileRequests(t *testing.T) {
 		{name: "delete another's private wallpaper", method: "DELETE", path: "/api/v1/wallpapers/" + privID, token: bob, want: 404},
 		{name: "like another's private wallpaper", method: "PUT", path: "/api/v1/wallpapers/" + privID + "/like", token: bob, want: 404},
 		{name: "unlike another's private wallpaper", method: "DELETE", path: "/api/v1/wallpapers/" + privID + "/like", token: bob, want: 404},
+		{name: "another's public wallpaper's original", method: "GET", path: "/api/v1/wallpapers/" + pubID + "/original", token: bob, want: 403},
+		{name: "another's private wallpaper's original", method: "GET", path: "/api/v1/wallpapers/" + privID + "/original", token: bob, want: 404},
+		{name: "an original without a token", method: "GET", path: "/api/v1/wallpapers/" + pubID + "/original", want: 401},
+		{name: "report another's private wallpaper", method: "POST", path: "/api/v1/wallpapers/" + privID + "/reports", body: []byte(`{"reason":"other"}`), token: bob, want: 404},
+		{name: "another's private wallpaper's code", method: "GET", path: "/api/v1/wallpapers/" + privID + "/wxacode", want: 404},
 		{name: "a wallpaper id as a generation id", method: "GET", path: "/api/v1/generations/" + pubID, token: alice, want: 404},
 		{name: "a user id as a wallpaper id", method: "DELETE", path: "/api/v1/wallpapers/" + aliceID.String(), token: alice, want: 404},
 		{name: "method override to DELETE", method: "POST", path: "/api/v1/wallpapers/" + pubID, token: bob, header: map[string]string{"X-HTTP-Method-Override": "DELETE"}, want: 405},

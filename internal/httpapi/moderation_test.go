@@ -290,3 +290,45 @@ func TestImageCheckWithLocalStorage(t *testing.T) {
 		t.Errorf("anonymous detail of a held wallpaper: %d, want 404", res.Status)
 	}
 }
+
+// TestPrivateSkipsImageCheckUntilPublic: a private wallpaper is not sent
+// to WeChat's image check (nobody else sees it); made public, it is
+// checked first and others see it only once the verdict says pass.
+func TestPrivateSkipsImageCheckUntilPublic(t *testing.T) {
+	t.Parallel()
+	m := newModerated(t, false, nil)
+	g := m.Wait(t, m.owner, submitPrivate(t, m.Service, m.owner), 120*time.Second)
+	if g.Status != "succeeded" || g.Wallpaper == nil {
+		t.Fatalf("generation %s %+v", g.Status, g.Error)
+	}
+	id := g.Wallpaper.ID
+	if _, review := m.review(t, id); review != "unchecked" {
+		t.Errorf("a private wallpaper's review is %q, want unchecked", review)
+	}
+	if n := len(m.WeChat.MediaChecks()); n != 0 {
+		t.Fatalf("mediaCheckAsync asked %d times about a private wallpaper, want never", n)
+	}
+	res := m.API.Do(http.MethodPatch, "/api/v1/wallpapers/"+id, map[string]bool{"public": true}, apitest.Bearer(m.owner))
+	if res.Status != http.StatusOK {
+		t.Fatalf("make public: %d %s", res.Status, res.Body)
+	}
+	var trace string
+	apptest.WaitFor(t, 60*time.Second, "the image check to be asked", func() bool {
+		if checks := m.WeChat.MediaChecks(); len(checks) == 1 {
+			trace = checks[0].TraceID
+			return true
+		}
+		return false
+	})
+	if _, review := m.review(t, id); review != "pending" {
+		t.Errorf("made public, the review is %q, want pending", review)
+	}
+	if m.seenByOthers(t, id) {
+		t.Fatal("others see a wallpaper made public before its check answered")
+	}
+	m.push(t, trace, "pass")
+	apptest.WaitFor(t, 60*time.Second, "others to see it after the pass", func() bool { return m.seenByOthers(t, id) })
+	if n := len(m.WeChat.MediaChecks()); n != 1 {
+		t.Errorf("mediaCheckAsync asked %d times, want once", n)
+	}
+}
