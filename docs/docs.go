@@ -3456,7 +3456,22 @@ const docTemplate = `{
             "type": "object",
             "properties": {
                 "code": {
+                    "description": "Code says why; whichever it is, the quota unit is returned.\ncontent_policy: the image model refused the prompt; content_rejected:\nthe image failed the content check, or a reviewer removed it;\ncancelled: the account was banned or deleted; upstream_*: the image\nmodel was rate limited, unavailable, too slow, out of credit or\nmisconfigured, or rejected the request; invalid_image: it returned an\nunusable image; storage_unavailable, internal_error: our side.",
                     "type": "string",
+                    "enum": [
+                        "content_policy",
+                        "content_rejected",
+                        "cancelled",
+                        "upstream_rate_limited",
+                        "upstream_unavailable",
+                        "upstream_timeout",
+                        "upstream_billing",
+                        "upstream_auth",
+                        "upstream_rejected",
+                        "invalid_image",
+                        "storage_unavailable",
+                        "internal_error"
+                    ],
                     "example": "content_policy"
                 },
                 "message": {

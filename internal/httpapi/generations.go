@@ -30,9 +30,18 @@ type GenerationRequest struct {
 	Notify bool `json:"notify,omitempty" default:"false"`
 }
 
-// GenerationError is why a generation failed.
+// GenerationError is why a generation failed. The enum of Code is every
+// code the Go code fails a generation with
+// (TestGenerationFailureCodesAreDocumented).
 type GenerationError struct {
-	Code    string `json:"code" example:"content_policy"`
+	// Code says why; whichever it is, the quota unit is returned.
+	// content_policy: the image model refused the prompt; content_rejected:
+	// the image failed the content check, or a reviewer removed it;
+	// cancelled: the account was banned or deleted; upstream_*: the image
+	// model was rate limited, unavailable, too slow, out of credit or
+	// misconfigured, or rejected the request; invalid_image: it returned an
+	// unusable image; storage_unavailable, internal_error: our side.
+	Code    string `json:"code" enums:"content_policy,content_rejected,cancelled,upstream_rate_limited,upstream_unavailable,upstream_timeout,upstream_billing,upstream_auth,upstream_rejected,invalid_image,storage_unavailable,internal_error" example:"content_policy"`
 	Message string `json:"message" example:"The image model refused this prompt"`
 }
 
