@@ -29,7 +29,7 @@ const docTemplate = `{
                         "AdminAuth": []
                     }
                 ],
-                "description": "Every admin action (decisions, bans, unbans, admins added and revoked on the command line), newest first: who, when, what, on what, and the note. Nothing in the API changes it.",
+                "description": "Every admin action (decisions, bans, unbans, admins added and revoked on the command line, and jobs cancelled, deleted or retried and queues paused, resumed or changed in the console's River UI: one entry per job id or queue name, the queue's new settings as the note), newest first: who, when, what, on what, and the note. Nothing in the API changes it.",
                 "produces": [
                     "application/json"
                 ],
@@ -3156,7 +3156,13 @@ const docTemplate = `{
                         "user.ban",
                         "user.unban",
                         "admin.add",
-                        "admin.revoke"
+                        "admin.revoke",
+                        "job.cancel",
+                        "job.delete",
+                        "job.retry",
+                        "queue.pause",
+                        "queue.resume",
+                        "queue.update"
                     ],
                     "example": "user.ban"
                 },
@@ -3186,7 +3192,9 @@ const docTemplate = `{
                     "enum": [
                         "wallpaper",
                         "user",
-                        "admin"
+                        "admin",
+                        "job",
+                        "queue"
                     ],
                     "example": "user"
                 }

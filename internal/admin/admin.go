@@ -47,6 +47,13 @@ const (
 	ActionUnban       = "user.unban"
 	ActionAdminAdd    = "admin.add"
 	ActionAdminRevoke = "admin.revoke"
+	// River UI's changes to the job queue (console, /admin/river/).
+	ActionJobCancel   = "job.cancel"
+	ActionJobDelete   = "job.delete"
+	ActionJobRetry    = "job.retry"
+	ActionQueuePause  = "queue.pause"
+	ActionQueueResume = "queue.resume"
+	ActionQueueUpdate = "queue.update"
 )
 
 // Targets of audit entries.
@@ -54,6 +61,8 @@ const (
 	TargetWallpaper = "wallpaper"
 	TargetUser      = "user"
 	TargetAdmin     = "admin"
+	TargetJob       = "job"   // a River job, by its id
+	TargetQueue     = "queue" // a River queue, by its name
 )
 
 // Entry is one line of the audit log. Entries are written in the

@@ -122,11 +122,14 @@ type AccountStore interface {
 	Unban(ctx context.Context, userID uuid.UUID, e Entry) error
 }
 
-// AuditLog reads the audit log.
+// AuditLog reads the audit log, and writes the entries of changes made
+// outside the stores' own transactions.
 type AuditLog interface {
 	// Audit returns entries older than before (0: the newest), newest
 	// first.
 	Audit(ctx context.Context, before int64, limit int) ([]Entry, error)
+	// Record writes entries, all or none.
+	Record(ctx context.Context, entries []Entry) error
 }
 
 // Revoker hears of bans made here so that this replica refuses the user's
@@ -328,4 +331,26 @@ func (g *Governance) Audit(ctx context.Context, before int64, limit int) ([]Entr
 		return nil, failure.InvalidRequest("cursor is not one this API gave out")
 	}
 	return g.audit.Audit(ctx, before, limit)
+}
+
+// RecordJobs records a's change to River jobs or queues made through River
+// UI, one entry per target (a job id or a queue name). River commits the
+// change in its own transaction, so this comes after it: the note is cut
+// to MaxNote runes rather than refused.
+func (g *Governance) RecordJobs(ctx context.Context, a Admin, action, targetType string, targets []string, note string) error {
+	if targetType != TargetJob && targetType != TargetQueue {
+		return fmt.Errorf("admin: recording %s: target type %q is not a job or queue", action, targetType)
+	}
+	note = strings.ToValidUTF8(note, "\uFFFD")
+	if utf8.RuneCountInString(note) > MaxNote {
+		note = string([]rune(note)[:MaxNote-1]) + "…"
+	}
+	entries := make([]Entry, 0, len(targets))
+	for _, t := range targets {
+		entries = append(entries, entryBy(a, action, targetType, t, note))
+	}
+	if err := g.audit.Record(ctx, entries); err != nil {
+		return fmt.Errorf("admin: recording %s: %w", action, err)
+	}
+	return nil
 }

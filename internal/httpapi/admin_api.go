@@ -140,8 +140,8 @@ type AuditEntry struct {
 	ID         string    `json:"id" binding:"required" example:"42"`
 	At         time.Time `json:"at" binding:"required" format:"date-time" example:"2026-11-23T10:00:00Z"`
 	Admin      string    `json:"admin" binding:"required" example:"me"`
-	Action     string    `json:"action" binding:"required" enums:"wallpaper.approve,wallpaper.hide,wallpaper.reject,user.ban,user.unban,admin.add,admin.revoke" example:"user.ban"`
-	TargetType string    `json:"target_type" binding:"required" enums:"wallpaper,user,admin" example:"user"`
+	Action     string    `json:"action" binding:"required" enums:"wallpaper.approve,wallpaper.hide,wallpaper.reject,user.ban,user.unban,admin.add,admin.revoke,job.cancel,job.delete,job.retry,queue.pause,queue.resume,queue.update" example:"user.ban"`
+	TargetType string    `json:"target_type" binding:"required" enums:"wallpaper,user,admin,job,queue" example:"user"`
 	TargetID   string    `json:"target_id" binding:"required" example:"0b8f6a1e-8c1d-4a57-9d1e-6f2a3b4c5d6e"`
 	Note       string    `json:"note" binding:"required" example:"多次发布违规内容"`
 }
@@ -426,7 +426,7 @@ var errBadAuditCursor = failure.InvalidRequest("cursor is not one this API gave 
 // adminAudit godoc
 //
 //	@Summary		The audit log
-//	@Description	Every admin action (decisions, bans, unbans, admins added and revoked on the command line), newest first: who, when, what, on what, and the note. Nothing in the API changes it.
+//	@Description	Every admin action (decisions, bans, unbans, admins added and revoked on the command line, and jobs cancelled, deleted or retried and queues paused, resumed or changed in the console's River UI: one entry per job id or queue name, the queue's new settings as the note), newest first: who, when, what, on what, and the note. Nothing in the API changes it.
 //	@Tags			admin
 //	@Produce		json
 //	@Security		AdminAuth

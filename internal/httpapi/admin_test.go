@@ -7,9 +7,13 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/wallpaperd/wallpaperd/internal/admin"
 	"github.com/wallpaperd/wallpaperd/internal/apptest"
@@ -448,4 +452,159 @@ func TestAdminUsers(t *testing.T) {
 	if res := s.API.Do(http.MethodGet, "/api/v1/admin/users/00000000-0000-4000-8000-000000000000", nil, apitest.Bearer(adminToken)); res.Status != http.StatusNotFound {
 		t.Errorf("an unknown user: %d, want 404", res.Status)
 	}
+}
+
+// TestRiverUIChanges: River UI's changes to jobs and queues pass only as
+// River UI itself sends them, from its own page, and each is audited.
+func TestRiverUIChanges(t *testing.T) {
+	t.Parallel()
+	s := apptest.New(t, apptest.Options{})
+	c := &console{t: t, handler: s.App.Handler}
+	c.signIn(s.AdminToken(t, "ops"))
+	ctx := t.Context()
+
+	// river is River UI's fetch: a JSON text body sent without a type
+	// (the browser calls it text/plain), from its own origin.
+	river := func(c *console, method, path, body string, headers ...string) *httptest.ResponseRecorder {
+		t.Helper()
+		req := httptest.NewRequest(method, path, strings.NewReader(body))
+		if body != "" {
+			req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
+		}
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		for i := 0; i+1 < len(headers); i += 2 {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+		if c.cookie != nil {
+			req.AddCookie(c.cookie)
+		}
+		rec := httptest.NewRecorder()
+		c.handler.ServeHTTP(rec, req)
+		return rec
+	}
+	// job inserts a job no worker takes (scheduled tomorrow).
+	job := func() string {
+		t.Helper()
+		var id int64
+		if err := s.Pool.QueryRow(ctx, `INSERT INTO river_job (args, kind, max_attempts, queue, state, scheduled_at)
+			VALUES ('{}', 'audit_probe', 1, 'default', 'scheduled', now() + interval '1 day') RETURNING id`).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		return strconv.FormatInt(id, 10)
+	}
+	type entry struct{ admin, action, targetType, targetID, note string }
+	entries := func() []entry {
+		t.Helper()
+		rows, err := s.Pool.Query(ctx, `SELECT admin_name, action, target_type, target_id, note FROM audit_log
+			WHERE target_type IN ('job', 'queue') ORDER BY id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (entry, error) {
+			var e entry
+			err := r.Scan(&e.admin, &e.action, &e.targetType, &e.targetID, &e.note)
+			return e, err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	jobState := func(id string) string {
+		t.Helper()
+		var state string
+		if err := s.Pool.QueryRow(ctx, `SELECT state FROM river_job WHERE id = $1`, id).Scan(&state); err != nil {
+			return "(none)"
+		}
+		return state
+	}
+
+	kept := job()
+	ids := `{"ids":["` + kept + `"]}`
+	t.Run("refused changes change nothing and are not recorded", func(t *testing.T) {
+		anon := &console{t: t, handler: s.App.Handler}
+		for _, tt := range []struct {
+			name         string
+			c            *console
+			method, path string
+			headers      []string
+			status       int
+		}{
+			{"without a session", anon, http.MethodPost, "/admin/river/api/jobs/cancel", nil, http.StatusUnauthorized},
+			{"from another site", c, http.MethodPost, "/admin/river/api/jobs/cancel", []string{"Sec-Fetch-Site", "cross-site"}, http.StatusForbidden},
+			{"from a sibling site", c, http.MethodPost, "/admin/river/api/jobs/cancel", []string{"Sec-Fetch-Site", "same-site"}, http.StatusForbidden},
+			{"from another origin", c, http.MethodPost, "/admin/river/api/jobs/cancel",
+				[]string{"Sec-Fetch-Site", "", "Origin", "https://evil.example"}, http.StatusForbidden},
+			{"with no proof of origin", c, http.MethodPost, "/admin/river/api/jobs/cancel", []string{"Sec-Fetch-Site", ""}, http.StatusForbidden},
+			{"as a form", c, http.MethodPost, "/admin/river/api/jobs/cancel",
+				[]string{"Content-Type", "application/x-www-form-urlencoded"}, http.StatusUnsupportedMediaType},
+			{"as a multipart form", c, http.MethodPost, "/admin/river/api/jobs/delete",
+				[]string{"Content-Type", "multipart/form-data; boundary=x"}, http.StatusUnsupportedMediaType},
+			{"an unknown path", c, http.MethodPost, "/admin/river/api/whatever", nil, http.StatusForbidden},
+			{"a known path with a slash more", c, http.MethodPost, "/admin/river/api/jobs/cancel/", nil, http.StatusForbidden},
+			{"a known path with another method", c, http.MethodDelete, "/admin/river/api/jobs/cancel", nil, http.StatusForbidden},
+			{"outside River UI's API", c, http.MethodPost, "/admin/river/jobs/cancel", nil, http.StatusForbidden},
+			{"an unknown queue change", c, http.MethodPut, "/admin/river/api/queues/default/drain", nil, http.StatusForbidden},
+		} {
+			if rec := river(tt.c, tt.method, tt.path, ids, tt.headers...); rec.Code != tt.status {
+				t.Errorf("%s: %d %.200s, want %d", tt.name, rec.Code, rec.Body, tt.status)
+			}
+		}
+		if rec := river(c, http.MethodPost, "/admin/river/api/jobs/cancel", `{"ids":["x"]}`); rec.Code != http.StatusBadRequest {
+			t.Errorf("ids that are not job ids: %d, want 400", rec.Code)
+		}
+		if got := jobState(kept); got != "scheduled" {
+			t.Errorf("the job is %s after refused changes, want scheduled", got)
+		}
+		if got := entries(); len(got) != 0 {
+			t.Errorf("entries %v, want none", got)
+		}
+	})
+
+	t.Run("River UI's own changes are made and recorded", func(t *testing.T) {
+		a, b := job(), job()
+		body := `{"ids":["` + a + `",` + b + `]}`
+		if rec := river(c, http.MethodPost, "/admin/river/api/jobs/cancel", body); rec.Code != http.StatusOK {
+			t.Fatalf("cancel as River UI sends it: %d %s", rec.Code, rec.Body)
+		}
+		if rec := river(c, http.MethodPost, "/admin/river/api/jobs/delete", `{"ids":["`+a+`"]}`,
+			"Content-Type", "application/json"); rec.Code != http.StatusOK {
+			t.Fatalf("delete as JSON: %d %s", rec.Code, rec.Body)
+		}
+		if got, want := jobState(a)+" "+jobState(b), "(none) cancelled"; got != want {
+			t.Errorf("jobs %s, want %s", got, want)
+		}
+		for _, action := range []string{"pause", "resume"} {
+			if rec := river(c, http.MethodPut, "/admin/river/api/queues/default/"+action, "",
+				"Sec-Fetch-Site", "", "Origin", "http://example.com"); rec.Code != http.StatusOK {
+				t.Fatalf("%s the queue (Origin, no Sec-Fetch-Site): %d %s", action, rec.Code, rec.Body)
+			}
+		}
+		want := []entry{
+			{"ops", admin.ActionJobCancel, admin.TargetJob, a, ""},
+			{"ops", admin.ActionJobCancel, admin.TargetJob, b, ""},
+			{"ops", admin.ActionJobDelete, admin.TargetJob, a, ""},
+			{"ops", admin.ActionQueuePause, admin.TargetQueue, "default", ""},
+			{"ops", admin.ActionQueueResume, admin.TargetQueue, "default", ""},
+		}
+		if got := entries(); !slices.Equal(got, want) {
+			t.Errorf("entries\n%v\nwant\n%v", got, want)
+		}
+		page := c.do(http.MethodGet, "/admin/audit", nil).Body.String()
+		for _, s := range []string{"取消任务", "删除任务", "暂停队列", "恢复队列", "任务 <code>" + a + "</code>", "队列 <code>default</code>"} {
+			if !strings.Contains(page, s) {
+				t.Errorf("the audit page lacks %q", s)
+			}
+		}
+	})
+
+	t.Run("a change River UI refuses is not recorded", func(t *testing.T) {
+		before := len(entries())
+		if rec := river(c, http.MethodPut, "/admin/river/api/queues/no_such_queue/pause", ""); rec.Code < 400 {
+			t.Fatalf("pausing a queue that does not exist: %d", rec.Code)
+		}
+		if got := len(entries()); got != before {
+			t.Errorf("%d entries, want %d", got, before)
+		}
+	})
 }

@@ -30,7 +30,9 @@ import (
 // console's forms and River UI (/admin/river/) use and nothing else
 // accepts. Every form that changes something carries a CSRF token bound
 // to the session, and every unsafe request must come from the console's
-// own origin (Sec-Fetch-Site, else Origin).
+// own origin (Sec-Fetch-Site, else Origin). River UI, which cannot send
+// the token, may make only the changes riverGuard lets through, and each
+// is written to the audit log (river.go).
 
 //go:embed console/*.html
 var consoleFiles embed.FS
@@ -54,6 +56,8 @@ var consoleActions = map[string]string{
 	admin.ActionApprove: "通过壁纸", admin.ActionHide: "隐藏壁纸", admin.ActionReject: "删除壁纸",
 	admin.ActionBan: "封禁用户", admin.ActionUnban: "解封用户",
 	admin.ActionAdminAdd: "添加管理员", admin.ActionAdminRevoke: "撤销管理员",
+	admin.ActionJobCancel: "取消任务", admin.ActionJobDelete: "删除任务", admin.ActionJobRetry: "重试任务",
+	admin.ActionQueuePause: "暂停队列", admin.ActionQueueResume: "恢复队列", admin.ActionQueueUpdate: "修改队列",
 }
 
 var consoleSuggests = map[string]string{
@@ -107,7 +111,7 @@ func (s *Server) consoleRoutes(r *gin.Engine) {
 	in.POST("/wallpapers/:id/decision", s.consoleCSRF, s.consoleDecide)
 	in.GET("/audit", s.consoleAudit)
 	if s.deps.RiverUI != nil {
-		g.Any("/river/*path", s.requireConsole, gin.WrapH(s.deps.RiverUI))
+		g.Any("/river/*path", s.requireConsole, s.riverGuard, gin.WrapH(s.deps.RiverUI))
 	}
 }
 

@@ -446,6 +446,29 @@ func (s *Admins) Unban(ctx context.Context, userID uuid.UUID, e admin.Entry) (er
 	return nil
 }
 
+// Record implements admin.AuditLog in one statement.
+func (s *Admins) Record(ctx context.Context, entries []admin.Entry) (err error) {
+	defer translate(&err)
+	if len(entries) == 0 {
+		return nil
+	}
+	adminIDs := make([]*uuid.UUID, len(entries))
+	cols := make([][]string, 5)
+	for i, e := range entries {
+		adminIDs[i] = e.AdminID
+		for j, v := range []string{e.AdminName, e.Action, e.TargetType, e.TargetID, e.Note} {
+			cols[j] = append(cols[j], v)
+		}
+	}
+	_, err = s.pool.Exec(ctx, `INSERT INTO audit_log (admin_id, admin_name, action, target_type, target_id, note)
+		SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])`,
+		adminIDs, cols[0], cols[1], cols[2], cols[3], cols[4])
+	if err != nil {
+		return fmt.Errorf("postgres: writing the audit log: %w", err)
+	}
+	return nil
+}
+
 const entryColumns = `id, at, admin_id, admin_name, action, target_type, target_id, note`
 
 // Audit implements admin.AuditLog; the first page and the next ones are

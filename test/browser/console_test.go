@@ -172,5 +172,35 @@ func TestConsole(t *testing.T) {
 		b.must("open River UI", chromedp.Click(chromedp.CSS(`a[href="/admin/river/"]`)))
 		b.waitFor("River UI to render its job list", `location.pathname.startsWith('/admin/river/') &&
   (document.body?.innerText ?? '').includes('Jobs') && document.querySelector('#root')?.children.length ? 'yes' : ''`)
+
+		// River UI's writes as its own client sends them (a bare fetch body,
+		// which the browser labels text/plain, or none) pass the guard in
+		// front of it and are recorded.
+		var got struct {
+			Job                   string
+			Cancel, Pause, Resume int
+		}
+		b.mustEval(`(async () => {
+  const send = (method, path, body) => fetch('/admin/river/api' + path,
+    {method, body, headers: {Accept: 'application/json'}}).then(r => r.status);
+  const jobs = await (await fetch('/admin/river/api/jobs?state=completed&limit=1')).json();
+  const job = String(jobs.data[0].id);
+  return {job, cancel: await send('POST', '/jobs/cancel', JSON.stringify({ids: [job]})),
+    pause: await send('PUT', '/queues/default/pause'), resume: await send('PUT', '/queues/default/resume')};
+})()`, &got)
+		if got.Cancel != http.StatusOK || got.Pause != http.StatusOK || got.Resume != http.StatusOK {
+			t.Fatalf("River UI's writes: %+v, want 200 each", got)
+		}
+		b.navigate(p.URL() + "/admin/audit")
+		for _, row := range []struct{ action, target, text string }{
+			{"job.cancel", got.Job, "取消任务"},
+			{"queue.pause", "default", "暂停队列"},
+			{"queue.resume", "default", "恢复队列"},
+		} {
+			b.waitFor(row.action+" in the audit log", fmt.Sprintf(`(() => {
+  const tr = document.querySelector('tr[data-action=%q][data-target=%q]');
+  return tr && tr.textContent.includes(%q) && tr.textContent.includes('me') ? 'yes' : '';
+})()`, row.action, row.target, row.text))
+		}
 	})
 }
