@@ -10,7 +10,11 @@ let config
 let reports
 
 const IMAGE = 'https://img.test/w-4.png'
+const THUMB = 'https://img.test/w-4.thumb.jpg'
 const tempOf = (url) => `wxfile://tmp/${encodeURIComponent(url)}`
+// downloadsOf answers the wx.downloadFile calls for url (the share cards
+// download the thumbnail in the background).
+const downloadsOf = (url) => wx.downloadFile.mock.calls.map((c, i) => ({ url: c[0].url, order: wx.downloadFile.mock.invocationCallOrder[i] })).filter((c) => c.url === url)
 
 beforeEach(() => {
   server = createServer()
@@ -135,16 +139,71 @@ describe('sharing', () => {
     expect(page.onShareAppMessage().path).toBe('/pages/detail/detail?id=w-approved')
   })
 
-  test('to a friend: a link to this detail page', async () => {
+  const FRIEND_CARD = 'wxfile://tmp/card-500x400.jpg'
+  const MOMENTS_CARD = 'wxfile://tmp/card-500x500.jpg'
+
+  test('to a friend: a link to this detail page, showing the 5:4 card', async () => {
     const page = await openDetail()
 
-    expect(page.onShareAppMessage()).toEqual({ title: '霓虹雨夜里的一只猫', path: '/pages/detail/detail?id=w-4', imageUrl: 'https://img.test/w-4.thumb.jpg' })
+    expect(page.onShareAppMessage()).toEqual({ title: '霓虹雨夜里的一只猫', path: '/pages/detail/detail?id=w-4', imageUrl: FRIEND_CARD })
   })
 
-  test('to Moments: the query that opens this wallpaper', async () => {
+  test('to Moments: the query that opens this wallpaper, showing the 1:1 card', async () => {
     const page = await openDetail()
 
-    expect(page.onShareTimeline()).toEqual({ title: '霓虹雨夜里的一只猫', query: 'id=w-4', imageUrl: 'https://img.test/w-4.thumb.jpg' })
+    expect(page.onShareTimeline()).toEqual({ title: '霓虹雨夜里的一只猫', query: 'id=w-4', imageUrl: MOMENTS_CARD })
+  })
+
+  test('the cards are drawn from the thumbnail, downloaded once, each cropped to its shape with its own AI生成 label', async () => {
+    await openDetail()
+
+    expect(downloadsOf(THUMB)).toHaveLength(1)
+    const calls = wx.shareCanvas.ctx.calls
+    const images = calls.filter((c) => c.op === 'drawImage')
+    expect(images.map((c) => c.args[0].src)).toEqual([tempOf(THUMB), tempOf(THUMB)])
+    expect(images.map((c) => c.args.slice(7))).toEqual([
+      [500, 400],
+      [500, 500],
+    ])
+    images.forEach((c) => expect(c.args[3] / c.args[4]).toBeCloseTo(c.args[7] / c.args[8], 5))
+    const labels = calls.filter((c) => c.op === 'fillText' && c.args[0] === 'AI生成')
+    expect(labels).toHaveLength(2)
+    labels.forEach((c, i) => {
+      expect(calls.indexOf(c)).toBeGreaterThan(calls.indexOf(images[i]))
+      expect(Number(/(\d+)px/.exec(c.state.font)[1])).toBeGreaterThanOrEqual(0.05 * 400)
+    })
+    expect(wx.canvasToTempFilePath.mock.calls.map((c) => c[0].canvas)).toEqual([wx.shareCanvas, wx.shareCanvas])
+    expect(wx.canvas.ctx.calls).toHaveLength(0)
+  })
+
+  test('before the cards are drawn: the thumbnail, and for a friend the promise WeChat waits for gives the card', async () => {
+    let release
+    const held = new Promise((resolve) => {
+      release = resolve
+    })
+    const downloadFile = wx.downloadFile.getMockImplementation()
+    wx.downloadFile.mockImplementation((opts) => (opts.url === THUMB ? held.then(() => downloadFile(opts)) : downloadFile(opts)))
+    const page = await openDetail()
+
+    const share = page.onShareAppMessage()
+    expect(share).toEqual({ title: '霓虹雨夜里的一只猫', path: '/pages/detail/detail?id=w-4', imageUrl: THUMB, promise: expect.any(Promise) })
+    expect(page.onShareTimeline()).toEqual({ title: '霓虹雨夜里的一只猫', query: 'id=w-4', imageUrl: THUMB })
+
+    release()
+    await expect(share.promise).resolves.toEqual({ title: '霓虹雨夜里的一只猫', path: '/pages/detail/detail?id=w-4', imageUrl: FRIEND_CARD })
+    expect(page.onShareAppMessage()).toEqual({ title: '霓虹雨夜里的一只猫', path: '/pages/detail/detail?id=w-4', imageUrl: FRIEND_CARD })
+    expect(page.onShareTimeline().imageUrl).toBe(MOMENTS_CARD)
+  })
+
+  test('cards that cannot be drawn leave the thumbnail', async () => {
+    wx.downloadFile.mockImplementation((opts) => Promise.resolve().then(() => opts.success({ statusCode: 404, tempFilePath: '' })))
+    const page = await openDetail()
+
+    const share = page.onShareAppMessage()
+    expect(share.imageUrl).toBe(THUMB)
+    await expect(share.promise).resolves.toEqual({ title: '霓虹雨夜里的一只猫', path: '/pages/detail/detail?id=w-4', imageUrl: THUMB })
+    expect(page.onShareTimeline().imageUrl).toBe(THUMB)
+    expect(wx.canvasToTempFilePath).not.toHaveBeenCalled()
   })
 
   test('a private wallpaper of mine offers no share or poster (others could not open it)', async () => {
@@ -169,6 +228,9 @@ describe('sharing', () => {
     expect(wx.hideShareMenu).toHaveBeenLastCalledWith(expect.objectContaining({ menus: ['shareAppMessage', 'shareTimeline'] }))
     expect(page.onShareAppMessage()).toEqual({ title: 'AI 壁纸画廊', path: '/pages/gallery/gallery' })
     expect(page.onShareTimeline()).toEqual({ title: 'AI 壁纸画廊', query: 'home=1' })
+    // No share card is drawn for it.
+    expect(wx.downloadFile).not.toHaveBeenCalled()
+    expect(wx.canvasToTempFilePath).not.toHaveBeenCalled()
   })
 
   test('before the wallpaper is known, a share asked for shares the gallery', () => {
@@ -202,6 +264,8 @@ describe("Moments' single-page mode (no wx.login)", () => {
     expect(server.callsTo('POST', '/api/v1/auth/login')).toHaveLength(0)
     expect(server.callsTo('GET', '/api/v1/client-config')).toHaveLength(0)
     expect(wx.showShareMenu).not.toHaveBeenCalled()
+    // Nothing to share from here: no share card is drawn.
+    expect(wx.downloadFile).not.toHaveBeenCalled()
   })
 
   test('the gallery shared to Moments (?home=1) shows a word about the gallery, no wallpaper', async () => {
@@ -282,9 +346,8 @@ describe('save to album', () => {
     await page.onSave()
 
     expect(wx.authorize).toHaveBeenCalledWith(expect.objectContaining({ scope: 'scope.writePhotosAlbum' }))
-    expect(wx.authorize.mock.invocationCallOrder[0]).toBeLessThan(wx.downloadFile.mock.invocationCallOrder[0])
-    expect(wx.downloadFile).toHaveBeenCalledTimes(1)
-    expect(wx.downloadFile).toHaveBeenCalledWith(expect.objectContaining({ url: IMAGE }))
+    expect(downloadsOf(IMAGE)).toHaveLength(1)
+    expect(wx.authorize.mock.invocationCallOrder[0]).toBeLessThan(downloadsOf(IMAGE)[0].order)
     expect(wx.saveImageToPhotosAlbum).toHaveBeenCalledWith(expect.objectContaining({ filePath: tempOf(IMAGE) }))
     expect(wx.showToast).toHaveBeenCalledWith(expect.objectContaining({ title: '已保存到相册' }))
     expect(wx.openSetting).not.toHaveBeenCalled()
@@ -320,7 +383,7 @@ describe('save to album', () => {
 
       expect(wx.showModal).toHaveBeenCalledWith(expect.objectContaining({ title: '需要相册权限', confirmText: '去设置' }))
       expect(wx.openSetting).toHaveBeenCalledTimes(tc.confirm ? 1 : 0)
-      expect(wx.downloadFile).toHaveBeenCalledTimes(tc.saves)
+      expect(downloadsOf(IMAGE)).toHaveLength(tc.saves)
       expect(wx.saveImageToPhotosAlbum).toHaveBeenCalledTimes(tc.saves)
       expect(page.data.saving).toBe(false)
     })
@@ -373,7 +436,7 @@ describe('poster', () => {
 
     await page.onPoster()
 
-    expect(wx.downloadFile.mock.calls.map((c) => c[0].url).sort()).toEqual([CODE, IMAGE].sort())
+    expect(wx.downloadFile.mock.calls.map((c) => c[0].url).filter((url) => url !== THUMB).sort()).toEqual([CODE, IMAGE].sort())
     const images = drawn().filter((c) => c.op === 'drawImage')
     expect(images.map((c) => c.args[0].src)).toEqual([tempOf(IMAGE), tempOf(CODE)])
     const label = drawn().find((c) => c.op === 'fillText' && c.args[0] === 'AI生成')
@@ -403,7 +466,7 @@ describe('poster', () => {
 
     await page.onPoster()
 
-    expect(wx.canvasToTempFilePath).not.toHaveBeenCalled()
+    expect(wx.canvasToTempFilePath).not.toHaveBeenCalledWith(expect.objectContaining({ canvas: wx.canvas }))
     expect(wx.showToast).toHaveBeenCalledWith(expect.objectContaining({ title: '海报生成失败，请重试' }))
     expect(page.data.poster).toEqual({ busy: false, path: '' })
   })

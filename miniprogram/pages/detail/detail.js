@@ -4,11 +4,14 @@
 // goes along only when there is one. From here: like, copy the prompt,
 // 做同款 (make one like it), save the labelled image to the album, make a
 // poster with the mini-program code, share to a friend or to Moments, and
-// report it when the server takes reports.
+// report it when the server takes reports. A share shows a card drawn
+// here with its own "AI生成" label (utils/sharecard.js): WeChat's crop of
+// the thumbnail would cut off the label in its corner.
 const api = require('../../utils/api')
 const { STORAGE_KEYS, showError } = require('../../utils/request')
 const { saveImage } = require('../../utils/album')
 const { makePoster } = require('../../utils/poster')
+const { makeShareCards } = require('../../utils/sharecard')
 const { clientConfig } = require('../../utils/clientConfig')
 const { isSinglePage } = require('../../utils/runtime')
 const { clip, runeCount } = require('../../utils/format')
@@ -111,6 +114,7 @@ Page({
         const canShare = shareable(wallpaper)
         this.setData({ wallpaper, loading: false, canShare, mine })
         this.offerShare(canShare)
+        if (canShare) this.prepareShareCards(wallpaper)
       },
       (err) => {
         this.setData({ loading: false, error: err.message, canShare: false })
@@ -127,6 +131,27 @@ Page({
     } else if (wx.hideShareMenu) {
       wx.hideShareMenu({ menus: SHARE_MENUS })
     }
+  },
+
+  // prepareShareCards draws the two share cards in the background, once
+  // per wallpaper, and keeps their files (this.shareCards: {friend,
+  // moments}). A failure leaves the thumbnail as what shares show.
+  prepareShareCards(wallpaper) {
+    if (this.data.singlePage) return Promise.resolve({})
+    if (this.shareCardsFor === wallpaper.id && this.shareCardsReady) return this.shareCardsReady
+    this.shareCardsFor = wallpaper.id
+    this.shareCards = {}
+    this.shareCardsReady = makeShareCards('#sharecard', { imageURL: wallpaper.thumbnail_url || wallpaper.image_url }).then(
+      (paths) => {
+        if (this.shareCardsFor === wallpaper.id) this.shareCards = paths
+        return paths
+      },
+      (err) => {
+        if (err && err.errMsg) console.warn(err.errMsg)
+        return {}
+      },
+    )
+    return this.shareCardsReady
   },
 
   onRetry() {
@@ -273,18 +298,36 @@ Page({
   // onShareAppMessage shares this wallpaper, or the gallery when others
   // could not open it (the menu is hidden then, but a share can still be
   // asked for before the answer came or through a stale button).
+  // Its picture is the 5:4 card once drawn; while it is being drawn the
+  // answer also carries WeChat's `promise`, which the share waits for (up
+  // to 3 s, then the thumbnail is used).
   onShareAppMessage() {
     const wallpaper = this.data.wallpaper
     if (!this.data.canShare) return Object.assign({}, GALLERY_SHARE)
-    return {
+    const share = {
       title: wallpaper ? clip(wallpaper.prompt, 30) : 'AI 壁纸',
       path: `/pages/detail/detail?id=${encodeURIComponent(this.data.id)}`,
       imageUrl: wallpaper ? wallpaper.thumbnail_url : undefined,
     }
+    const card = this.shareCard('friend')
+    if (card) return Object.assign(share, { imageUrl: card })
+    if (wallpaper && this.shareCardsReady && this.shareCardsFor === wallpaper.id) {
+      const base = Object.assign({}, share)
+      share.promise = this.shareCardsReady.then((paths) => Object.assign({}, base, paths.friend ? { imageUrl: paths.friend } : {}))
+    }
+    return share
+  },
+
+  // shareCard answers the drawn card of this wallpaper, or '' until then.
+  shareCard(name) {
+    const wallpaper = this.data.wallpaper
+    if (!wallpaper || this.shareCardsFor !== wallpaper.id || !this.shareCards) return ''
+    return this.shareCards[name] || ''
   },
 
   // onShareTimeline shares to Moments, which opens this page in
-  // single-page mode with the query below and no login.
+  // single-page mode with the query below and no login. Its picture is
+  // the 1:1 card once drawn, the thumbnail until then.
   // A wallpaper others could not open shares ?home=1, which opens the
   // gallery (Moments can only share this page).
   onShareTimeline() {
@@ -293,7 +336,7 @@ Page({
     return {
       title: wallpaper ? clip(wallpaper.prompt, 30) : 'AI 壁纸',
       query: `id=${encodeURIComponent(this.data.id)}`,
-      imageUrl: wallpaper ? wallpaper.thumbnail_url : undefined,
+      imageUrl: this.shareCard('moments') || (wallpaper ? wallpaper.thumbnail_url : undefined),
     }
   },
 })

@@ -102,19 +102,33 @@ function createWx(server, { networkType = 'wifi' } = {}) {
     // scene is the launch scene (1154: opened from Moments).
     scene: 1001,
     getLaunchOptionsSync: jest.fn(() => ({ scene: wx.scene, path: 'pages/gallery/gallery', query: {} })),
-    // canvas is the one canvas node pages find by selector; it records
-    // every drawing call (see canvas.js).
+    // canvas is the canvas node pages find by selector (the poster's);
+    // shareCanvas is detail's #sharecard, where the share cards are drawn.
+    // Both record every drawing call (see canvas.js).
     canvas: createCanvas(),
+    shareCanvas: createCanvas(),
     createSelectorQuery: jest.fn(() => {
+      let selector = ''
       const query = {
-        select: jest.fn(() => query),
+        select: jest.fn((s) => {
+          selector = s
+          return query
+        }),
         in: jest.fn(() => query),
         fields: jest.fn(() => query),
-        exec: jest.fn((cb) => later(() => cb([{ node: wx.canvas, width: 1080, height: 1920 }]))),
+        exec: jest.fn((cb) => later(() => cb([{ node: selector === '#sharecard' ? wx.shareCanvas : wx.canvas, width: 1080, height: 1920 }]))),
       }
       return query
     }),
-    canvasToTempFilePath: jest.fn((opts) => later(() => opts.success && opts.success({ tempFilePath: 'wxfile://tmp/poster.jpg' }))),
+    // The poster's canvas exports poster.jpg; another exports a file named
+    // by its size when exported (card-500x400.jpg).
+    canvasToTempFilePath: jest.fn((opts) =>
+      later(() => {
+        const c = opts.canvas
+        const tempFilePath = !c || c === wx.canvas ? 'wxfile://tmp/poster.jpg' : `wxfile://tmp/card-${c.width}x${c.height}.jpg`
+        if (opts.success) opts.success({ tempFilePath })
+      }),
+    ),
     previewImage: jest.fn(),
     pageScrollTo: jest.fn(),
     setClipboardData: jest.fn((opts) => later(() => opts.success && opts.success({}))),
