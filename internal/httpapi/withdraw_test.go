@@ -130,56 +130,83 @@ func status(t *testing.T, s *apptest.Service, url string) int {
 	return resp.StatusCode
 }
 
-// TestHeldMeansHidden: a public wallpaper held by its reports, or hidden
-// by an admin, is gone from the URLs handed out while it was public, as
-// one its owner made private is; approved again, it is back.
+// TestHeldMeansHidden: a public wallpaper held by its reports, hidden by
+// an admin or rejected is gone from the URLs handed out while it was
+// public, as one its owner made private is; approved again, it is back.
+// With S3_PUBLIC_BASE_URL those are the unsigned URLs a CDN would serve.
 func TestHeldMeansHidden(t *testing.T) {
 	t.Parallel()
-	s := apptest.New(t, apptest.Options{S3: true, Vars: map[string]string{"REPORT_HOLD_THRESHOLD": "2"}})
-	owner := s.Token(t, "owner")
-	adminToken := s.AdminToken(t, "moderator")
-	g := s.Wait(t, owner, s.Generate(t, owner, "a tram in the snow"), 120*time.Second)
-	if g.Status != "succeeded" {
-		t.Fatalf("generation %s %+v", g.Status, g.Error)
-	}
-	id := g.Wallpaper.ID
-	gone := func(w httpapi.Wallpaper, why string) {
-		t.Helper()
-		for _, u := range []string{w.ImageURL, w.ThumbnailURL} {
-			apptest.WaitFor(t, 60*time.Second, why+": the old public URL to stop working", func() bool {
-				st := status(t, s, u)
-				return st == http.StatusNotFound || st == http.StatusForbidden
-			})
-		}
-	}
-	decide := func(decision string) {
-		t.Helper()
-		res := s.API.Do(http.MethodPost, "/api/v1/admin/wallpapers/"+id+"/decision",
-			map[string]string{"decision": decision, "note": "test"}, apitest.Bearer(adminToken))
-		if res.Status != http.StatusOK {
-			t.Fatalf("%s: %d %s", decision, res.Status, res.Body)
-		}
-	}
+	for _, store := range []struct {
+		name       string
+		publicBase bool
+	}{{"s3", false}, {"s3-public-base-url", true}} {
+		t.Run(store.name, func(t *testing.T) {
+			t.Parallel()
+			s := apptest.New(t, apptest.Options{S3: true, S3PublicBaseURL: store.publicBase,
+				Vars: map[string]string{"REPORT_HOLD_THRESHOLD": "2"}})
+			owner := s.Token(t, "owner")
+			adminToken := s.AdminToken(t, "moderator")
+			g := s.Wait(t, owner, s.Generate(t, owner, "a tram in the snow"), 120*time.Second)
+			if g.Status != "succeeded" {
+				t.Fatalf("generation %s %+v", g.Status, g.Error)
+			}
+			id := g.Wallpaper.ID
+			gone := func(w httpapi.Wallpaper, why string) {
+				t.Helper()
+				for _, u := range []string{w.ImageURL, w.ThumbnailURL} {
+					apptest.WaitFor(t, 60*time.Second, why+": the old public URL to stop working", func() bool {
+						st := status(t, s, u)
+						return st == http.StatusNotFound || st == http.StatusForbidden
+					})
+				}
+			}
+			back := func(w httpapi.Wallpaper, why string) {
+				t.Helper()
+				for _, u := range []string{w.ImageURL, w.ThumbnailURL} {
+					if st := status(t, s, u); st != http.StatusOK {
+						t.Fatalf("%s, %s answers %d", why, u, st)
+					}
+					if store.publicBase && (!strings.HasPrefix(u, s.Config.S3.PublicBaseURL+"/"+storage.PublicPrefix) || strings.Contains(u, "?")) {
+						t.Fatalf("%s, %s is not an unsigned URL under S3_PUBLIC_BASE_URL", why, u)
+					}
+				}
+			}
+			decide := func(decision string) {
+				t.Helper()
+				res := s.API.Do(http.MethodPost, "/api/v1/admin/wallpapers/"+id+"/decision",
+					map[string]string{"decision": decision, "note": "test"}, apitest.Bearer(adminToken))
+				if res.Status != http.StatusOK {
+					t.Fatalf("%s: %d %s", decision, res.Status, res.Body)
+				}
+			}
 
-	public := waitShown(t, s, id, true)
-	for _, name := range []string{"reporter1", "reporter2"} {
-		res := s.API.Do(http.MethodPost, "/api/v1/wallpapers/"+id+"/reports", map[string]string{"reason": "copyright"},
-			apitest.Bearer(s.Token(t, name)))
-		if res.Status != http.StatusAccepted {
-			t.Fatalf("report by %s: %d %s", name, res.Status, res.Body)
-		}
-	}
-	waitShown(t, s, id, false)
-	gone(public, "held by two reports")
+			public := waitShown(t, s, id, true)
+			back(public, "public")
+			for _, name := range []string{"reporter1", "reporter2"} {
+				res := s.API.Do(http.MethodPost, "/api/v1/wallpapers/"+id+"/reports", map[string]string{"reason": "copyright"},
+					apitest.Bearer(s.Token(t, name)))
+				if res.Status != http.StatusAccepted {
+					t.Fatalf("report by %s: %d %s", name, res.Status, res.Body)
+				}
+			}
+			waitShown(t, s, id, false)
+			gone(public, "held by two reports")
 
-	decide("approve")
-	again := waitShown(t, s, id, true)
-	if st := status(t, s, again.ImageURL); st != http.StatusOK {
-		t.Fatalf("approved again, the image answers %d", st)
+			decide("approve")
+			again := waitShown(t, s, id, true)
+			back(again, "approved again")
+			decide("hide")
+			waitShown(t, s, id, false)
+			gone(again, "hidden by an admin")
+
+			decide("approve")
+			last := waitShown(t, s, id, true)
+			back(last, "approved once more")
+			decide("reject")
+			waitShown(t, s, id, false)
+			gone(last, "rejected")
+		})
 	}
-	decide("hide")
-	waitShown(t, s, id, false)
-	gone(again, "hidden by an admin")
 }
 
 // TestDeletedWallpaperTakesItsCode: the mini-program code kept for a
