@@ -30,6 +30,7 @@ import (
 	"github.com/wallpaperd/wallpaperd/internal/imagegen/imagegentest"
 	"github.com/wallpaperd/wallpaperd/internal/postgres"
 	"github.com/wallpaperd/wallpaperd/internal/postgres/pgtest"
+	"github.com/wallpaperd/wallpaperd/internal/storage"
 	"github.com/wallpaperd/wallpaperd/internal/storage/storagetest"
 	"github.com/wallpaperd/wallpaperd/internal/wechat/wechattest"
 )
@@ -54,6 +55,11 @@ type Options struct {
 	OpenAI bool
 	// S3 starts a real S3 server (versitygw) and stores images there.
 	S3 bool
+	// S3PublicBaseURL, with S3, lets anyone GET the bucket's public/
+	// objects without a signature (a bucket policy, as an operator sets up
+	// for a CDN) and points S3_PUBLIC_BASE_URL at the bucket, so public
+	// images get unsigned URLs.
+	S3PublicBaseURL bool
 	// NoWorkers leaves the job queue stopped.
 	NoWorkers bool
 	// Logger receives the service's log; nil: kept (info and up) and its
@@ -121,6 +127,9 @@ func New(t testing.TB, o Options) *Service {
 		vars["S3_BUCKET"], vars["S3_REGION"], vars["S3_ENDPOINT"] = c.Bucket, c.Region, c.Endpoint
 		vars["S3_FORCE_PATH_STYLE"] = "true"
 		vars["S3_ACCESS_KEY_ID"], vars["S3_SECRET_ACCESS_KEY"] = c.AccessKeyID, c.SecretAccessKey
+		if o.S3PublicBaseURL {
+			vars["S3_PUBLIC_BASE_URL"] = s.S3.AllowAnonymousGet(t, storage.PublicPrefix)
+		}
 	}
 	maps.Copy(vars, o.Vars)
 	if o.DatabaseURL == "" {

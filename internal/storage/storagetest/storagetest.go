@@ -125,6 +125,23 @@ func (s *Server) Exists(t testing.TB, key string) bool {
 	return err == nil
 }
 
+// AllowAnonymousGet lets anyone GET the objects under prefix without a
+// signature, as a bucket policy granting s3:GetObject to "*" on
+// BUCKET/PREFIX* does on AWS (what an operator sets up for a CDN or for
+// S3_PUBLIC_BASE_URL on the bucket itself), and returns the bucket's
+// unsigned base URL (path style). Other keys still need a signature.
+func (s *Server) AllowAnonymousGet(t testing.TB, prefix string) string {
+	t.Helper()
+	policy := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*",`+
+		`"Action":"s3:GetObject","Resource":"arn:aws:s3:::%s/%s*"}]}`, s.Config.Bucket, prefix)
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	if _, err := s.Client().PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: &s.Config.Bucket, Policy: &policy}); err != nil {
+		t.Fatalf("storagetest: bucket policy for anonymous GET of %s*: %v", prefix, err)
+	}
+	return s.Config.Endpoint + "/" + s.Config.Bucket
+}
+
 func (s *Server) start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
