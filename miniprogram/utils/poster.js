@@ -5,6 +5,7 @@
 // layout is testable as the list of calls it makes; makePoster is the
 // WeChat glue around it.
 const { download } = require('./album')
+const { canvasNode, exportJPEG, loadImage } = require('./canvas')
 
 const WIDTH = 1080
 const HEIGHT = 1920
@@ -96,24 +97,6 @@ function drawPoster(ctx, { width = WIDTH, height = HEIGHT, wallpaper, code, prom
   return { labelSize, lines }
 }
 
-function canvasNode(selector) {
-  return new Promise((resolve, reject) => {
-    wx.createSelectorQuery()
-      .select(selector)
-      .fields({ node: true, size: true })
-      .exec((res) => (res && res[0] && res[0].node ? resolve(res[0].node) : reject(new Error(`no canvas ${selector}`))))
-  })
-}
-
-function loadImage(canvas, src) {
-  return new Promise((resolve, reject) => {
-    const image = canvas.createImage()
-    image.onload = () => resolve(image)
-    image.onerror = reject
-    image.src = src
-  })
-}
-
 // makePoster downloads the labelled wallpaper and the code, draws the
 // poster on the canvas matching selector and answers the exported file.
 async function makePoster(selector, { imageURL, codeURL, prompt }) {
@@ -124,15 +107,7 @@ async function makePoster(selector, { imageURL, codeURL, prompt }) {
   const ctx = canvas.getContext('2d')
   const [wallpaper, code] = await Promise.all([loadImage(canvas, imagePath), loadImage(canvas, codePath)])
   drawPoster(ctx, { width: WIDTH, height: HEIGHT, wallpaper, code, prompt })
-  return new Promise((resolve, reject) => {
-    wx.canvasToTempFilePath({
-      canvas,
-      fileType: 'jpg',
-      quality: 0.92,
-      success: (res) => resolve(res.tempFilePath),
-      fail: reject,
-    })
-  })
+  return exportJPEG(canvas, 0.92)
 }
 
 module.exports = { HEIGHT, LABEL, LABEL_RATIO, WIDTH, cover, drawPoster, makePoster, wrap }

@@ -6,6 +6,7 @@
 // the poster does. drawShareCard only issues canvas 2D calls (testable as
 // the list of calls); makeShareCards is the WeChat glue around it.
 const { download } = require('./album')
+const { canvasNode, exportJPEG, loadImage } = require('./canvas')
 const { LABEL, LABEL_RATIO, cover } = require('./poster')
 
 const FONT = '"PingFang SC", "Noto Sans CJK SC", sans-serif'
@@ -42,36 +43,6 @@ function drawShareCard(ctx, { width, height, wallpaper }) {
   return { labelSize, x: width - margin, y: height - margin }
 }
 
-function canvasNode(selector) {
-  return new Promise((resolve, reject) => {
-    wx.createSelectorQuery()
-      .select(selector)
-      .fields({ node: true, size: true })
-      .exec((res) => (res && res[0] && res[0].node ? resolve(res[0].node) : reject(new Error(`no canvas ${selector}`))))
-  })
-}
-
-function loadImage(canvas, src) {
-  return new Promise((resolve, reject) => {
-    const image = canvas.createImage()
-    image.onload = () => resolve(image)
-    image.onerror = reject
-    image.src = src
-  })
-}
-
-function exportCanvas(canvas) {
-  return new Promise((resolve, reject) => {
-    wx.canvasToTempFilePath({
-      canvas,
-      fileType: 'jpg',
-      quality: 0.9,
-      success: (res) => resolve(res.tempFilePath),
-      fail: reject,
-    })
-  })
-}
-
 // makeShareCards downloads the picture once, draws each card in turn on
 // the canvas matching selector and answers their exported files:
 // {friend, moments}.
@@ -86,7 +57,7 @@ async function makeShareCards(selector, { imageURL }) {
     canvas.width = width
     canvas.height = height
     drawShareCard(ctx, { width, height, wallpaper })
-    paths[name] = await exportCanvas(canvas)
+    paths[name] = await exportJPEG(canvas, 0.9)
   }
   return paths
 }
