@@ -5,12 +5,6 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
-
-	"github.com/wallpaperd/wallpaperd/internal/postgres"
-	"github.com/wallpaperd/wallpaperd/internal/postgres/pgtest"
-	"github.com/wallpaperd/wallpaperd/migrations"
 )
 
 // TestProvidersMigrationBackfills: wallpapers painted before 00004 get the
@@ -19,20 +13,7 @@ import (
 func TestProvidersMigrationBackfills(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool, err := postgres.Open(ctx, pgtest.NewEmptyURL(t), postgres.PoolConfig{MaxConns: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	db := stdlib.OpenDBFromPool(pool)
-	t.Cleanup(func() { _ = db.Close() })
-	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS, goose.WithLogger(goose.NopLogger()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 3); err != nil {
-		t.Fatal(err)
-	}
+	pool, p := migratedTo(t, 3)
 	user := uuid.New()
 	if _, err := pool.Exec(ctx, `INSERT INTO users (id, openid) VALUES ($1, 'dev:old')`, user); err != nil {
 		t.Fatal(err)

@@ -5,13 +5,9 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
 
 	"github.com/wallpaperd/wallpaperd/internal/admin"
 	"github.com/wallpaperd/wallpaperd/internal/postgres"
-	"github.com/wallpaperd/wallpaperd/internal/postgres/pgtest"
-	"github.com/wallpaperd/wallpaperd/migrations"
 )
 
 // TestRiverAuditMigration: 00010 lets the audit log name jobs and queues;
@@ -19,20 +15,7 @@ import (
 func TestRiverAuditMigration(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool, err := postgres.Open(ctx, pgtest.NewEmptyURL(t), postgres.PoolConfig{MaxConns: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	db := stdlib.OpenDBFromPool(pool)
-	t.Cleanup(func() { _ = db.Close() })
-	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS, goose.WithLogger(goose.NopLogger()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 10); err != nil {
-		t.Fatal(err)
-	}
+	pool, p := migratedTo(t, 10)
 	store := postgres.NewAdmins(pool, nil)
 	id := uuid.New()
 	entry := func(targetType, target string) admin.Entry {

@@ -9,13 +9,9 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
 
 	"github.com/wallpaperd/wallpaperd/internal/postgres"
-	"github.com/wallpaperd/wallpaperd/internal/postgres/pgtest"
 	"github.com/wallpaperd/wallpaperd/internal/testenv"
-	"github.com/wallpaperd/wallpaperd/migrations"
 )
 
 // upgradeStatements are the SQL blocks of docs/compliance.md's "Upgrading
@@ -48,20 +44,7 @@ func TestUpgradeHoldsUnlabelledWallpapers(t *testing.T) {
 	t.Parallel()
 	countSQL, updateSQL := upgradeStatements(t)
 	ctx := context.Background()
-	pool, err := postgres.Open(ctx, pgtest.NewEmptyURL(t), postgres.PoolConfig{MaxConns: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	db := stdlib.OpenDBFromPool(pool)
-	t.Cleanup(func() { _ = db.Close() })
-	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS, goose.WithLogger(goose.NopLogger()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 2); err != nil {
-		t.Fatal(err)
-	}
+	pool, p := migratedTo(t, 2)
 	owner := uuid.New()
 	if _, err := pool.Exec(ctx, `INSERT INTO users (id, openid) VALUES ($1, 'dev:old')`, owner); err != nil {
 		t.Fatal(err)
