@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"mime"
@@ -196,11 +197,13 @@ func (s *Server) riverGuard(c *gin.Context) {
 		return
 	}
 	a := callerAdmin(c)
-	if err := s.deps.Governance.RecordJobs(c.Request.Context(), a, ch.action, ch.targetType, targets, note); err != nil {
+	// The change is made: record it even if the browser has gone.
+	ctx := context.WithoutCancel(c.Request.Context())
+	if err := s.deps.Governance.RecordJobs(ctx, a, ch.action, ch.targetType, targets, note); err != nil {
 		// River UI has committed the change in its own transaction and
 		// answered; it cannot be undone from here, so the missing entry
 		// goes to the error log, with everything it would have said.
-		logger(c).ErrorContext(c.Request.Context(), "River UI change made but not written to the audit log",
+		logger(c).ErrorContext(ctx, "River UI change made but not written to the audit log",
 			"admin", a.Name, "action", ch.action, "target_type", ch.targetType, "targets", targets, "note", note,
 			"err", err, "request_id", requestID(c))
 	}
